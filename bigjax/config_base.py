@@ -1,0 +1,63 @@
+"""Every field a bigjax config may set, with its default; experiment files in ``configs/`` start here.
+
+Configs are locked after ``get_config`` so that a typo on the command line (``--config.optim.lrr=1``)
+or a wrong type fails before any compute.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "digits"          # digits | mnist | fashion_mnist | tfds:<name>
+  c.data.data_dir = ""            # "" -> $BIGJAX_DATA_DIR or <repo>/../shared/data
+  c.data.train_split = "train"
+  c.data.eval_split = "test"
+  c.data.batch_size = 32          # global, over all processes and devices
+  c.data.eval_batch_size = 500
+  c.data.shuffle = True
+  c.data.prefetch = 2             # host batches assembled ahead by a background thread (0 = none)
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "mlp.MLP"        # <file in bigjax/models>.<Class>; other fields are its constructor args
+
+  c.task = ml_collections.ConfigDict()
+  c.task.name = "classification"
+  c.task.loss = "softmax_xent"
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.name = "adam"
+  c.optim.lr = 1e-3
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.eps = 1e-8
+  c.optim.momentum = 0.9
+  c.optim.nesterov = False
+  c.optim.weight_decay = 0.0
+  c.optim.schedule = "constant"
+  c.optim.warmup_steps = 0
+  c.optim.end_lr_factor = 0.0
+  c.optim.clip_norm = 0.0
+
+  c.train = ml_collections.ConfigDict()
+  c.train.num_epochs = 10.0
+  c.train.num_steps = 0           # > 0 overrides num_epochs
+  c.train.steps_per_call = 1      # optimizer steps per jitted call (lax.scan); same updates, less dispatch
+  c.train.log_every_steps = 100
+  c.train.eval_every_steps = 0    # 0 -> once per epoch
+  c.train.checkpoint_every_steps = 0  # 0 -> once per epoch
+  c.train.keep_checkpoints = 3
+  c.train.async_checkpoint = True
+
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = -1                # -1 takes the devices the other axes leave
+  c.mesh.fsdp = 1
+  c.mesh.tensor = 1
+
+  c.sharding = ml_collections.ConfigDict()
+  c.sharding.rules = ()           # ((regex on 'params/Dense_0/kernel'-style paths, (axis per dim, ...)), ...)
+  c.sharding.fsdp_min_size = 2**14
+  return c

@@ -1,0 +1,53 @@
+"""Image/sequence classification: softmax cross-entropy or mean squared error on softmax outputs.
+
+Batches are ``{"image": [b, ...] float32, "label": [b] int32}`` (+ ``"mask": [b]`` for evaluation).
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from bigjax.evals import classification as metrics
+
+LOSSES = ("softmax_xent", "mse")
+
+
+def per_example_loss(logits: jnp.ndarray, labels: jnp.ndarray, loss: str) -> jnp.ndarray:
+  """``[b, k], [b] -> [b]``.
+
+  ``softmax_xent``: -log softmax(logits)[label] (Keras' softmax + sparse categorical cross-entropy).
+  ``mse``: mean over classes of (softmax(logits) - one_hot(label))^2 (Keras' ``mean_squared_error`` on
+  a softmax output against one-hot targets).
+  """
+  if loss == "softmax_xent":
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  if loss == "mse":
+    probs = jax.nn.softmax(logits)
+    return jnp.mean((probs - jax.nn.one_hot(labels, logits.shape[-1])) ** 2, axis=-1)
+  raise ValueError(f"unknown classification loss {loss!r}; choose one of {LOSSES}")
+
+
+def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
+  return model.init({"params": rng}, batch["image"], train=False)["params"]
+
+
+def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
+         task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+  logits = model.apply({"params": params}, batch["image"], train=True, rngs={"dropout": rng})
+  losses = per_example_loss(logits, batch["label"], task_config.loss)
+  value = losses.mean()
+  return value, {"loss": value, "accuracy": metrics.accuracy(logits, batch["label"])}
+
+
+def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray],
+             task_config: Any) -> dict[str, jnp.ndarray]:
+  logits = model.apply({"params": params}, batch["image"], train=False)
+  mask = batch["mask"]
+  return {
+      "loss": (per_example_loss(logits, batch["label"], task_config.loss) * mask).sum(),
+      "accuracy": (metrics.correct(logits, batch["label"]) * mask).sum(),
+      "count": mask.sum(),
+  }

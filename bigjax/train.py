@@ -1,0 +1,443 @@
+"""The one training loop: config -> data -> task(model) -> jit-compiled steps over a mesh -> checkpoints, metrics.
+
+Sections, top to bottom: config & workdir -> mesh & rng -> data -> init (eval_shape, then jit with
+out_shardings) -> restore -> step (compiled once, donated state) -> loop with periodic log, eval,
+checkpoint, preemption -> final results. The loop knows no model family: the task module supplies
+``init``, ``loss`` and ``evaluate`` (see ``bigjax.tasks``).
+"""
+
+import dataclasses
+import importlib
+import json
+import logging
+import pathlib
+import signal
+import subprocess
+import threading
+import time
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from bigjax import checkpoint, data, optim, parallel, writers
+from bigjax.data import pipeline
+
+# How many times each jitted function was traced in this process (the loop compiles each once per run).
+TRACE_COUNTS: dict[str, int] = {}
+
+
+class ConfigError(ValueError):
+  """A config value that cannot work; raised before anything is computed or written."""
+
+
+class NonFiniteError(FloatingPointError):
+  """Loss or gradient norm became NaN/Inf; the message names the step and the last good checkpoint."""
+
+
+class Preempted(Exception):
+  """SIGTERM arrived; a checkpoint was saved at ``step`` and the run can be resumed from the workdir."""
+
+  def __init__(self, step: int):
+    super().__init__(f"preempted: checkpoint saved at step {step}")
+    self.step = step
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array            # int32 []: number of optimizer updates applied
+  params: Any
+  opt_state: Any
+  rng: jax.Array             # uint32 [2]: per-step keys are fold_in(rng, step)
+  first_bad_step: jax.Array  # int32 []: first step with a non-finite loss or grad norm, -1 if none
+
+
+# ====================================================================================== config
+
+def resolve_model(model_config: ml_collections.ConfigDict) -> nn.Module:
+  """``config.model.name = "cnn.SeedCNN"`` -> ``bigjax.models.cnn.SeedCNN(**other fields)``."""
+  name = model_config.name
+  module_name, _, class_name = name.rpartition(".")
+  try:
+    cls = getattr(importlib.import_module(f"bigjax.models.{module_name}"), class_name)
+  except (ImportError, AttributeError, ValueError) as error:
+    raise ConfigError(f"config.model.name={name!r} does not name a model: expected '<file>.<Class>' "
+                      f"under bigjax/models ({error})") from None
+  kwargs = {k: v for k, v in model_config.items() if k != "name"}
+  fields = {f.name for f in dataclasses.fields(cls)} - {"parent", "name"}
+  unknown = sorted(set(kwargs) - fields)
+  if unknown:
+    raise ConfigError(f"config.model.{unknown[0]} is not a field of {name}; its fields are {sorted(fields)}")
+  return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+
+
+def resolve_task(name: str):
+  try:
+    return importlib.import_module(f"bigjax.tasks.{name}")
+  except ImportError:
+    raise ConfigError(f"config.task.name={name!r} is not a module under bigjax/tasks") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """Step counts of the run, all multiples of ``steps_per_call``."""
+  total_steps: int
+  steps_per_epoch: int
+  steps_per_call: int
+  log_every: int
+  eval_every: int
+  checkpoint_every: int
+
+
+def make_schedule(config: ml_collections.ConfigDict, num_train_examples: int) -> Schedule:
+  t = config.train
+  k = t.steps_per_call
+  if k < 1:
+    raise ConfigError(f"config.train.steps_per_call={k} must be >= 1")
+  steps_per_epoch = num_train_examples // config.data.batch_size
+  if steps_per_epoch < 1:
+    raise ConfigError(f"config.data.batch_size={config.data.batch_size} exceeds the {num_train_examples} "
+                      f"training examples")
+  total = t.num_steps if t.num_steps > 0 else int(round(t.num_epochs * steps_per_epoch))
+  eval_every = t.eval_every_steps if t.eval_every_steps > 0 else steps_per_epoch
+  ckpt_every = t.checkpoint_every_steps if t.checkpoint_every_steps > 0 else steps_per_epoch
+  sched = Schedule(total, steps_per_epoch, k, t.log_every_steps, eval_every, ckpt_every)
+  for field in ("total_steps", "log_every", "eval_every", "checkpoint_every"):
+    value = getattr(sched, field)
+    if value <= 0 or value % k:
+      raise ConfigError(f"{field}={value} (from config.train) must be a positive multiple of "
+                        f"config.train.steps_per_call={k}")
+  return sched
+
+
+def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, Any]:
+  """Checks every choice that can be checked without data; returns (model, task module)."""
+  model = resolve_model(config.model)
+  task = resolve_task(config.task.name)
+  if hasattr(task, "LOSSES") and config.task.get("loss") not in task.LOSSES:
+    raise ConfigError(f"config.task.loss={config.task.get('loss')!r} is unknown; choose one of {task.LOSSES}")
+  if config.optim.name not in optim.OPTIMIZERS:
+    raise ConfigError(f"config.optim.name={config.optim.name!r} is unknown; choose one of {optim.OPTIMIZERS}")
+  if config.optim.schedule not in optim.SCHEDULES:
+    raise ConfigError(f"config.optim.schedule={config.optim.schedule!r} is unknown; choose one of {optim.SCHEDULES}")
+  try:
+    parallel.mesh_shape(config.mesh, jax.device_count())
+  except parallel.ShardingError as error:
+    raise ConfigError(str(error)) from None
+  return model, task
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+  if isinstance(d, dict):
+    out = {}
+    for k, v in d.items():
+      out.update(_flatten(v, f"{prefix}{k}."))
+    return out
+  return {prefix[:-1]: d}
+
+
+def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
+  """Creates the workdir and ``config.json``; refuses to resume a run made with another config."""
+  config_json = json.loads(config.to_json_best_effort(sort_keys=True))
+  path = workdir / "config.json"
+  if path.exists():
+    old = _flatten(json.loads(path.read_text()))
+    new = _flatten(config_json)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+      raise ConfigError(f"{workdir} holds a run made with a different config (differs in: "
+                        f"{', '.join(changed)}); use a new --workdir, or the same config to resume")
+    return
+  if jax.process_index() == 0:
+    workdir.mkdir(parents=True, exist_ok=True)
+    writers.write_json(path, config_json)
+
+
+def git_revision() -> str:
+  root = pathlib.Path(__file__).resolve().parent.parent
+  try:
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    return rev + ("-dirty" if dirty else "")
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+
+
+# ====================================================================================== steps
+
+def make_train_call(model, task, task_config, tx, lr_schedule):
+  """``(state, metric_sums, batches[K, B, ...]) -> (state, metric_sums)``: K optimizer steps in one call.
+
+  A step whose loss or gradient norm is not finite leaves the state unchanged and records its index
+  in ``first_bad_step``; every later step is then a no-op too, so the state stays the last good one.
+  """
+  def one_step(state: TrainState, batch):
+    rng = jax.random.fold_in(state.rng, state.step)
+    loss_fn = lambda p: task.loss(model, p, batch, rng, task_config)
+    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    grad_norm = optax.global_norm(grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & (state.first_bad_step < 0)
+    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+    bad = jnp.where((state.first_bad_step < 0) & ~ok, state.step, state.first_bad_step)
+    new_state = state.replace(step=state.step + 1, params=keep(params, state.params),
+                              opt_state=keep(opt_state, state.opt_state), first_bad_step=bad)
+    metrics = {**metrics, "grad_norm": grad_norm, "lr": lr_schedule(state.step)}
+    metrics = {k: jnp.where(ok, v, 0.0) for k, v in metrics.items()}
+    return new_state, {**metrics, "steps": ok.astype(jnp.float32)}
+
+  def train_call(state: TrainState, sums: dict, batches: dict):
+    TRACE_COUNTS["train_call"] = TRACE_COUNTS.get("train_call", 0) + 1
+    state, metrics = jax.lax.scan(one_step, state, batches)
+    sums = {k: sums[k] + metrics[k].sum() for k in sums}
+    return state, sums
+
+  return train_call
+
+
+def make_eval_call(model, task, task_config):
+  def eval_call(params, batch):
+    TRACE_COUNTS["eval_call"] = TRACE_COUNTS.get("eval_call", 0) + 1
+    return task.evaluate(model, params, batch, task_config)
+  return eval_call
+
+
+# ====================================================================================== run
+
+def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[str, Any]:
+  """Trains ``config`` in ``workdir`` (resuming from its latest checkpoint) and returns results.json's dict."""
+  # ---------------------------------------------------------------- config & workdir
+  wall_start = time.perf_counter()
+  workdir = pathlib.Path(workdir)
+  model, task = validate(config)
+  is_main = jax.process_index() == 0
+
+  # ---------------------------------------------------------------- mesh & rng
+  mesh = parallel.make_mesh(config.mesh)
+  if config.data.batch_size % parallel.batch_shards(mesh):
+    raise ConfigError(f"config.data.batch_size={config.data.batch_size} is not divisible by the "
+                      f"{parallel.batch_shards(mesh)} batch shards of mesh {dict(mesh.shape)}")
+  if config.data.eval_batch_size % parallel.batch_shards(mesh):
+    raise ConfigError(f"config.data.eval_batch_size={config.data.eval_batch_size} is not divisible by the "
+                      f"{parallel.batch_shards(mesh)} batch shards of mesh {dict(mesh.shape)}")
+  rng = jax.random.PRNGKey(config.seed)
+
+  # ---------------------------------------------------------------- data
+  train_ds = data.load(config.data.name, config.data.train_split, config.data.data_dir)
+  eval_ds = data.load(config.data.name, config.data.eval_split, config.data.data_dir)
+  sched = make_schedule(config, len(train_ds))
+  layout = pipeline.TrainLayout(len(train_ds), config.data.batch_size, sched.steps_per_call,
+                                jax.process_index(), jax.process_count())
+  train_arrays = {"image": train_ds.images, "label": train_ds.labels}
+  eval_arrays = {"image": eval_ds.images, "label": eval_ds.labels}
+  if getattr(model, "num_classes", train_ds.num_classes) != train_ds.num_classes:
+    raise ConfigError(f"config.model.num_classes={model.num_classes} but {train_ds.name} has "
+                      f"{train_ds.num_classes} classes")
+  _prepare_workdir(workdir, config)
+
+  # ---------------------------------------------------------------- init
+  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
+  example = {"image": jnp.zeros((1,) + train_ds.images.shape[1:], jnp.float32),
+             "label": jnp.zeros((1,), jnp.int32)}
+
+  def init_state(rng):
+    params_rng, train_rng = jax.random.split(rng)
+    params = task.init(model, params_rng, example)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                      rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
+
+  abstract_state = jax.eval_shape(init_state, rng)
+  rules = [tuple(r) for r in config.sharding.rules]
+  state_sharding = parallel.tree_shardings(abstract_state, mesh, rules, config.sharding.fsdp_min_size)
+  abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                abstract_state, state_sharding)
+  num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params))
+
+  # ---------------------------------------------------------------- restore
+  ckpt = checkpoint.Checkpointer(workdir / "checkpoints", config.train.keep_checkpoints,
+                                 config.train.async_checkpoint)
+  restored = ckpt.restore_latest(abstract_state)
+  num_calls = sched.total_steps // sched.steps_per_call
+  train_iter = pipeline.train_iterator(train_arrays, layout, seed=config.seed, num_calls=num_calls,
+                                       shuffle=config.data.shuffle, prefetch=config.data.prefetch)
+  if restored is None:
+    state = jax.jit(init_state, out_shardings=state_sharding)(rng)
+    start_step = 0
+  else:
+    start_step, state, data_state = restored
+    if data_state.get("next_index") != start_step // sched.steps_per_call:
+      raise checkpoint_mismatch(workdir, start_step, data_state)
+    train_iter.set_state(data_state)
+    logging.info("resumed from checkpoint at step %d", start_step)
+
+  # ---------------------------------------------------------------- step (compiled once)
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  sum_names = ("loss", "accuracy", "grad_norm", "lr", "steps")
+  zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
+  batch_struct = {
+      name: jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size) + a.shape[1:], a.dtype,
+                                 sharding=parallel.batch_sharding(mesh, 1))
+      for name, a in train_arrays.items()}
+  compile_start = time.perf_counter()
+  train_call = jax.jit(
+      make_train_call(model, task, config.task, tx, lr_schedule),
+      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
+      out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
+  ).lower(abstract_state, jax.eval_shape(zero_sums), batch_struct).compile()
+  eval_struct = {
+      name: jax.ShapeDtypeStruct((config.data.eval_batch_size,) + a.shape[1:], a.dtype,
+                                 sharding=parallel.batch_sharding(mesh))
+      for name, a in {**eval_arrays, "mask": np.zeros((1,), np.float32)}.items()}
+  eval_call = jax.jit(make_eval_call(model, task, config.task),
+                      in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
+                      out_shardings=replicated).lower(abstract_state.params, eval_struct).compile()
+  compile_time = time.perf_counter() - compile_start
+  memory = _memory_analysis(train_call)
+
+  def evaluate(params) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for host_batch in pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
+                                            jax.process_index(), jax.process_count()):
+      sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
+      for k, v in sums.items():
+        totals[k] = totals.get(k, 0.0) + float(v)
+    count = totals.pop("count")
+    return {f"{config.data.eval_split}/{k}": v / count for k, v in totals.items()}
+
+  def check_finite(state) -> None:
+    bad = int(jax.device_get(state.first_bad_step))
+    if bad >= 0:
+      ckpt.wait()
+      raise NonFiniteError(f"non-finite loss or gradient norm at step {bad}; training stopped and the state "
+                           f"of step {bad} was not applied. Last good checkpoint: step {ckpt.latest_step()} "
+                           f"in {ckpt.directory} (untouched). Lower config.optim.lr or set config.optim.clip_norm.")
+
+  # ---------------------------------------------------------------- loop
+  writer = writers.MetricWriter(workdir, enabled=is_main)
+  progress = writers.Progress(sched.total_steps, config.data.batch_size, start_step, enabled=is_main)
+  stop = _PreemptionFlag()
+  logging.info("model %s: %d parameters; mesh %s; %d steps (%d per epoch, %d per call); compile %.1fs",
+               config.model.name, num_params, dict(mesh.shape), sched.total_steps, sched.steps_per_epoch,
+               sched.steps_per_call, compile_time)
+  step = start_step
+  sums = zero_sums()
+  eval_metrics: dict[str, float] = {}
+  train_metrics: dict[str, float] = {}
+  train_start = time.perf_counter()
+  try:
+    while step < sched.total_steps:
+      batch = parallel.host_to_global(next(train_iter), mesh, leading_dims=1)
+      with jax.transfer_guard("disallow"):  # every host<->device copy in the hot path must be explicit
+        state, sums = train_call(state, sums, batch)
+      step += sched.steps_per_call
+      done = step == sched.total_steps
+      if step % sched.log_every == 0 or done:
+        host_sums = jax.device_get(sums)
+        sums = zero_sums()
+        check_finite(state)
+        n = max(host_sums.pop("steps"), 1.0)
+        train_metrics = {f"train/{k}": v / n for k, v in host_sums.items()}
+        rates = progress.report(step, train_metrics)
+        writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
+      if step % sched.eval_every == 0 or done:
+        check_finite(state)
+        eval_metrics = evaluate(state.params)
+        writer.write(step, eval_metrics)
+        if is_main:
+          logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
+      if step % sched.checkpoint_every == 0 or done:
+        check_finite(state)
+        ckpt.save(step, state, train_iter.get_state())
+      if not done and stop.is_set(at_boundary=step % sched.log_every == 0):
+        check_finite(state)
+        ckpt.save(step, state, train_iter.get_state())
+        ckpt.wait()
+        raise Preempted(step)
+    check_finite(state)
+    jax.block_until_ready(state)
+    train_time = time.perf_counter() - train_start
+    ckpt.wait()
+  finally:
+    stop.restore()
+    train_iter.close()
+    ckpt.close()
+    writer.close()
+
+  # ---------------------------------------------------------------- results
+  results = {
+      "final_metrics": {**train_metrics, **eval_metrics},
+      "config": json.loads(config.to_json_best_effort(sort_keys=True)),
+      "seed": config.seed,
+      "git_revision": git_revision(),
+      "jax_version": jax.__version__,
+      "device_kind": jax.devices()[0].device_kind,
+      "platform": jax.devices()[0].platform,
+      "device_count": jax.device_count(),
+      "process_count": jax.process_count(),
+      "mesh": dict(mesh.shape),
+      "num_params": num_params,
+      "steps": sched.total_steps,
+      "resumed_from_step": start_step,
+      "wall_time_s": time.perf_counter() - wall_start,
+      "compile_time_s": compile_time,
+      "train_time_s": train_time,
+      "train_steps_per_s": (sched.total_steps - start_step) / train_time,
+      "compiled_memory": memory,
+      "trace_counts": dict(TRACE_COUNTS),
+  }
+  if is_main:
+    writers.write_json(workdir / "results.json", results)
+  return results
+
+
+def checkpoint_mismatch(workdir, step, data_state) -> RuntimeError:
+  return RuntimeError(f"checkpoint at step {step} in {workdir} holds data-iterator state {data_state}, which "
+                      f"does not match its step; the checkpoint was written by a different config")
+
+
+def _memory_analysis(compiled) -> dict[str, int]:
+  try:
+    analysis = compiled.memory_analysis()
+  except Exception:  # not every backend implements it
+    return {}
+  if analysis is None:
+    return {}
+  fields = ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes",
+            "generated_code_size_in_bytes", "alias_size_in_bytes")
+  return {f: int(getattr(analysis, f)) for f in fields if hasattr(analysis, f)}
+
+
+class _PreemptionFlag:
+  """Set by SIGTERM (how TPU VMs and most schedulers announce preemption); the loop saves and exits.
+
+  With several processes, all of them agree through a collective before the next step, so every
+  process saves the same step.
+  """
+
+  def __init__(self):
+    self._event = threading.Event()
+    self._previous = None
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, lambda *_: self._event.set())
+
+  def is_set(self, at_boundary: bool) -> bool:
+    """Single process: checked every call. Several: only at log boundaries, where all agree by a collective."""
+    local = self._event.is_set()
+    if jax.process_count() == 1:
+      return local
+    if not at_boundary:
+      return False
+    from jax.experimental import multihost_utils
+    return bool(np.any(multihost_utils.process_allgather(np.array(local))))
+
+  def restore(self) -> None:
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)

@@ -1,0 +1,34 @@
+"""VGG-style CNN on MNIST (two stages of two 3x3 convs, 32 and 64 maps, dropout; Dense 256).
+
+Command:  python -m bigjax.main --config=configs/mnist_cnn.py --workdir=/tmp/bigjax/mnist_cnn
+Result:   TO_BE_MEASURED
+Variants: ``smoke`` (12 steps, for tests).
+"""
+
+from bigjax.config_base import base_config
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "mnist"
+  c.data.batch_size = 128
+  c.data.eval_batch_size = 1000
+  c.model.name = "cnn.CNN"
+  c.model.num_classes = 10
+  c.model.stages = (32, 64)
+  c.model.dense = 256
+  c.model.impl = "patches"
+  c.optim.name = "adam"
+  c.optim.lr = 1e-3
+  c.optim.schedule = "cosine"
+  c.train.num_epochs = 12
+  c.train.steps_per_call = 12     # 468 steps per epoch = 39 calls
+  c.train.log_every_steps = 156
+  if arg == "smoke":
+    c.train.num_steps = 12
+    c.train.log_every_steps = 12
+    c.train.eval_every_steps = 12
+    c.train.checkpoint_every_steps = 12
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of mnist_cnn; known: smoke")
+  return c

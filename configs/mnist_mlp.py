@@ -1,0 +1,33 @@
+"""MLP 784-1024-1024-10 with dropout on MNIST.
+
+Command:  python -m bigjax.main --config=configs/mnist_mlp.py --workdir=/tmp/bigjax/mnist_mlp
+Result:   TO_BE_MEASURED
+Variants: ``smoke`` (20 steps, for tests).
+"""
+
+from bigjax.config_base import base_config
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "mnist"
+  c.data.batch_size = 128
+  c.data.eval_batch_size = 1000
+  c.model.name = "mlp.MLP"
+  c.model.hidden = (1024, 1024)
+  c.model.dropout = 0.3
+  c.model.num_classes = 10
+  c.optim.name = "adam"
+  c.optim.lr = 1e-3
+  c.optim.schedule = "cosine"
+  c.train.num_epochs = 20
+  c.train.steps_per_call = 4      # 468 steps per epoch = 117 calls
+  c.train.log_every_steps = 156
+  if arg == "smoke":
+    c.train.num_steps = 20
+    c.train.log_every_steps = 4
+    c.train.eval_every_steps = 20
+    c.train.checkpoint_every_steps = 20
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of mnist_mlp; known: smoke")
+  return c

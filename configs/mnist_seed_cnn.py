@@ -1,0 +1,36 @@
+"""The seed's Keras CNN on MNIST with the seed's settings: Adam (Keras defaults), batch 32, 10 epochs.
+
+Conv(32, 3x3, ReLU) -> MaxPool(2) -> Flatten -> Dense(10, softmax); glorot-uniform init as in Keras;
+Adam lr 1e-3, eps 1e-7 (Keras' default). 25 optimizer steps per jitted call (1875 = 75 x 25 per epoch):
+the same updates on the same batches as one step per call, with less per-step dispatch on CPU.
+
+Command:  python -m bigjax.main --config=configs/mnist_seed_cnn.py --workdir=/tmp/bigjax/mnist_seed_cnn
+Result:   TO_BE_MEASURED
+Variants: ``smoke`` (50 steps, for tests).
+"""
+
+from bigjax.config_base import base_config
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "mnist"
+  c.data.batch_size = 32
+  c.data.eval_batch_size = 1000
+  c.model.name = "cnn.SeedCNN"
+  c.model.num_classes = 10
+  c.model.impl = "patches"
+  c.optim.name = "adam"
+  c.optim.lr = 1e-3
+  c.optim.eps = 1e-7
+  c.train.num_epochs = 10
+  c.train.steps_per_call = 25
+  c.train.log_every_steps = 375
+  if arg == "smoke":
+    c.train.num_steps = 50
+    c.train.log_every_steps = 25
+    c.train.eval_every_steps = 50
+    c.train.checkpoint_every_steps = 50
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of mnist_seed_cnn; known: smoke")
+  return c

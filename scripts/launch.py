@@ -1,0 +1,266 @@
+"""Launch `bigjax.main` on every host of a TPU VM pod slice or of a set of GPU hosts.
+
+The launcher only builds command lines; each host then runs the same
+`python3 -m bigjax.main --config=... --workdir=... --multihost` (GPU hosts also
+get `--coordinator_address/--num_processes/--process_id`, which TPU VMs detect
+by themselves). `--dry-run` prints every command, shell-quoted so that it can be
+pasted, one per line on stdout, and runs nothing; what the launcher derived (worker
+counts, warnings) goes to stderr so stdout stays exactly the commands.
+
+Examples:
+
+  # Create a v4-32 slice (4 workers), install the repo on every worker, train:
+  python scripts/launch.py tpu --name=my-v4 --zone=us-central2-b --accelerator-type=v4-32 \\
+      --create --setup --repo-url=https://github.com/ME/bigjax.git \\
+      --config=configs/lm1b.py --workdir=gs://my-bucket/runs/lm1b --config.optim.lr=3e-4
+
+  # See what would run, without running it:
+  python scripts/launch.py tpu --name=my-v4 --zone=us-central2-b --accelerator-type=v4-32 \\
+      --config=configs/lm1b.py --workdir=gs://my-bucket/runs/lm1b --dry-run
+
+  # Two GPU hosts; the first one is the coordinator (gpu1:1234):
+  python scripts/launch.py gpu --hosts=gpu1,gpu2 --gpus-per-host=8 \\
+      --config=configs/lm1b.py --workdir=/nfs/runs/lm1b --dry-run
+
+Assumptions about TPU names (Cloud TPU docs, `--accelerator-type`):
+  * v2-N, v3-N, v4-N, v5p-N: N counts TensorCores. Each chip has 2 TensorCores
+    and each host 4 chips, so a host is 8 TensorCores: v4-8 is 1 host, v4-32 is 4.
+  * v5litepod-N (v5e) and v6e-N: N counts chips. Slices of up to 8 chips are a
+    single host (v5litepod-8 is one VM with 8 chips); larger slices have 4 chips
+    per host: v5litepod-16 is 4 hosts, v6e-256 is 64.
+A single-host slice runs without `--multihost`: there is nothing to coordinate.
+The default `--runtime-version` is `tpu-ubuntu2204-base` (v2-v4); v5e, v5p and
+v6e want their own images (e.g. `v2-alpha-tpuv5-lite`, `v2-alpha-tpuv6e`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# family -> (what N counts, N per host).
+_TPU_FAMILIES = {
+    "v2": ("TensorCores", 8),
+    "v3": ("TensorCores", 8),
+    "v4": ("TensorCores", 8),
+    "v5p": ("TensorCores", 8),
+    "v5litepod": ("chips", 4),
+    "v6e": ("chips", 4),
+}
+_MAX_SINGLE_HOST_CHIPS = 8  # v5litepod-8 / v6e-8: one VM holding 8 chips.
+
+
+class LaunchError(ValueError):
+  """Bad launcher input; the message says what to change."""
+
+
+# ---------------------------------------------------------------------------
+# Pure command builders.
+# ---------------------------------------------------------------------------
+
+
+def tpu_num_workers(accelerator_type: str) -> int:
+  """Number of TPU VM hosts (= processes) in a slice, e.g. 'v4-32' -> 4."""
+  match = re.fullmatch(r"(v\d+[a-z]*)-(\d+)", accelerator_type.strip().lower())
+  family = match and match.group(1)
+  if family not in _TPU_FAMILIES:
+    hint = " (v5e slices are named v5litepod-N)" if accelerator_type.startswith("v5e") else ""
+    raise LaunchError(
+        f"unknown TPU accelerator type {accelerator_type!r}{hint}; expected FAMILY-N with "
+        f"FAMILY one of {', '.join(_TPU_FAMILIES)}, e.g. v4-32 or v5litepod-16")
+  size = int(match.group(2))
+  unit, per_host = _TPU_FAMILIES[family]
+  if unit == "chips" and 0 < size <= _MAX_SINGLE_HOST_CHIPS:
+    return 1
+  if size <= 0 or size % per_host:
+    raise LaunchError(
+        f"invalid TPU accelerator type {accelerator_type!r}: {family}-N counts {unit}, "
+        f"{per_host} per host, so N must be a positive multiple of {per_host}")
+  return size // per_host
+
+
+def _remote_path(path: str) -> str:
+  """Shell-quotes a path for the remote shell, keeping a leading '~/' expandable."""
+  if path.startswith("~/"):
+    return "~/" + shlex.quote(path[2:])
+  return shlex.quote(path)
+
+
+def _is_remote_storage(workdir: str) -> bool:
+  return "://" in workdir and not workdir.startswith("file://")
+
+
+def _train_command(args: argparse.Namespace, extra_flags: list[str], env: str = "") -> str:
+  """`cd REPO && [ENV=..] python3 -m bigjax.main ...` as one remote shell string."""
+  argv = [args.python, "-m", "bigjax.main", f"--config={args.config}",
+          f"--workdir={args.workdir}", *args.overrides, *extra_flags]
+  return f"cd {_remote_path(args.repo_dir)} && {env}{shlex.join(argv)}"
+
+
+def tpu_commands(args: argparse.Namespace) -> list[list[str]]:
+  """Commands for a TPU slice, in order: [create], [setup...], train on all workers."""
+  workers = tpu_num_workers(args.accelerator_type)
+  if workers > 1 and not (_is_remote_storage(args.workdir) or args.shared_workdir):
+    raise LaunchError(
+        f"--workdir={args.workdir} is a local path, but {args.accelerator_type} has {workers} "
+        f"workers that must all write checkpoint shards to the same place: use a bucket, "
+        f"e.g. --workdir=gs://BUCKET/runs/NAME, or pass --shared-workdir if the path is a "
+        f"filesystem mounted on every worker")
+  where = ["--zone", args.zone] + (["--project", args.project] if args.project else [])
+  tpu_vm = ["gcloud", "compute", "tpus", "tpu-vm"]
+
+  def on_all_workers(remote: str) -> list[str]:
+    return [*tpu_vm, "ssh", args.name, *where, "--worker=all", "--command", remote]
+
+  commands = []
+  if args.create:
+    commands.append([*tpu_vm, "create", args.name, *where, "--accelerator-type",
+                     args.accelerator_type, "--version", args.runtime_version])
+  if args.setup:
+    repo = _remote_path(args.repo_dir)
+    install = f"cd {repo} && {shlex.join([args.python, '-m', 'pip', 'install', '-e', '.', 'jax[tpu]'])}"
+    if args.repo_url:
+      url = shlex.quote(args.repo_url)
+      commands.append(on_all_workers(
+          f"if [ -d {repo}/.git ]; then git -C {repo} pull --ff-only; "
+          f"else git clone {url} {repo}; fi && {install}"))
+    else:  # Copy the committed tree (HEAD) of this checkout to every worker.
+      archive = str(Path(tempfile.gettempdir()) / f"bigjax-{args.name}.tar.gz")
+      commands.append(["git", "-C", str(REPO_ROOT), "archive", "--format=tar.gz", "-o", archive, "HEAD"])
+      commands.append([*tpu_vm, "scp", archive, f"{args.name}:bigjax.tar.gz", *where, "--worker=all"])
+      commands.append(on_all_workers(
+          f"mkdir -p {repo} && tar -xzf bigjax.tar.gz -C {repo} && {install}"))
+  # TPU VMs find coordinator and process ids themselves; one host needs no distributed init.
+  commands.append(on_all_workers(_train_command(args, ["--multihost"] if workers > 1 else [])))
+  return commands
+
+
+def gpu_commands(args: argparse.Namespace) -> list[list[str]]:
+  """One ssh command per GPU host; process i runs on host i, host 0 coordinates."""
+  hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
+  if not hosts:
+    raise LaunchError("--hosts is empty: give a comma-separated list, e.g. --hosts=gpu1,gpu2")
+  if len(set(hosts)) != len(hosts):
+    raise LaunchError(f"--hosts lists a host twice: {args.hosts}")
+  if args.gpus_per_host is not None and args.gpus_per_host < 1:
+    raise LaunchError(f"--gpus-per-host must be >= 1, got {args.gpus_per_host}")
+  coordinator = args.coordinator_host or hosts[0].rsplit("@", 1)[-1]  # drop 'user@'
+  ssh = shlex.split(args.ssh)
+  env = ""
+  if args.gpus_per_host:
+    env = f"CUDA_VISIBLE_DEVICES={','.join(map(str, range(args.gpus_per_host)))} "
+  commands = []
+  for process_id, host in enumerate(hosts):
+    flags = ["--multihost", f"--coordinator_address={coordinator}:{args.port}",
+             f"--num_processes={len(hosts)}", f"--process_id={process_id}"]
+    commands.append([*ssh, host, _train_command(args, flags, env)])
+  return commands
+
+
+# ---------------------------------------------------------------------------
+# Command line.
+# ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+  """Parses launcher flags; `--config.a.b=v` overrides land in `args.overrides`."""
+  common = argparse.ArgumentParser(add_help=False)
+  common.add_argument("--config", required=True, help="configs/x.py[:variant], relative to the repo")
+  common.add_argument("--workdir", required=True, help="run directory, shared by all hosts")
+  common.add_argument("--repo-dir", default="bigjax", help="repo on each host, relative to $HOME or absolute")
+  common.add_argument("--python", default="python3", help="python executable on each host")
+  common.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+
+  parser = argparse.ArgumentParser(
+      description=__doc__.split("\n\n")[0], epilog="Any --config.a.b=v flag is passed to bigjax.main.")
+  sub = parser.add_subparsers(dest="platform", required=True)
+
+  tpu = sub.add_parser("tpu", parents=[common], help="TPU VM slice via gcloud")
+  tpu.add_argument("--name", required=True, help="TPU VM name")
+  tpu.add_argument("--zone", required=True)
+  tpu.add_argument("--project", help="GCP project (default: gcloud's)")
+  tpu.add_argument("--accelerator-type", required=True, help="e.g. v4-32, v5litepod-16")
+  tpu.add_argument("--create", action="store_true", help="create the TPU VM first")
+  tpu.add_argument("--runtime-version", default="tpu-ubuntu2204-base", help="TPU VM image for --create")
+  tpu.add_argument("--setup", action="store_true", help="install the repo and jax[tpu] on all workers")
+  tpu.add_argument("--repo-url", help="git URL to clone in --setup (default: copy this checkout's HEAD)")
+  tpu.add_argument("--shared-workdir", action="store_true",
+                   help="accept a local --workdir path: it is a filesystem shared by all workers")
+
+  gpu = sub.add_parser("gpu", parents=[common], help="GPU hosts via ssh, one process per host")
+  gpu.add_argument("--hosts", required=True, help="comma-separated; the first is the coordinator")
+  gpu.add_argument("--gpus-per-host", type=int, help="sets CUDA_VISIBLE_DEVICES=0..n-1 (default: all)")
+  gpu.add_argument("--port", type=int, default=1234, help="coordinator port")
+  gpu.add_argument("--coordinator-host", help="address the other hosts reach host 0 at (default: its name)")
+  gpu.add_argument("--ssh", default="ssh", help="ssh command, may carry options: 'ssh -p 2222'")
+
+  args, unknown = parser.parse_known_args(argv)
+  bad = [a for a in unknown if not re.fullmatch(r"--config\.[\w.]+=.*", a, flags=re.DOTALL)]
+  if bad:
+    parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides take the form --config.a.b=VALUE)")
+  args.overrides = unknown
+  return args
+
+
+def _run_sequentially(commands: list[list[str]]) -> int:
+  for command in commands:
+    print(f"+ {shlex.join(command)}", file=sys.stderr, flush=True)
+    returncode = subprocess.run(command, check=False).returncode
+    if returncode:
+      print(f"launch: command failed with exit code {returncode}", file=sys.stderr)
+      return returncode
+  return 0
+
+
+def _run_concurrently(commands: list[list[str]]) -> int:
+  """Starts all commands at once (each host blocks until all have joined), waits for all."""
+  processes = []
+  try:
+    for command in commands:
+      print(f"+ {shlex.join(command)}", file=sys.stderr, flush=True)
+      processes.append(subprocess.Popen(command))
+    codes = [p.wait() for p in processes]
+  except KeyboardInterrupt:
+    for p in processes:
+      p.terminate()
+    raise
+  failed = [i for i, code in enumerate(codes) if code]
+  for i in failed:
+    print(f"launch: process {i} failed with exit code {codes[i]}", file=sys.stderr)
+  return codes[failed[0]] if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+  args = parse_args(argv)
+  try:
+    if args.platform == "tpu":
+      commands = tpu_commands(args)
+      workers = tpu_num_workers(args.accelerator_type)
+      print(f"launch: {args.accelerator_type} -> {workers} worker{'s' * (workers > 1)}"
+            f"{'' if workers > 1 else ' (single host, no --multihost)'}", file=sys.stderr)
+    else:
+      commands = gpu_commands(args)
+      per_host = f" x {args.gpus_per_host} GPUs" if args.gpus_per_host else ""
+      print(f"launch: {len(commands)} GPU hosts{per_host}", file=sys.stderr)
+      if len(commands) > 1 and not _is_remote_storage(args.workdir):
+        print(f"launch: warning: --workdir={args.workdir} is a local path; all hosts must "
+              f"see the same directory (shared filesystem)", file=sys.stderr)
+  except LaunchError as e:
+    print(f"launch.py {args.platform}: error: {e}", file=sys.stderr)
+    return 2
+  if args.dry_run:
+    for command in commands:
+      print(shlex.join(command))
+    return 0
+  return _run_sequentially(commands) if args.platform == "tpu" else _run_concurrently(commands)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

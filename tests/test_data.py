@@ -1,0 +1,235 @@
+"""Tests for bigjax.data: IDX parsing, checksum-verified local MNIST, sklearn digits, and TFDS.
+
+Real files only: IDX files are written by hand in tmp_path, MNIST is the shared copy, and the
+TFDS dataset is really built (array_record, no TensorFlow) and read back.
+"""
+
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from bigjax import data
+from bigjax.data import digits, idx, local
+
+MNIST_DIR = data.default_data_dir() / "mnist"
+needs_mnist = pytest.mark.skipif(
+    not MNIST_DIR.is_dir(), reason=f"MNIST IDX files not found in {MNIST_DIR} (set $BIGJAX_DATA_DIR)")
+TEST_FILES = local.SPLIT_FILES["test"]
+
+
+def write_idx(path, array, magic, compress=False):
+  """Writes uint8 `array` as IDX by hand (independently of the reader under test)."""
+  raw = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+  path.write_bytes(gzip.compress(raw) if compress else raw)
+  return path
+
+
+# ----------------------------------------------------------------------------------------- IDX ---
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gz"])
+def test_idx_round_trip(tmp_path, compress):
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
+  labels = rng.integers(0, 10, (7,), dtype=np.uint8)
+  np.testing.assert_array_equal(
+      idx.read_images(write_idx(tmp_path / "im", images, idx.IMAGES_MAGIC, compress)), images)
+  np.testing.assert_array_equal(
+      idx.read_labels(write_idx(tmp_path / "lb", labels, idx.LABELS_MAGIC, compress)), labels)
+
+
+def test_idx_bad_magic_names_file(tmp_path):
+  path = write_idx(tmp_path / "labels.idx", np.zeros(4, np.uint8), idx.LABELS_MAGIC)
+  with pytest.raises(data.DataError, match="magic 2049, expected 2051") as info:
+    idx.read_images(path)
+  assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gz"])
+def test_idx_truncated_names_file(tmp_path, compress):
+  path = write_idx(tmp_path / "im", np.ones((10, 4, 4), np.uint8), idx.IMAGES_MAGIC, compress)
+  path.write_bytes(path.read_bytes()[:-8])
+  with pytest.raises(data.DataError, match="truncated") as info:
+    idx.read_images(path)
+  assert str(path) in str(info.value)
+
+
+def test_idx_trailing_bytes_names_file(tmp_path):
+  path = write_idx(tmp_path / "lb", np.ones(10, np.uint8), idx.LABELS_MAGIC)
+  path.write_bytes(path.read_bytes() + b"\0")
+  with pytest.raises(data.DataError, match="trailing bytes") as info:
+    idx.read_labels(path)
+  assert str(path) in str(info.value)
+
+
+# ------------------------------------------------------------------------------- real MNIST ---
+
+@pytest.fixture(scope="module")
+def mnist():
+  return data.load("mnist", "train"), data.load("mnist", "test")
+
+
+@needs_mnist
+def test_mnist_real_files(mnist):
+  train, test = mnist
+  assert (len(train), len(test), train.num_classes) == (60000, 10000, 10)
+  assert train.images.shape == (60000, 28, 28, 1) and test.images.shape == (10000, 28, 28, 1)
+  assert train.images.dtype == np.float32 and train.labels.dtype == np.int32
+  assert (train.name, test.name) == ("mnist:train", "mnist:test")
+  for ds in mnist:
+    assert ds.images.min() == 0.0 and ds.images.max() == 1.0
+  # The published per-class counts of MNIST.
+  np.testing.assert_array_equal(np.bincount(train.labels),
+                                [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+  np.testing.assert_array_equal(np.bincount(test.labels),
+                                [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+  np.testing.assert_array_equal(train.labels[:5], [5, 0, 4, 1, 9])
+  np.testing.assert_array_equal(test.labels[:5], [7, 2, 1, 0, 4])
+  # 8-bit pixels survive the scaling exactly.
+  np.testing.assert_array_equal(np.round(test.images * 255) / 255, test.images)
+
+
+@needs_mnist
+def test_mnist_digests_are_cached(mnist):
+  for name in (*local.SPLIT_FILES["train"], *TEST_FILES):
+    path = MNIST_DIR / name
+    stat = path.stat()
+    assert (str(path.resolve()), stat.st_size, stat.st_mtime_ns) in local._digest_cache
+
+
+def test_missing_file_names_path_and_writes_nothing(tmp_path):
+  with pytest.raises(data.DataError) as info:
+    data.load("fashion_mnist", "train", data_dir=tmp_path)
+  message = str(info.value)
+  assert str(tmp_path / "fashion_mnist" / "train-images-idx3-ubyte.gz") in message
+  assert "fashion_mnist" in message and "tfds build" in message
+  assert list(tmp_path.iterdir()) == []
+
+
+def copy_mnist_test_split(root):
+  (root / "mnist").mkdir(parents=True)
+  for name in TEST_FILES:
+    shutil.copyfile(MNIST_DIR / name, root / "mnist" / name)  # copyfile: writable, unlike the source.
+  return root / "mnist"
+
+
+@needs_mnist
+def test_corrupt_file_fails_checksum(tmp_path):
+  mnist_dir = copy_mnist_test_split(tmp_path)
+  sums = {n: hashlib.sha256((mnist_dir / n).read_bytes()).hexdigest() for n in TEST_FILES}
+  (tmp_path / "SHA256SUMS").write_text("".join(f"{d}  mnist/{n}\n" for n, d in sums.items()))
+  assert len(data.load("mnist", "test", data_dir=tmp_path)) == 10000
+
+  corrupt = mnist_dir / TEST_FILES[0]
+  blob = bytearray(corrupt.read_bytes())
+  blob[len(blob) // 2] ^= 0xFF
+  corrupt.write_bytes(bytes(blob))
+  stat = corrupt.stat()  # Same size; a later mtime is what must invalidate the cached digest.
+  os.utime(corrupt, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  with pytest.raises(data.DataError, match="sha256 mismatch") as info:
+    data.load("mnist", "test", data_dir=tmp_path)
+  message = str(info.value)
+  assert str(corrupt) in message and sums[TEST_FILES[0]] in message
+  assert hashlib.sha256(bytes(blob)).hexdigest() in message
+
+
+@needs_mnist
+def test_checksums_from_manifest_then_embedded(tmp_path):
+  copy_mnist_test_split(tmp_path)
+  # No listing in the data root: the embedded constants accept the shared copy.
+  assert len(data.load("mnist", "test", data_dir=tmp_path)) == 10000
+  # A MANIFEST.md row is used when there is no SHA256SUMS, and it is authoritative.
+  (tmp_path / "MANIFEST.md").write_text(
+      "| file | bytes | sha256 |\n|---|---:|---|\n"
+      f"| mnist/{TEST_FILES[0]} | 1,616,508 | `{'0' * 64}` |\n")
+  with pytest.raises(data.DataError, match="MANIFEST.md"):
+    data.load("mnist", "test", data_dir=tmp_path)
+
+
+def test_embedded_checksums_match_shared_sha256sums():
+  sums_file = data.default_data_dir() / "SHA256SUMS"
+  if not sums_file.is_file():
+    pytest.skip(f"{sums_file} not found")
+  for relpath, digests in local.EMBEDDED_SHA256.items():
+    assert local.expected_sha256(data.default_data_dir(), relpath)[0] == (digests[0],), relpath
+
+
+# ----------------------------------------------------------------------------------- digits ---
+
+def test_digits_split():
+  train, test = data.load("digits", "train"), data.load("digits", "test")
+  assert (len(train), len(test), train.num_classes) == (1437, 360, 10)
+  assert train.images.shape == (1437, 8, 8, 1) and train.images.max() == 1.0
+  train_idx, test_idx = digits.split_indices("train"), digits.split_indices("test")
+  assert not set(train_idx) & set(test_idx)
+  assert sorted([*train_idx, *test_idx]) == list(range(1797))
+  again = data.load("digits", "test")
+  np.testing.assert_array_equal(again.images, test.images)
+  np.testing.assert_array_equal(again.labels, test.labels)
+  from sklearn.datasets import load_digits
+  np.testing.assert_array_equal(test.images[..., 0] * 16, load_digits().images[test_idx])
+
+
+def test_unknown_name_or_split_lists_valid_ones():
+  with pytest.raises(ValueError, match="digits, mnist, fashion_mnist"):
+    data.load("cifar10", "train")
+  with pytest.raises(ValueError, match="train, test"):
+    data.load("digits", "validation")
+
+
+# ------------------------------------------------------------------------------------- TFDS ---
+
+TINY_SIZES = {"train": 12, "test": 5}
+
+
+def tiny_examples(split):
+  """(key, example) pairs; pixel [0, 0] holds the index so order-free comparison is easy."""
+  rng = np.random.default_rng(TINY_SIZES[split])
+  for i in range(TINY_SIZES[split]):
+    image = rng.integers(0, 256, (5, 6), dtype=np.uint8)
+    image[0, 0] = i
+    yield i, {"image": image, "label": i % 4}
+
+
+class BigjaxTinyImages(tfds.core.GeneratorBasedBuilder):
+  """Registered as "bigjax_tiny_images"; Tensor features, so no TensorFlow is needed to build."""
+  VERSION = tfds.core.Version("1.0.0")
+
+  def _info(self):
+    return tfds.core.DatasetInfo(
+        builder=self,
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(5, 6), dtype=np.uint8),
+            "label": tfds.features.ClassLabel(num_classes=4)}),
+        supervised_keys=("image", "label"))
+
+  def _split_generators(self, dl_manager):
+    return {split: self._generate_examples(split) for split in TINY_SIZES}
+
+  def _generate_examples(self, split):
+    yield from tiny_examples(split)
+
+
+def test_tfds_array_record_round_trip(tmp_path):
+  BigjaxTinyImages(data_dir=tmp_path, file_format="array_record").download_and_prepare()
+  for split in TINY_SIZES:
+    ds = data.load("tfds:bigjax_tiny_images", split, data_dir=tmp_path)
+    assert ds.name == f"tfds:bigjax_tiny_images:{split}" and ds.num_classes == 4
+    assert ds.images.shape == (TINY_SIZES[split], 5, 6, 1) and ds.labels.dtype == np.int32
+    order = np.round(ds.images[:, 0, 0, 0] * 255).astype(int)  # TFDS shuffles records when building.
+    expected = [example for _, example in tiny_examples(split)]
+    np.testing.assert_array_equal(ds.images[..., 0] * 255,
+                                  np.stack([expected[i]["image"] for i in order]))
+    np.testing.assert_array_equal(ds.labels, [expected[i]["label"] for i in order])
+
+
+def test_tfds_unprepared_dataset_says_how_to_build(tmp_path):
+  with pytest.raises(data.DataError, match="tfds build mnist --file_format=array_record") as info:
+    data.load("tfds:mnist", "train", data_dir=tmp_path)
+  assert str(tmp_path) in str(info.value)
+  assert list(tmp_path.iterdir()) == []
