@@ -102,6 +102,8 @@ def bigjax_overrides(config_path: str, batch_size: int, seed: int) -> list[str]:
   The config is read for its field names so the bench needn't hard-code them; a batch
   size it cannot set is an error (the comparison would be unfair), a seed is not.
   """
+  if REPO_ROOT not in sys.path:  # the config imports bigjax.config_base
+    sys.path.insert(0, REPO_ROOT)
   spec = importlib.util.spec_from_file_location("_bench_bigjax_config", os.path.join(REPO_ROOT, config_path))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -178,7 +180,7 @@ def bench_row(name: str, args, workdir: str) -> dict:
   rc, tail, process_s = run_logged(name, cmd, os.path.join(workdir, f"{name}.log"))
   row.update(command=cmd, process_time_s=process_s, log=os.path.join(workdir, f"{name}.log"))
   if rc != 0 or not os.path.exists(out_json):
-    why = f"exit code {rc}" if rc != 0 else f"no {out_json}"
+    why = (f"exit code {rc}" if rc != 0 else f"no {out_json}") + f"; see {row['log']}"
     return dict(row, status="failed", error=why, output_tail=tail[-10:])
   with open(out_json) as f:
     raw = json.load(f)
@@ -195,11 +197,31 @@ def bench_row(name: str, args, workdir: str) -> dict:
     accuracy = metrics.get("test/accuracy")
     if accuracy is None:  # tolerate another split name, e.g. "eval/accuracy"
       accuracy = next((v for k, v in metrics.items() if k.endswith("accuracy")), None)
-    train_s = raw.get("train_time_s")
+    logged_rate = _median_logged_rate(os.path.join(os.path.dirname(out_json), "metrics.jsonl"))
     row.update(wall_time_s=raw.get("wall_time_s"), test_accuracy=accuracy,
-               steps_per_s=raw["steps"] / train_s if train_s and raw.get("steps") else None,
+               steps_per_s=logged_rate if logged_rate is not None else raw.get("train_steps_per_s"),
+               loop_steps_per_s=raw.get("train_steps_per_s"),
                versions={"bigjax": raw.get("git_revision", "?"), **_jax_versions()})
   return row
+
+
+def _median_logged_rate(metrics_jsonl: str) -> float | None:
+  """Median of the perf/steps_per_s bigjax logs between log points, the first (warm-up) left out.
+
+  results.json's train_steps_per_s divides by the whole loop, per-epoch evaluation and
+  checkpointing included; Keras's and torch's rates hold training steps only, so the table
+  uses this one. Intervals that hold an eval are few and the median ignores them.
+  """
+  try:
+    with open(metrics_jsonl) as f:
+      rates = [r["perf/steps_per_s"] for r in map(json.loads, f) if "perf/steps_per_s" in r]
+  except (OSError, ValueError):
+    return None
+  rates = sorted(rates[1:] if len(rates) > 1 else rates)
+  if not rates:
+    return None
+  mid = len(rates) // 2
+  return rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) / 2
 
 
 def _jax_versions() -> dict:

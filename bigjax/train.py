@@ -231,8 +231,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[
   rng = jax.random.PRNGKey(config.seed)
 
   # ---------------------------------------------------------------- data
-  train_ds = data.load(config.data.name, config.data.train_split, config.data.data_dir)
-  eval_ds = data.load(config.data.name, config.data.eval_split, config.data.data_dir)
+  train_ds = data.load(config.data.name, config.data.train_split, config.data.data_dir or None)
+  eval_ds = data.load(config.data.name, config.data.eval_split, config.data.data_dir or None)
   sched = make_schedule(config, len(train_ds))
   layout = pipeline.TrainLayout(len(train_ds), config.data.batch_size, sched.steps_per_call,
                                 jax.process_index(), jax.process_count())
