@@ -18,6 +18,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_split = "test"
   c.data.batch_size = 32          # global, over all processes and devices
   c.data.eval_batch_size = 500
+  c.data.eval_examples = 0        # > 0: evaluate on the first N examples of eval_split only (smoke tests)
   c.data.shuffle = True
   c.data.prefetch = 2             # host batches assembled ahead by a background thread (0 = none)
 

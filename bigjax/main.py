@@ -6,6 +6,7 @@ Exit codes: 0 done or preempted-and-saved, 1 training failure (e.g. NaN), 2 bad 
 """
 
 import logging
+import shlex
 import sys
 
 from absl import app, flags
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> int:
   from bigjax import data, train  # after distributed init: nothing may touch devices before it
 
   try:
-    results = train.run(_CONFIG.value, _WORKDIR.value)
+    results = train.run(_CONFIG.value, _WORKDIR.value, command=shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]]))
   except (train.ConfigError, data.DataError) as error:
     logging.error("%s", error)
     return 2

@@ -158,6 +158,15 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -
     writers.write_json(path, config_json)
 
 
+def _load_split(data_config: ml_collections.ConfigDict, split: str) -> data.ArrayDataset:
+  try:
+    return data.load(data_config.name, split, data_config.data_dir or None)
+  except data.DataError:
+    raise
+  except ValueError as error:  # an unknown dataset or split name: a config mistake
+    raise ConfigError(f"config.data: {error}") from None
+
+
 def git_revision() -> str:
   root = pathlib.Path(__file__).resolve().parent.parent
   try:
@@ -182,7 +191,7 @@ def make_train_call(model, task, task_config, tx, lr_schedule):
     rng = jax.random.fold_in(state.rng, state.step)
     loss_fn = lambda p: task.loss(model, p, batch, rng, task_config)
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & (state.first_bad_step < 0)
@@ -212,10 +221,14 @@ def make_eval_call(model, task, task_config):
 
 # ====================================================================================== run
 
-def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[str, Any]:
-  """Trains ``config`` in ``workdir`` (resuming from its latest checkpoint) and returns results.json's dict."""
+def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command: str = "") -> dict[str, Any]:
+  """Trains ``config`` in ``workdir`` (resuming from its latest checkpoint) and returns results.json's dict.
+
+  ``command`` (the command line that started the run) is recorded in results.json.
+  """
   # ---------------------------------------------------------------- config & workdir
   wall_start = time.perf_counter()
+  TRACE_COUNTS.clear()
   workdir = pathlib.Path(workdir)
   model, task = validate(config)
   is_main = jax.process_index() == 0
@@ -231,8 +244,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[
   rng = jax.random.PRNGKey(config.seed)
 
   # ---------------------------------------------------------------- data
-  train_ds = data.load(config.data.name, config.data.train_split, config.data.data_dir or None)
-  eval_ds = data.load(config.data.name, config.data.eval_split, config.data.data_dir or None)
+  train_ds = _load_split(config.data, config.data.train_split)
+  eval_ds = _load_split(config.data, config.data.eval_split)
+  if config.data.eval_examples > 0:  # smoke variants evaluate on a prefix to stay fast
+    eval_ds = dataclasses.replace(eval_ds, images=eval_ds.images[:config.data.eval_examples],
+                                  labels=eval_ds.labels[:config.data.eval_examples])
   sched = make_schedule(config, len(train_ds))
   layout = pipeline.TrainLayout(len(train_ds), config.data.batch_size, sched.steps_per_call,
                                 jax.process_index(), jax.process_count())
@@ -374,6 +390,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[
   # ---------------------------------------------------------------- results
   results = {
       "final_metrics": {**train_metrics, **eval_metrics},
+      "command": command,
       "config": json.loads(config.to_json_best_effort(sort_keys=True)),
       "seed": config.seed,
       "git_revision": git_revision(),

@@ -21,10 +21,11 @@ def get_config(arg: str | None = None):
   c.optim.name = "adam"
   c.optim.lr = 1e-3
   c.optim.schedule = "cosine"
-  c.train.num_epochs = 12
+  c.train.num_epochs = 10
   c.train.steps_per_call = 12     # 468 steps per epoch = 39 calls
   c.train.log_every_steps = 156
   if arg == "smoke":
+    c.data.eval_examples = 2000
     c.train.num_steps = 12
     c.train.log_every_steps = 12
     c.train.eval_every_steps = 12

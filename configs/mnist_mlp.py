@@ -24,6 +24,7 @@ def get_config(arg: str | None = None):
   c.train.steps_per_call = 4      # 468 steps per epoch = 117 calls
   c.train.log_every_steps = 156
   if arg == "smoke":
+    c.data.eval_examples = 2000
     c.train.num_steps = 20
     c.train.log_every_steps = 4
     c.train.eval_every_steps = 20

@@ -1,0 +1,51 @@
+"""Shared test helpers: where the real data lives, and running the CLI in a subprocess."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from bigjax import data
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def mnist_available() -> bool:
+  return (data.default_data_dir() / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
+
+requires_mnist = pytest.mark.skipif(
+    not mnist_available(),
+    reason=f"MNIST idx files not found under {data.default_data_dir()}/mnist (set $BIGJAX_DATA_DIR)")
+
+
+def cli_env(num_devices: int = 1) -> dict[str, str]:
+  env = dict(os.environ)
+  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+  env["JAX_PLATFORMS"] = "cpu"
+  env.pop("PYTEST_CURRENT_TEST", None)
+  return env
+
+
+def cli_command(config: str, workdir: pathlib.Path, *overrides: str) -> list[str]:
+  return [sys.executable, "-m", "bigjax.main", f"--config={REPO / 'configs' / config}", f"--workdir={workdir}",
+          *overrides]
+
+
+def run_cli(config: str, workdir: pathlib.Path, *overrides: str, num_devices: int = 1,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+  return subprocess.run(cli_command(config, workdir, *overrides), env=cli_env(num_devices), cwd=REPO,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def read_metrics(workdir: pathlib.Path) -> list[dict]:
+  path = workdir / "metrics.jsonl"
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def train_losses(workdir: pathlib.Path) -> dict[int, float]:
+  """step -> train/loss, as logged in metrics.jsonl (the last entry per step wins, as after a resume)."""
+  return {m["step"]: m["train/loss"] for m in read_metrics(workdir) if "train/loss" in m}

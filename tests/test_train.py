@@ -1,0 +1,239 @@
+"""End-to-end tests of the training loop: smoke configs, compile-once, resume after SIGKILL and SIGTERM,
+corrupt checkpoints, NaN, bad configs. Real runs on real data; no mocks."""
+
+import importlib.util
+import json
+import math
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from bigjax import train
+from conftest import REPO, cli_command, cli_env, read_metrics, requires_mnist, run_cli, train_losses
+
+# digits_mlp, long enough to be interrupted: 20 epochs x 44 steps, 4 steps per call, a checkpoint every 8.
+FAULT_OVERRIDES = ("--config.train.num_epochs=20", "--config.train.log_every_steps=4",
+                   "--config.train.checkpoint_every_steps=8", "--config.train.keep_checkpoints=3")
+FAULT_STEPS = 880
+
+
+def load_config(name: str, variant: str | None = None):
+  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+def final_state(workdir: pathlib.Path) -> dict:
+  """The train state of the newest checkpoint, as NumPy arrays."""
+  manager = ocp.CheckpointManager(workdir / "checkpoints")
+  step = manager.latest_step()
+  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  manager.close()
+  return jax.tree.map(np.asarray, restored["state"])
+
+
+def assert_bitwise_equal(a: dict, b: dict) -> None:
+  leaves_a, tree_a = jax.tree.flatten(a)
+  leaves_b, tree_b = jax.tree.flatten(b)
+  assert tree_a == tree_b
+  for x, y in zip(leaves_a, leaves_b):
+    np.testing.assert_array_equal(x, y)
+
+
+# ---------------------------------------------------------------------------------------------- smoke configs
+
+@pytest.mark.parametrize("name", [
+    "digits_mlp",
+    pytest.param("mnist_mlp", marks=requires_mnist),
+    pytest.param("mnist_seed_cnn", marks=requires_mnist),
+    pytest.param("mnist_cnn", marks=requires_mnist),
+])
+def test_smoke_config_trains_and_compiles_once(name, tmp_path):
+  config = load_config(name, "smoke")
+  results = train.run(config, tmp_path)
+  on_disk = json.loads((tmp_path / "results.json").read_text())
+  assert on_disk["steps"] == results["steps"] > 0
+  for key in ("config", "seed", "git_revision", "jax_version", "device_kind", "device_count", "wall_time_s",
+              "compile_time_s", "final_metrics"):
+    assert key in on_disk, key
+  # The whole run used exactly one compiled train step and one compiled eval step.
+  assert results["trace_counts"] == {"train_call": 1, "eval_call": 1}
+  metrics = results["final_metrics"]
+  assert all(math.isfinite(v) for v in metrics.values())
+  assert metrics["test/accuracy"] > (0.85 if name == "digits_mlp" else 0.2)  # chance is 0.1
+  assert (tmp_path / "config.json").exists() and (tmp_path / "metrics.jsonl").exists()
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  assert results["steps"] in [int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()]
+
+
+def test_steps_per_call_does_not_change_the_updates(tmp_path):
+  """K steps per jitted call apply the same updates to the same batches as one step per call."""
+  results = {}
+  for k in (1, 4):
+    config = load_config("digits_mlp", "smoke")
+    config.train.steps_per_call = k
+    config.train.log_every_steps = 4
+    train.run(config, tmp_path / f"k{k}")
+    results[k] = train_losses(tmp_path / f"k{k}")
+  assert results[1].keys() == results[4].keys()
+  np.testing.assert_allclose([results[1][s] for s in sorted(results[1])],
+                             [results[4][s] for s in sorted(results[4])], rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(final_state(tmp_path / "k1")["params"]),
+                  jax.tree.leaves(final_state(tmp_path / "k4")["params"])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- faults
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> pathlib.Path:
+  workdir = tmp_path_factory.mktemp("uninterrupted")
+  proc = run_cli("digits_mlp.py", workdir, *FAULT_OVERRIDES)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+def start_and_signal(workdir: pathlib.Path, sig: int, at_step: int) -> subprocess.Popen:
+  """Starts a run and sends ``sig`` once metrics.jsonl shows a step >= at_step; returns the finished process."""
+  proc = subprocess.Popen(cli_command("digits_mlp.py", workdir, *FAULT_OVERRIDES), env=cli_env(), cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  deadline = time.time() + 120
+  while time.time() < deadline and proc.poll() is None:
+    try:
+      steps = [m["step"] for m in read_metrics(workdir)]
+    except (FileNotFoundError, json.JSONDecodeError):
+      steps = []
+    if steps and max(steps) >= at_step:
+      proc.send_signal(sig)
+      break
+    time.sleep(0.002)
+  proc.wait(timeout=120)
+  return proc
+
+
+def test_kill_and_resume_is_bitwise_identical(uninterrupted, tmp_path):
+  """SIGKILL at a random step, restart: the same batches follow and the final parameters are bitwise equal."""
+  at_step = int(np.random.default_rng().integers(40, 600))
+  proc = start_and_signal(tmp_path, signal.SIGKILL, at_step)
+  assert proc.returncode == -signal.SIGKILL, f"run was not killed (exit {proc.returncode}): {proc.stdout.read()[-2000:]}"
+  assert not (tmp_path / "results.json").exists()
+  resumed = run_cli("digits_mlp.py", tmp_path, *FAULT_OVERRIDES)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  results = json.loads((tmp_path / "results.json").read_text())
+  assert 0 < results["resumed_from_step"] < FAULT_STEPS, (at_step, results["resumed_from_step"])
+  assert_bitwise_equal(final_state(tmp_path), final_state(uninterrupted))
+  # Every step logged after the restart saw the same batch as the uninterrupted run: equal losses, bitwise.
+  expected, got = train_losses(uninterrupted), train_losses(tmp_path)
+  after = [s for s in got if s > results["resumed_from_step"]]
+  assert after and all(got[s] == expected[s] for s in after)
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(uninterrupted, tmp_path):
+  at_step = int(np.random.default_rng().integers(40, 600))
+  proc = start_and_signal(tmp_path, signal.SIGTERM, at_step)
+  output = proc.stdout.read()
+  assert proc.returncode == 0, output[-3000:]
+  assert "preempted: checkpoint saved at step" in output
+  saved = max(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert at_step <= saved < FAULT_STEPS
+  assert f"checkpoint saved at step {saved}" in output
+  assert not (tmp_path / "results.json").exists()
+  resumed = run_cli("digits_mlp.py", tmp_path, *FAULT_OVERRIDES)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert json.loads((tmp_path / "results.json").read_text())["resumed_from_step"] == saved
+  assert_bitwise_equal(final_state(tmp_path), final_state(uninterrupted))
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(uninterrupted, tmp_path):
+  workdir = tmp_path / "run"
+  shutil.copytree(uninterrupted, workdir)
+  (workdir / "results.json").unlink()
+  latest = workdir / "checkpoints" / str(FAULT_STEPS)
+  damaged = [p for p in (latest / "state").rglob("*") if p.is_file()]
+  assert damaged
+  for path in damaged:
+    path.write_bytes(b"\x00garbage" * 16)
+  proc = run_cli("digits_mlp.py", workdir, *FAULT_OVERRIDES)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert f"checkpoint at step {FAULT_STEPS}" in proc.stderr and "unreadable" in proc.stderr
+  results = json.loads((workdir / "results.json").read_text())
+  assert results["resumed_from_step"] == FAULT_STEPS - 8
+  # The corrupt checkpoint is kept aside, not deleted; training redid the last steps identically.
+  assert len(list((workdir / "corrupt_checkpoints").iterdir())) == 1
+  assert_bitwise_equal(final_state(workdir), final_state(uninterrupted))
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+  config = load_config("digits_mlp", "smoke")
+  config.optim.lr = 1e30  # one Adam step moves weights by ~1e30: the next forward pass overflows
+  config.train.steps_per_call = 1
+  config.train.checkpoint_every_steps = 1
+  config.train.log_every_steps = 1
+  config.train.async_checkpoint = False
+  with pytest.raises(train.NonFiniteError, match=r"non-finite loss or gradient norm at step (\d+)") as error:
+    train.run(config, tmp_path)
+  bad_step = int(re.search(r"at step (\d+)", str(error.value)).group(1))
+  saved = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert saved and max(saved) == bad_step, (saved, bad_step)  # the state before the bad step, nothing after
+  assert f"Last good checkpoint: step {bad_step}" in str(error.value)
+  state = final_state(tmp_path)
+  assert int(state["step"]) == bad_step
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(state["params"]))
+  assert not (tmp_path / "results.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("override, expected", [
+    ("--config.optim.lrr=0.1", "lrr"),
+    ("--config.optim.lr=fast", "lr"),
+    ("--config.train.num_epochs=[1]", "num_epochs"),
+])
+def test_bad_config_override_fails_before_anything_is_written(override, expected, tmp_path):
+  workdir = tmp_path / "run"
+  proc = run_cli("digits_mlp.py", workdir, override)
+  assert proc.returncode != 0
+  assert expected in proc.stderr
+  assert not workdir.exists()
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (("--config.model.name=mlp.Perceptron",), "config.model.name='mlp.Perceptron'"),
+    (("--config.task.loss=hinge",), "config.task.loss='hinge'"),
+    (("--config.optim.name=lion",), "config.optim.name='lion'"),
+    (("--config.train.steps_per_call=5",), "steps_per_call=5"),
+    (("--config.data.batch_size=5000",), "batch_size=5000"),
+    (("--config.data.name=cifar",), "cifar"),
+])
+def test_bad_config_value_is_named_and_nothing_is_written(overrides, expected, tmp_path):
+  workdir = tmp_path / "run"
+  proc = run_cli("digits_mlp.py", workdir, *overrides)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert expected in proc.stderr
+  assert not workdir.exists()
+
+
+def test_resuming_with_a_different_config_is_refused(tmp_path):
+  config = load_config("digits_mlp", "smoke")
+  train.run(config, tmp_path)
+  before = (tmp_path / "config.json").read_text()
+  config.optim.lr = 0.5
+  with pytest.raises(train.ConfigError, match=r"differs in: optim\.lr"):
+    train.run(config, tmp_path)
+  assert (tmp_path / "config.json").read_text() == before
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+  proc = run_cli("mnist_mlp.py", tmp_path / "run", "--config.data.data_dir=" + str(tmp_path / "nowhere"))
+  assert proc.returncode == 2
+  assert "train-images-idx3-ubyte.gz" in proc.stderr and "not found" in proc.stderr
+  assert not (tmp_path / "run").exists()
