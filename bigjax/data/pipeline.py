@@ -9,7 +9,6 @@ which makes the iterator state a single integer that grain checkpoints and resto
 """
 
 import dataclasses
-import functools
 from typing import Iterator
 
 import grain
@@ -56,14 +55,18 @@ class _TrainSource:
     self._seed = seed
     self._num_calls = num_calls
     self._shuffle = shuffle
+    self._perms: dict[int, np.ndarray] = {}
 
   def __len__(self) -> int:
     return self._num_calls
 
-  @functools.lru_cache(maxsize=2)  # epochs are read in order; a call may straddle two of them
   def _perm(self, epoch: int) -> np.ndarray:
-    n = self._layout.num_examples
-    return epoch_permutation(self._seed, epoch, n) if self._shuffle else np.arange(n)
+    if epoch not in self._perms:
+      if len(self._perms) >= 2:  # epochs are read in order; a call may straddle two of them
+        self._perms.pop(min(self._perms))
+      n = self._layout.num_examples
+      self._perms[epoch] = epoch_permutation(self._seed, epoch, n) if self._shuffle else np.arange(n)
+    return self._perms[epoch]
 
   def rows(self, step: int) -> np.ndarray:
     """Indices of this process's examples for global training step ``step``."""

@@ -45,9 +45,10 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
 def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray],
              task_config: Any) -> dict[str, jnp.ndarray]:
   logits = model.apply({"params": params}, batch["image"], train=False)
-  mask = batch["mask"]
+  valid = batch["mask"] > 0
+  # where(), not a product: a NaN in a padding row must not leak into the sums.
   return {
-      "loss": (per_example_loss(logits, batch["label"], task_config.loss) * mask).sum(),
-      "accuracy": (metrics.correct(logits, batch["label"]) * mask).sum(),
-      "count": mask.sum(),
+      "loss": jnp.where(valid, per_example_loss(logits, batch["label"], task_config.loss), 0.0).sum(),
+      "accuracy": jnp.where(valid, metrics.correct(logits, batch["label"]), 0.0).sum(),
+      "count": valid.sum().astype(jnp.float32),
   }
