@@ -1,0 +1,89 @@
+"""Input-pipeline efficiency: training steps/s fed by the real pipeline over steps/s with the batch already on device.
+
+The real path is what ``bigjax.train`` runs: grain iterator (random-access MNIST source, per-epoch
+shuffle, K stacked batches, background prefetch thread) -> ``parallel.host_to_global`` -> the compiled
+K-step call. The reference feeds the same compiled call one batch that already lives on the device.
+A ratio near 1.0 means the host keeps the device busy.
+
+    python bench/input_pipeline.py [--config configs/mnist_seed_cnn.py] [--steps 3000]
+"""
+
+import argparse
+import importlib.util
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bigjax import data, optim, parallel, train
+from bigjax.data import pipeline
+
+
+def load_config(path: str):
+  spec = importlib.util.spec_from_file_location("config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--config", default="configs/mnist_seed_cnn.py")
+  parser.add_argument("--steps", type=int, default=3000)
+  parser.add_argument("--repeats", type=int, default=3)
+  args = parser.parse_args()
+  config = load_config(args.config)
+  k, batch_size = config.train.steps_per_call, config.data.batch_size
+
+  mesh = parallel.make_mesh(config.mesh)
+  train_ds = data.load(config.data.name, "train", config.data.data_dir or None)
+  arrays = {"image": train_ds.images, "label": train_ds.labels}
+  layout = pipeline.TrainLayout(len(train_ds), batch_size, k)
+  model, task = train.validate(config)
+  tx, schedule = optim.make_optimizer(config.optim, 10**6)
+  params = task.init(model, jax.random.PRNGKey(0), {"image": jnp.zeros((1,) + train_ds.images.shape[1:])})
+  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                           rng=jax.random.PRNGKey(1), first_bad_step=jnp.full((), -1, jnp.int32))
+  sums = {n: jnp.zeros((), jnp.float32) for n in ("loss", "accuracy", "grad_norm", "lr", "steps")}
+  call = jax.jit(train.make_train_call(model, task, config.task, tx, schedule), donate_argnums=(0, 1))
+  calls = args.steps // k
+
+  def real_pipeline(state, sums):
+    it = pipeline.train_iterator(arrays, layout, seed=0, num_calls=calls, prefetch=config.data.prefetch)
+    start = time.perf_counter()
+    for host_batch in it:
+      state, sums = call(state, sums, parallel.host_to_global(host_batch, mesh, leading_dims=1))
+    jax.block_until_ready(state)
+    it.close()
+    return calls * k / (time.perf_counter() - start), state, sums
+
+  def on_device(state, sums):
+    it = pipeline.train_iterator(arrays, layout, seed=0, num_calls=1, prefetch=0)
+    batch = parallel.host_to_global(next(it), mesh, leading_dims=1)
+    it.close()
+    jax.block_until_ready(batch)
+    start = time.perf_counter()
+    for _ in range(calls):
+      state, sums = call(state, sums, batch)
+    jax.block_until_ready(state)
+    return calls * k / (time.perf_counter() - start), state, sums
+
+  _, state, sums = on_device(state, sums)  # compile and warm up
+  rows = []
+  for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both alike
+    device_rate, state, sums = on_device(state, sums)
+    real_rate, state, sums = real_pipeline(state, sums)
+    rows.append((real_rate, device_rate))
+  real, device = np.median([r for r, _ in rows]), np.median([d for _, d in rows])
+  print(f"{args.config}: batch {batch_size}, {k} steps per call, {calls * k} steps per measurement, "
+        f"median of {args.repeats}, {jax.devices()[0].device_kind}\n")
+  print("| feed | steps/s |")
+  print("|---|---:|")
+  print(f"| batch already on device | {device:.1f} |")
+  print(f"| real pipeline (grain + host_to_global) | {real:.1f} |")
+  print(f"\nefficiency (real / on device): {real / device:.3f}")
+
+
+if __name__ == "__main__":
+  main()
