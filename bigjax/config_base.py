@@ -62,3 +62,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.sharding.rules = ()           # ((regex on 'params/Dense_0/kernel'-style paths, (axis per dim, ...)), ...)
   c.sharding.fsdp_min_size = 2**14
   return c
+
+
+def smoke(c: ml_collections.ConfigDict, steps: int, eval_examples: int = 2000) -> ml_collections.ConfigDict:
+  """Shrinks a config to ``steps`` optimizer steps, logged, evaluated and checkpointed once at the end."""
+  c.train.num_steps = steps
+  c.train.log_every_steps = c.train.steps_per_call
+  c.train.eval_every_steps = steps
+  c.train.checkpoint_every_steps = steps
+  c.data.eval_examples = eval_examples
+  return c

@@ -5,7 +5,7 @@ Result:   TO_BE_MEASURED
 Variants: ``smoke`` (12 steps, for tests).
 """
 
-from bigjax.config_base import base_config
+from bigjax.config_base import base_config, smoke
 
 
 def get_config(arg: str | None = None):
@@ -25,11 +25,7 @@ def get_config(arg: str | None = None):
   c.train.steps_per_call = 12     # 468 steps per epoch = 39 calls
   c.train.log_every_steps = 156
   if arg == "smoke":
-    c.data.eval_examples = 2000
-    c.train.num_steps = 12
-    c.train.log_every_steps = 12
-    c.train.eval_every_steps = 12
-    c.train.checkpoint_every_steps = 12
+    smoke(c, steps=12)
   elif arg:
     raise ValueError(f"unknown variant {arg!r} of mnist_cnn; known: smoke")
   return c

@@ -12,7 +12,7 @@ Result:   TO_BE_MEASURED
 Variants: ``keras`` (constant learning rate, exactly Keras' ``optimizer='adam'``), ``smoke`` (50 steps, for tests).
 """
 
-from bigjax.config_base import base_config
+from bigjax.config_base import base_config, smoke
 
 
 def get_config(arg: str | None = None):
@@ -33,11 +33,7 @@ def get_config(arg: str | None = None):
   if arg == "keras":
     c.optim.schedule = "constant"
   elif arg == "smoke":
-    c.data.eval_examples = 2000
-    c.train.num_steps = 50
-    c.train.log_every_steps = 25
-    c.train.eval_every_steps = 50
-    c.train.checkpoint_every_steps = 50
+    smoke(c, steps=50)
   elif arg:
     raise ValueError(f"unknown variant {arg!r} of mnist_seed_cnn; known: keras, smoke")
   return c
