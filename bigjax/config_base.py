@@ -28,6 +28,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.task = ml_collections.ConfigDict()
   c.task.name = "classification"
   c.task.loss = "softmax_xent"
+  c.task.random_shift = 0         # > 0: translate training images by up to this many pixels
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "adam"

@@ -253,3 +253,17 @@ def test_accuracy_weighted():
   assert float(metrics.accuracy(logits, labels, jnp.array([2.0, 1.0, 1.0, 0.0]))) == pytest.approx(3 / 4)
   # All weight zero (an all-padding batch) gives 0, not NaN.
   assert float(metrics.accuracy(logits, labels, jnp.zeros(4))) == 0.0
+
+
+def test_random_shift_translates_each_image_with_zero_fill():
+  import jax
+  from bigjax.tasks.classification import random_shift
+  rng = np.random.default_rng(0)
+  images = rng.random((16, 6, 5, 2)).astype(np.float32)
+  key = jax.random.PRNGKey(3)
+  shifted = np.asarray(random_shift(jnp.asarray(images), key, 2))
+  offsets = np.asarray(jax.random.randint(key, (16, 2), 0, 5)) - 2  # the shifts random_shift drew
+  assert len({tuple(o) for o in offsets}) > 1
+  for image, out, (dy, dx) in zip(images, shifted, offsets):
+    padded = np.pad(image, ((2, 2), (2, 2), (0, 0)))
+    np.testing.assert_array_equal(out, padded[2 + dy:2 + dy + 6, 2 + dx:2 + dx + 5])

@@ -1,6 +1,8 @@
 """Image/sequence classification: softmax cross-entropy or mean squared error on softmax outputs.
 
 Batches are ``{"image": [b, ...] float32, "label": [b] int32}`` (+ ``"mask": [b]`` for evaluation).
+``task_config.random_shift = n`` translates training images by up to n pixels (on device, drawn
+from the step's rng, so a resumed run draws the same shifts).
 """
 
 from typing import Any
@@ -30,13 +32,26 @@ def per_example_loss(logits: jnp.ndarray, labels: jnp.ndarray, loss: str) -> jnp
   raise ValueError(f"unknown classification loss {loss!r}; choose one of {LOSSES}")
 
 
+def random_shift(images: jnp.ndarray, rng: jax.Array, max_shift: int) -> jnp.ndarray:
+  """Translates each image by its own random (dy, dx) in [-max_shift, max_shift], zero-filled; ``[b,h,w,c]``."""
+  b, h, w, c = images.shape
+  padded = jnp.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+  offsets = jax.random.randint(rng, (b, 2), 0, 2 * max_shift + 1)
+  crop = lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1], 0), (h, w, c))
+  return jax.vmap(crop)(padded, offsets)
+
+
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
   return model.init({"params": rng}, batch["image"], train=False)["params"]
 
 
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
          task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-  logits = model.apply({"params": params}, batch["image"], train=True, rngs={"dropout": rng})
+  images = batch["image"]
+  if task_config.get("random_shift", 0):
+    rng, augment_rng = jax.random.split(rng)
+    images = random_shift(images, augment_rng, task_config.random_shift)
+  logits = model.apply({"params": params}, images, train=True, rngs={"dropout": rng})
   losses = per_example_loss(logits, batch["label"], task_config.loss)
   value = losses.mean()
   return value, {"loss": value, "accuracy": metrics.accuracy(logits, batch["label"])}
