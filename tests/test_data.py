@@ -228,6 +228,34 @@ def test_tfds_array_record_round_trip(tmp_path):
     np.testing.assert_array_equal(ds.labels, [expected[i]["label"] for i in order])
 
 
+class BigjaxTinyPngImages(tfds.core.GeneratorBasedBuilder):
+  """Like the catalogue's mnist: PNG-encoded Image features (encoded and decoded by PIL, no TensorFlow)."""
+  VERSION = tfds.core.Version("1.0.0")
+
+  def _info(self):
+    return tfds.core.DatasetInfo(
+        builder=self,
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Image(shape=(5, 6, 1)),
+            "label": tfds.features.ClassLabel(num_classes=4)}),
+        supervised_keys=("image", "label"))
+
+  def _split_generators(self, dl_manager):
+    return {split: self._generate_examples(split) for split in TINY_SIZES}
+
+  def _generate_examples(self, split):
+    for key, example in tiny_examples(split):
+      yield key, {"image": example["image"][..., None], "label": example["label"]}
+
+
+def test_tfds_png_image_features_decode_without_tensorflow(tmp_path):
+  BigjaxTinyPngImages(data_dir=tmp_path, file_format="array_record").download_and_prepare()
+  ds = data.load("tfds:bigjax_tiny_png_images", "train", data_dir=tmp_path)
+  order = np.round(ds.images[:, 0, 0, 0] * 255).astype(int)
+  expected = [example for _, example in tiny_examples("train")]
+  np.testing.assert_array_equal(ds.images[..., 0] * 255, np.stack([expected[i]["image"] for i in order]))
+
+
 def test_tfds_unprepared_dataset_says_how_to_build(tmp_path):
   with pytest.raises(data.DataError, match="tfds build mnist --file_format=array_record") as info:
     data.load("tfds:mnist", "train", data_dir=tmp_path)
