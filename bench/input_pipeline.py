@@ -32,8 +32,12 @@ def main() -> None:
   parser.add_argument("--config", default="configs/mnist_seed_cnn.py")
   parser.add_argument("--steps", type=int, default=3000)
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--prefetch", type=int, default=None, help="override config.data.prefetch")
   args = parser.parse_args()
   config = load_config(args.config)
+  if args.prefetch is not None:
+    config.data.prefetch = args.prefetch
+  config.data.prefetch = pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend())
   k, batch_size = config.train.steps_per_call, config.data.batch_size
 
   mesh = parallel.make_mesh(config.mesh)
@@ -76,7 +80,8 @@ def main() -> None:
     real_rate, state, sums = real_pipeline(state, sums)
     rows.append((real_rate, device_rate))
   real, device = np.median([r for r, _ in rows]), np.median([d for _, d in rows])
-  print(f"{args.config}: batch {batch_size}, {k} steps per call, {calls * k} steps per measurement, "
+  print(f"{args.config}: batch {batch_size}, {k} steps per call, prefetch {config.data.prefetch}, "
+        f"{calls * k} steps per measurement, "
         f"median of {args.repeats}, {jax.devices()[0].device_kind}\n")
   print("| feed | steps/s |")
   print("|---|---:|")

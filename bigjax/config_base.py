@@ -20,7 +20,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_batch_size = 500
   c.data.eval_examples = 0        # > 0: evaluate on the first N examples of eval_split only (smoke tests)
   c.data.shuffle = True
-  c.data.prefetch = 2             # host batches assembled ahead by a background thread (0 = none)
+  c.data.prefetch = -1            # batches assembled ahead by a background thread; -1: 0 on CPU, 2 elsewhere
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "mlp.MLP"        # <file in bigjax/models>.<Class>; other fields are its constructor args

@@ -283,7 +283,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   restored = ckpt.restore_latest(abstract_state)
   num_calls = sched.total_steps // sched.steps_per_call
   train_iter = pipeline.train_iterator(train_arrays, layout, seed=config.seed, num_calls=num_calls,
-                                       shuffle=config.data.shuffle, prefetch=config.data.prefetch)
+                                       shuffle=config.data.shuffle,
+                                       prefetch=pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend()))
   if restored is None:
     state = jax.jit(init_state, out_shardings=state_sharding)(rng)
     start_step = 0
