@@ -1,7 +1,8 @@
 """VGG-style CNN on MNIST (two stages of two 3x3 convs, 32 and 64 maps, dropout; Dense 256).
 
-Command:  python -m bigjax.main --config=configs/mnist_cnn.py --workdir=/tmp/bigjax/mnist_cnn
-Result:   TO_BE_MEASURED
+Command:  python -m bigjax.main --config=configs/mnist_cnn.py --workdir=runs/mnist_cnn
+Result:   99.50% test accuracy after 10 epochs (seed 0); 1521 s on a 2-core CPU shared with other
+          jobs, jax 0.10.2. Record: experiments/mnist/RESULTS.md.
 Variants: ``smoke`` (12 steps, for tests).
 """
 

@@ -1,7 +1,8 @@
 """MLP 784-1024-1024-10 with dropout on MNIST.
 
-Command:  python -m bigjax.main --config=configs/mnist_mlp.py --workdir=/tmp/bigjax/mnist_mlp
-Result:   TO_BE_MEASURED
+Command:  python -m bigjax.main --config=configs/mnist_mlp.py --workdir=runs/mnist_mlp
+Result:   98.66% test accuracy after 20 epochs (seed 0); 519 s on a 2-core CPU shared with other
+          jobs, jax 0.10.2. Record: experiments/mnist/RESULTS.md.
 Variants: ``smoke`` (20 steps, for tests).
 """
 

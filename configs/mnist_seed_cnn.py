@@ -10,8 +10,10 @@ alternatives that did not reach 98.5%: AdamW with weight decay 0.05 (98.40%), lr
 25 optimizer steps per jitted call (1875 = 75 x 25 per epoch): the same updates on the same
 batches as one step per call, with less per-step dispatch on CPU.
 
-Command:  python -m bigjax.main --config=configs/mnist_seed_cnn.py --workdir=/tmp/bigjax/mnist_seed_cnn
-Result:   TO_BE_MEASURED
+Command:  python -m bigjax.main --config=configs/mnist_seed_cnn.py --workdir=runs/mnist_seed_cnn
+Result:   98.68% test accuracy after 10 epochs (seed 0); 79 s on a 2-core CPU (AMD EPYC), jax 0.10.2,
+          against 181 s for the seed's Keras code on the same machine (bench/seed_cnn.py).
+          Record: experiments/mnist/RESULTS.md.
 Variants: ``keras`` (the seed's recipe exactly: constant learning rate, no shifts), ``smoke`` (50 steps, for tests).
 """
 
