@@ -290,6 +290,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     start_step = 0
   else:
     start_step, state, data_state = restored
+    if start_step >= sched.total_steps and (workdir / "results.json").exists():
+      logging.info("%s holds a finished run (step %d); its results.json is kept as it is", workdir, start_step)
+      train_iter.close()
+      ckpt.close()
+      return json.loads((workdir / "results.json").read_text())
     if data_state.get("next_index") != start_step // sched.steps_per_call:
       raise checkpoint_mismatch(workdir, start_step, data_state)
     train_iter.set_state(data_state)
@@ -360,8 +365,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         host_sums = jax.device_get(sums)
         sums = zero_sums()
         check_finite(state)
-        n = max(host_sums.pop("steps"), 1.0)
-        train_metrics = {f"train/{k}": v / n for k, v in host_sums.items()}
+        n = max(float(host_sums.pop("steps")), 1.0)
+        train_metrics = {f"train/{k}": float(v) / n for k, v in host_sums.items()}
         rates = progress.report(step, train_metrics)
         writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
       if step % sched.eval_every == 0 or done:
@@ -379,6 +384,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         ckpt.wait()
         raise Preempted(step)
     check_finite(state)
+    if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
+      eval_metrics = evaluate(state.params)
     jax.block_until_ready(state)
     train_time = time.perf_counter() - train_start
     ckpt.wait()
@@ -407,7 +414,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       "wall_time_s": time.perf_counter() - wall_start,
       "compile_time_s": compile_time,
       "train_time_s": train_time,
-      "train_steps_per_s": (sched.total_steps - start_step) / train_time,
+      "train_steps_per_s": (sched.total_steps - start_step) / max(train_time, 1e-9),
       "compiled_memory": memory,
       "trace_counts": dict(TRACE_COUNTS),
   }

@@ -232,6 +232,16 @@ def test_resuming_with_a_different_config_is_refused(tmp_path):
   assert (tmp_path / "config.json").read_text() == before
 
 
+def test_rerunning_a_finished_run_changes_nothing(tmp_path):
+  config = load_config("digits_mlp", "smoke")
+  first = train.run(config, tmp_path)
+  before = {p: p.read_bytes() for p in (tmp_path / "results.json", tmp_path / "metrics.jsonl")}
+  again = train.run(config, tmp_path)
+  assert again == json.loads((tmp_path / "results.json").read_text())
+  assert again["final_metrics"] == pytest.approx(first["final_metrics"])
+  assert {p: p.read_bytes() for p in before} == before
+
+
 def test_missing_data_is_a_clear_error(tmp_path):
   proc = run_cli("mnist_mlp.py", tmp_path / "run", "--config.data.data_dir=" + str(tmp_path / "nowhere"))
   assert proc.returncode == 2
