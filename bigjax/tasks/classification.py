@@ -7,6 +7,7 @@ from the step's rng, so a resumed run draws the same shifts).
 
 from typing import Any
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -52,6 +53,8 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     rng, augment_rng = jax.random.split(rng)
     images = random_shift(images, augment_rng, task_config.random_shift)
   logits = model.apply({"params": params}, images, train=True, rngs={"dropout": rng})
+  chex.assert_rank(logits, 2)
+  chex.assert_shape(batch["label"], (logits.shape[0],))
   losses = per_example_loss(logits, batch["label"], task_config.loss)
   value = losses.mean()
   return value, {"loss": value, "accuracy": metrics.accuracy(logits, batch["label"])}
