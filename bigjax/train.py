@@ -375,6 +375,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         writer.write(step, eval_metrics)
         if is_main:
           logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
+        progress.restart_clock(step)
       if step % sched.checkpoint_every == 0 or done:
         check_finite(state)
         ckpt.save(step, state, train_iter.get_state())

@@ -73,6 +73,10 @@ class Progress:
     self._last_step = start_step
     self._last_time = time.perf_counter()
 
+  def restart_clock(self, step: int) -> None:
+    """Excludes what happened since the last report (an evaluation, a checkpoint) from the next rate."""
+    self._last_step, self._last_time = step, time.perf_counter()
+
   def report(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
     now = time.perf_counter()
     steps_per_s = (step - self._last_step) / max(now - self._last_time, 1e-9)

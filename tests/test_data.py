@@ -11,6 +11,7 @@ import shutil
 import struct
 
 import numpy as np
+import PIL.Image
 import pytest
 import tensorflow_datasets as tfds
 
@@ -229,7 +230,7 @@ def test_tfds_array_record_round_trip(tmp_path):
 
 
 class BigjaxTinyPngImages(tfds.core.GeneratorBasedBuilder):
-  """Like the catalogue's mnist: PNG-encoded Image features (encoded and decoded by PIL, no TensorFlow)."""
+  """Like the catalogue's mnist: PNG-encoded Image features, encoded and decoded by PIL (no TensorFlow)."""
   VERSION = tfds.core.Version("1.0.0")
 
   def _info(self):
@@ -244,8 +245,8 @@ class BigjaxTinyPngImages(tfds.core.GeneratorBasedBuilder):
     return {split: self._generate_examples(split) for split in TINY_SIZES}
 
   def _generate_examples(self, split):
-    for key, example in tiny_examples(split):
-      yield key, {"image": example["image"][..., None], "label": example["label"]}
+    for key, example in tiny_examples(split):  # a PIL image is PNG-encoded by PIL, a NumPy one by TensorFlow
+      yield key, {"image": PIL.Image.fromarray(example["image"], mode="L"), "label": example["label"]}
 
 
 def test_tfds_png_image_features_decode_without_tensorflow(tmp_path):
