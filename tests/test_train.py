@@ -99,6 +99,9 @@ def uninterrupted(tmp_path_factory) -> pathlib.Path:
   workdir = tmp_path_factory.mktemp("uninterrupted")
   proc = run_cli("digits_mlp.py", workdir, *FAULT_OVERRIDES)
   assert proc.returncode == 0, proc.stderr[-3000:]
+  # keep_checkpoints=3: only the newest three of the 110 saved checkpoints remain.
+  kept = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+  assert kept == [FAULT_STEPS - 16, FAULT_STEPS - 8, FAULT_STEPS]
   return workdir
 
 
