@@ -1,31 +1,242 @@
-"""``python -m bigjax.report ROOT [ROOT ...]``: every results.json under the roots -> one Markdown table.
+"""``python -m bigjax.report ROOT [ROOT ...]``: every results.json under the roots -> Markdown tables and PNG plots.
 
-One row per run: the run's directory, its final eval metrics, steps, wall and compile time, device,
-git revision and the command that produced it, so each number in a RESULTS.md can be regenerated.
+Two tables. The aggregated one groups runs that differ only in ``seed`` into one sweep point and shows, per
+point, the swept values, mean ± sample std over seeds of each metric, the number of seeds and the mean wall
+time, with the best point in bold. The per-run one has one row per run: its directory, final eval metrics,
+steps, wall and compile time, device, git revision and the command that produced it, so each number in a
+RESULTS.md can be regenerated.
+
+The swept keys are those a ``sweep.json`` (written by ``bigjax.sweep``) under a root declares, plus any
+config key whose value differs between runs (the nested config flattened with dots), minus keys that only
+name places on disk (``data.data_dir``, ...). ``seed`` is never a point key: it is what is averaged over.
+
+  python -m bigjax.report /tmp/sweeps/lr --plots /tmp/sweeps/lr/plots --out /tmp/sweeps/lr/REPORT.md
 """
 
 import argparse
+import dataclasses
 import json
+import math
+import os
 import pathlib
+import re
+import shlex
 import sys
+from typing import Any
 
+import numpy as np
+
+SEED = "seed"
+# Config keys that name places on disk: they differ between runs without being part of the experiment.
+_NOISE_KEY = re.compile(r"(^|\.)(workdir|\w*_dir|\w*dir|\w*_path|path)$")
+
+
+class ReportError(Exception):
+  """A problem with the runs or the arguments that the user can fix; ``main`` prints it without a traceback."""
+
+
+# ---------------------------------------------------------------- reading runs
 
 def find_results(roots: list[str]) -> list[tuple[pathlib.Path, dict]]:
+  """``(workdir, results.json dict)`` for every results.json under ``roots``, in path order."""
   runs = []
   for root in roots:
     for path in sorted(pathlib.Path(root).rglob("results.json")):
       try:
-        runs.append((path.parent, json.loads(path.read_text())))
+        results = json.loads(path.read_text())
       except json.JSONDecodeError as error:
-        raise SystemExit(f"{path} is not valid JSON ({error}); was the run interrupted while writing it?")
+        raise ReportError(f"{path} is not valid JSON ({error}); was the run interrupted while writing it?")
+      except OSError as error:
+        raise ReportError(f"cannot read {path}: {error}")
+      if not isinstance(results, dict):
+        raise ReportError(f"{path} holds a JSON {type(results).__name__}, not the object a run writes")
+      runs.append((path.parent, results))
   return runs
 
 
-def _short_revision(revision: str) -> str:
-  return f"`{revision[:12]}{'-dirty' if revision.endswith('-dirty') else ''}`"
+def find_sweeps(roots: list[str]) -> list[tuple[pathlib.Path, dict]]:
+  """``(sweep directory, sweep.json dict)`` for every sweep.json under ``roots``; a bad one is an error."""
+  sweeps = []
+  for root in roots:
+    for path in sorted(pathlib.Path(root).rglob("sweep.json")):
+      try:
+        sweep = json.loads(path.read_text())
+      except (json.JSONDecodeError, OSError) as error:
+        raise ReportError(f"cannot read sweep file {path}: {error}")
+      if not isinstance(sweep, dict) or not isinstance(sweep.get("points", []), list):
+        raise ReportError(f"{path} is not a sweep file: expected an object with a list of 'points'")
+      sweeps.append((path.parent, sweep))
+  return sweeps
+
+
+def read_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
+  """``{step: value}`` of ``metric`` from the run's metrics.jsonl (empty if the run logged none).
+
+  A resumed run appends the steps after its last checkpoint a second time; the later value wins, as it is
+  the one the finished run continued from. A torn last line (a run killed mid-write) is skipped.
+  """
+  path = workdir / "metrics.jsonl"
+  curve = {}
+  if not path.exists():
+    return curve
+  for line in path.read_text().splitlines():
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if isinstance(record, dict) and metric in record and "step" in record:
+      curve[int(record["step"])] = float(record[metric])
+  return curve
+
+
+def curve_metrics(workdir: pathlib.Path) -> set[str]:
+  """Names of the metrics logged in the run's metrics.jsonl."""
+  path = workdir / "metrics.jsonl"
+  names = set()
+  if path.exists():
+    for line in path.read_text().splitlines():
+      try:
+        names.update(json.loads(line))
+      except (json.JSONDecodeError, TypeError):
+        continue
+  return names - {"step", "time"}
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
+  """``{"optim": {"lr": 1e-3}}`` -> ``{"optim.lr": 1e-3}``; lists become tuples so values can be grouped."""
+  flat = {}
+  for key, value in config.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict):
+      flat.update(flatten(value, name + "."))
+    else:
+      flat[name] = _hashable(value)
+  return flat
+
+
+def _hashable(value: Any) -> Any:
+  return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
+# ---------------------------------------------------------------- sweep points
+
+_MISSING = object()  # a config key one run lacks differs from every value another run sets
+
+def swept_keys(runs: list[tuple[pathlib.Path, dict]], sweeps: list[tuple[pathlib.Path, dict]] = ()) -> list[str]:
+  """Config keys that define a sweep point (``seed`` excluded): declared ones first, then inferred ones."""
+  declared = []
+  for _, sweep in sweeps:
+    for point in sweep.get("points", []):
+      declared += [k for k in point.get("overrides", {}) if k not in declared and k != SEED]
+  configs = [flatten(r.get("config", {})) for _, r in runs]
+  all_keys = sorted({k for c in configs for k in c})
+  differing = [k for k in all_keys
+               if k not in declared and k != SEED and not _NOISE_KEY.search(k)
+               and len({c.get(k, _MISSING) for c in configs}) > 1]
+  return declared + differing
+
+
+@dataclasses.dataclass
+class Point:
+  """One sweep point: the runs (one per seed) that share the swept ``values``."""
+  values: dict[str, Any]
+  runs: list[tuple[pathlib.Path, dict]]
+
+  def label(self) -> str:
+    return ", ".join(f"{k}={format_value(v)}" for k, v in self.values.items()) or "all runs"
+
+  def final(self, metric: str) -> np.ndarray:
+    """``[seeds]`` final values of ``metric``, over the runs that report it."""
+    return np.array([r["final_metrics"][metric] for _, r in self.runs
+                     if metric in r.get("final_metrics", {})], dtype=np.float64)
+
+  def stats(self, metric: str) -> tuple[float, float, int]:
+    """Mean, sample std (ddof=1; NaN for one seed) and number of seeds of ``metric``."""
+    values = self.final(metric)
+    if values.size == 0:
+      return math.nan, math.nan, 0
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan, values.size
+
+  def mean_wall_time(self) -> float:
+    times = [r["wall_time_s"] for _, r in self.runs if "wall_time_s" in r]
+    return float(np.mean(times)) if times else math.nan
+
+  def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """``[steps]`` steps and the mean over seeds of ``metric`` at each (over the seeds that logged it)."""
+    by_step: dict[int, list[float]] = {}
+    for workdir, _ in self.runs:
+      for step, value in read_curve(workdir, metric).items():
+        by_step.setdefault(step, []).append(value)
+    steps = np.array(sorted(by_step), dtype=np.int64)
+    return steps, np.array([np.mean(by_step[s]) for s in steps], dtype=np.float64)
+
+
+def group_points(runs: list[tuple[pathlib.Path, dict]], keys: list[str],
+                 sweeps: list[tuple[pathlib.Path, dict]] = ()) -> list[Point]:
+  """Runs grouped by their values of ``keys`` (so differing only in seed), sorted by those values.
+
+  A run's value is read from its config; a key the config lacks falls back to the override of the
+  sweep point named like the run's directory, else is None.
+  """
+  overrides = {}  # run directory -> the overrides sweep.json lists for it
+  for sweep_dir, sweep in sweeps:
+    for point in sweep.get("points", []):
+      overrides[(sweep_dir / str(point.get("name", ""))).resolve()] = point.get("overrides", {})
+  points: dict[tuple, Point] = {}
+  for workdir, results in runs:
+    config = flatten(results.get("config", {}))
+    fallback = overrides.get(workdir.resolve(), {})
+    values = {k: config[k] if k in config else _hashable(fallback.get(k)) for k in keys}
+    points.setdefault(tuple(values.values()), Point(values, [])).runs.append((workdir, results))
+  return sorted(points.values(), key=lambda p: [_sort_key(v) for v in p.values.values()])
+
+
+def _sort_key(value: Any) -> tuple:
+  if isinstance(value, (int, float)) and not isinstance(value, bool):
+    return (0, value, "")
+  return (1, 0, "" if value is None else str(value))
+
+
+def best_point(points: list[Point], metric: str, mode: str) -> int | None:
+  """Index of the point with the best mean ``metric`` (``mode`` "max" or "min"); None if none has it."""
+  means = [(p.stats(metric)[0], i) for i, p in enumerate(points)]
+  means = [(m, i) for m, i in means if not math.isnan(m)]
+  if not means:
+    return None
+  return (max if mode == "max" else min)(means, key=lambda mi: mi[0])[1]
+
+
+def default_best_mode(metric: str) -> str:
+  return "max" if "accuracy" in metric else "min"
+
+
+def check_metrics(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) -> None:
+  """Raises a ReportError naming any metric no run reports, with the names that are available."""
+  available = sorted({m for _, r in runs for m in r.get("final_metrics", {})})
+  missing = [m for m in metrics if m not in available]
+  if missing:
+    raise ReportError(f"metric {', '.join(map(repr, missing))} is in no run's final_metrics; "
+                      f"available: {', '.join(available) or '(none)'}")
+
+
+# ---------------------------------------------------------------- tables
+
+def format_value(value: Any) -> str:
+  if value is None:
+    return "–"
+  if isinstance(value, float):
+    return f"{value:g}"
+  return str(value)
+
+
+def _format_metric(metric: str, value: float) -> str:
+  if math.isnan(value):
+    return "–"
+  return f"{100 * value:.2f}%" if metric.endswith("accuracy") else f"{value:.4f}"
 
 
 def markdown_table(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) -> str:
+  """One row per run, with the command that produced it."""
   header = ["run", *metrics, "steps", "wall time", "compile", "device", "git revision", "command"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for workdir, r in runs:
@@ -40,16 +251,179 @@ def markdown_table(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) ->
   return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("roots", nargs="+", help="directories searched for results.json")
+def _short_revision(revision: str) -> str:
+  return f"`{revision[:12]}{'-dirty' if revision.endswith('-dirty') else ''}`"
+
+
+def aggregated_table(points: list[Point], keys: list[str], metrics: list[str], best: int | None) -> str:
+  """One row per sweep point: swept values, mean ± std over seeds per metric, seeds, mean wall time.
+
+  The row at index ``best`` is in bold.
+  """
+  header = [*keys, *metrics, "seeds", "wall time"]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for i, point in enumerate(points):
+    cells = [format_value(point.values[k]) for k in keys]
+    for metric in metrics:
+      mean, std, _ = point.stats(metric)
+      cells.append(_format_metric(metric, mean) if math.isnan(mean)
+                   else f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)}")
+    wall = point.mean_wall_time()
+    cells += [str(len(point.runs)), "–" if math.isnan(wall) else f"{wall:.0f} s"]
+    if i == best:
+      cells = [f"**{c}**" for c in cells]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- plots
+
+def safe_name(text: str) -> str:
+  """``"test/accuracy"`` -> ``"test_accuracy"``: a file name without separators or shell-special characters."""
+  return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "metric"
+
+
+def _figure():
+  # The object-oriented API with an explicit Agg canvas: no pyplot global state, no display needed.
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  from matplotlib.figure import Figure
+  figure = Figure(figsize=(6.4, 4.4), layout="constrained")
+  FigureCanvasAgg(figure)
+  return figure, figure.add_subplot()
+
+
+def _scale(metric: str) -> tuple[float, str]:
+  return (100.0, f"{metric} (%)") if metric.endswith("accuracy") else (1.0, metric)
+
+
+def plot_learning_curves(points: list[Point], metric: str, path: pathlib.Path) -> bool:
+  """``metric`` against step, mean over seeds, one line per point; False (nothing written) if none logged it."""
+  figure, axes = _figure()
+  scale, ylabel = _scale(metric)
+  drawn = False
+  for point in points:
+    steps, values = point.curve(metric)
+    if steps.size:
+      axes.plot(steps, scale * values, label=f"{point.label()} ({len(point.runs)} seeds)")
+      drawn = True
+  if not drawn:
+    return False
+  axes.set(xlabel="step", ylabel=ylabel, title=f"{metric}, mean over seeds")
+  axes.grid(alpha=0.3)
+  axes.legend(fontsize="small")
+  figure.savefig(path, dpi=110)
+  return True
+
+
+def _is_log_scale(values: list[Any]) -> bool:
+  numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+  return len(numbers) == len(values) and all(v > 0 for v in numbers) and max(numbers) > 10 * min(numbers)
+
+
+def plot_swept_key(points: list[Point], keys: list[str], key: str, metric: str, path: pathlib.Path) -> None:
+  """Mean ± std over seeds of ``metric`` against the value of ``key``; one line per setting of the other keys.
+
+  Numbers spanning more than 10x (all positive) get a log x axis; anything not all-numeric is categorical.
+  """
+  figure, axes = _figure()
+  scale, ylabel = _scale(metric)
+  x_values = sorted({p.values[key] for p in points}, key=_sort_key)
+  numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x_values)
+  position = {v: (v if numeric else i) for i, v in enumerate(x_values)}
+  others = [k for k in keys if k != key]
+  lines: dict[tuple, list[Point]] = {}
+  for point in points:
+    lines.setdefault(tuple(point.values[k] for k in others), []).append(point)
+  for setting, line_points in lines.items():
+    stats = [p.stats(metric) for p in line_points]
+    axes.errorbar([position[p.values[key]] for p in line_points], [scale * m for m, _, _ in stats],
+                  yerr=[0.0 if math.isnan(s) else scale * s for _, s, _ in stats], marker="o", capsize=3,
+                  label=", ".join(f"{k}={format_value(v)}" for k, v in zip(others, setting)) or None)
+  if numeric and _is_log_scale(x_values):
+    axes.set_xscale("log")
+  if not numeric:
+    axes.set_xticks(range(len(x_values)), [format_value(v) for v in x_values])
+  axes.set(xlabel=key, ylabel=ylabel, title=f"{metric} against {key}, mean ± std over seeds")
+  axes.grid(alpha=0.3)
+  if others:
+    axes.legend(fontsize="small")
+  figure.savefig(path, dpi=110)
+
+
+def write_plots(points: list[Point], keys: list[str], curve_metric: str, best_metric: str,
+                plots_dir: pathlib.Path) -> list[tuple[str, pathlib.Path]]:
+  """Writes the learning-curve plot and one plot per swept key; returns ``(caption, path)`` of each."""
+  plots_dir.mkdir(parents=True, exist_ok=True)
+  written = []
+  path = plots_dir / f"curve_{safe_name(curve_metric)}.png"
+  if not plot_learning_curves(points, curve_metric, path):
+    available = sorted(set().union(*(curve_metrics(w) for p in points for w, _ in p.runs)))
+    raise ReportError(f"curve metric {curve_metric!r} is in no run's metrics.jsonl; "
+                      f"available: {', '.join(available) or '(none)'}")
+  written.append((f"{curve_metric} against step", path))
+  for key in keys:
+    path = plots_dir / f"{safe_name(best_metric)}_vs_{safe_name(key)}.png"
+    plot_swept_key(points, keys, key, best_metric, path)
+    written.append((f"{best_metric} against {key}", path))
+  return written
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+  parser = argparse.ArgumentParser(prog="python -m bigjax.report", description=__doc__.splitlines()[0])
+  parser.add_argument("roots", nargs="+", help="directories searched for results.json (and sweep.json)")
   parser.add_argument("--metrics", default="test/accuracy,test/loss", help="comma-separated final metrics")
-  args = parser.parse_args(argv)
+  parser.add_argument("--best", default=None, help="metric that picks the best point (default: the first)")
+  parser.add_argument("--best-mode", choices=("max", "min"), default=None,
+                      help="default: max for metrics named *accuracy*, else min")
+  parser.add_argument("--curve", default="train/loss", help="metrics.jsonl metric of the learning-curve plot")
+  parser.add_argument("--plots", default=None, help="directory for PNG plots (default: no plots)")
+  parser.add_argument("--out", default=None, help="write the Markdown here instead of stdout")
+  return parser.parse_args(argv)
+
+
+def build_report(args: argparse.Namespace, argv: list[str]) -> str:
+  """The Markdown report (writing plots if ``args.plots``); ``argv`` is quoted in its first line."""
+  metrics = [m for m in args.metrics.split(",") if m]
+  best_metric = args.best or metrics[0]
+  if best_metric not in metrics:
+    metrics.append(best_metric)
   runs = find_results(args.roots)
   if not runs:
-    print(f"no results.json under {args.roots}", file=sys.stderr)
+    raise ReportError(f"no results.json under {args.roots}")
+  check_metrics(runs, metrics)
+  sweeps = find_sweeps(args.roots)
+  keys = swept_keys(runs, sweeps)
+  points = group_points(runs, keys, sweeps)
+  best = best_point(points, best_metric, args.best_mode or default_best_mode(best_metric))
+
+  sections = [f"Generated by `python -m bigjax.report {shlex.join(argv)}`",
+              f"Sweep points (mean ± std over seeds; best {best_metric} in bold):",
+              aggregated_table(points, keys, metrics, best)]
+  if args.plots:
+    # Image links relative to the Markdown file (or to the working directory for stdout).
+    base = (pathlib.Path(args.out).parent if args.out else pathlib.Path.cwd()).resolve()
+    for caption, path in write_plots(points, keys, args.curve, best_metric, pathlib.Path(args.plots)):
+      sections.append(f"![{caption}]({pathlib.Path(os.path.relpath(path.resolve(), base)).as_posix()})")
+  sections += ["Runs:", markdown_table(runs, metrics)]
+  return "\n\n".join(sections) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else list(argv)
+  args = parse_args(argv)
+  try:
+    markdown = build_report(args, argv)
+  except ReportError as error:
+    print(f"error: {error}", file=sys.stderr)
     return 1
-  print(markdown_table(runs, args.metrics.split(",")))
+  if args.out:
+    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.out).write_text(markdown)
+    print(f"wrote {args.out}", file=sys.stderr)
+  else:
+    print(markdown, end="")
   return 0
 
 

@@ -219,6 +219,80 @@ def make_eval_call(model, task, task_config):
   return eval_call
 
 
+# ====================================================================================== program
+
+def make_checked_mesh(config: ml_collections.ConfigDict) -> jax.sharding.Mesh:
+  """The mesh of ``config.mesh`` over all devices; refuses one whose batch shards do not divide the batches."""
+  mesh = parallel.make_mesh(config.mesh)
+  shards = parallel.batch_shards(mesh)
+  for field in ("batch_size", "eval_batch_size"):
+    if config.data[field] % shards:
+      raise ConfigError(f"config.data.{field}={config.data[field]} is not divisible by the {shards} batch "
+                        f"shards (data x fsdp) of mesh {dict(mesh.shape)}")
+  return mesh
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+  """What one run executes: the state's init, layout and shardings, and its steps compiled for the mesh."""
+  init_state: Any            # rng -> TrainState
+  abstract_state: Any        # TrainState of ShapeDtypeStructs carrying their shardings
+  state_sharding: Any
+  train_call: Any            # compiled: (state, sums, batches[K, B, ...]) -> (state, sums); donates state, sums
+  eval_call: Any             # compiled: (params, batch[B_eval, ...]) -> metric sums
+  zero_sums: Any             # () -> fresh replicated metric accumulators
+  num_params: int
+  compile_time: float
+  memory: dict[str, int]     # compiled memory of train_call (per device), where the backend reports it
+
+
+def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
+                  image_shape: tuple[int, ...], sched: Schedule) -> Program:
+  """Creates the state abstractly (``jax.eval_shape``), places it by the sharding rules and compiles both
+  steps ahead of time (``jit(...).lower(...).compile()``) for ``mesh``: no parameter is materialised."""
+  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
+  example = {"image": jnp.zeros((1, *image_shape), jnp.float32), "label": jnp.zeros((1,), jnp.int32)}
+
+  def init_state(rng):
+    params_rng, train_rng = jax.random.split(rng)
+    params = task.init(model, params_rng, example)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                      rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
+
+  abstract_state = jax.eval_shape(init_state, jax.random.PRNGKey(0))
+  rules = [tuple(r) for r in config.sharding.rules]
+  state_sharding = parallel.tree_shardings(abstract_state, mesh, rules, config.sharding.fsdp_min_size)
+  abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                abstract_state, state_sharding)
+
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  sum_names = ("loss", "accuracy", "grad_norm", "lr", "steps")
+  zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
+  train_batch = {
+      "image": jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size, *image_shape), jnp.float32,
+                                    sharding=parallel.batch_sharding(mesh, 1)),
+      "label": jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size), jnp.int32,
+                                    sharding=parallel.batch_sharding(mesh, 1))}
+  eval_batch = {
+      "image": jax.ShapeDtypeStruct((config.data.eval_batch_size, *image_shape), jnp.float32,
+                                    sharding=parallel.batch_sharding(mesh)),
+      "label": jax.ShapeDtypeStruct((config.data.eval_batch_size,), jnp.int32, sharding=parallel.batch_sharding(mesh)),
+      "mask": jax.ShapeDtypeStruct((config.data.eval_batch_size,), jnp.float32, sharding=parallel.batch_sharding(mesh))}
+  compile_start = time.perf_counter()
+  train_call = jax.jit(
+      make_train_call(model, task, config.task, tx, lr_schedule),
+      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
+      out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
+  ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch).compile()
+  eval_call = jax.jit(make_eval_call(model, task, config.task),
+                      in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
+                      out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
+  return Program(init_state=init_state, abstract_state=abstract_state, state_sharding=state_sharding,
+                 train_call=train_call, eval_call=eval_call, zero_sums=zero_sums,
+                 num_params=sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params)),
+                 compile_time=time.perf_counter() - compile_start, memory=_memory_analysis(train_call))
+
+
 # ====================================================================================== run
 
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command: str = "") -> dict[str, Any]:
@@ -234,13 +308,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   is_main = jax.process_index() == 0
 
   # ---------------------------------------------------------------- mesh & rng
-  mesh = parallel.make_mesh(config.mesh)
-  if config.data.batch_size % parallel.batch_shards(mesh):
-    raise ConfigError(f"config.data.batch_size={config.data.batch_size} is not divisible by the "
-                      f"{parallel.batch_shards(mesh)} batch shards of mesh {dict(mesh.shape)}")
-  if config.data.eval_batch_size % parallel.batch_shards(mesh):
-    raise ConfigError(f"config.data.eval_batch_size={config.data.eval_batch_size} is not divisible by the "
-                      f"{parallel.batch_shards(mesh)} batch shards of mesh {dict(mesh.shape)}")
+  mesh = make_checked_mesh(config)
   rng = jax.random.PRNGKey(config.seed)
 
   # ---------------------------------------------------------------- data
@@ -259,23 +327,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                       f"{train_ds.num_classes} classes")
   _prepare_workdir(workdir, config)
 
-  # ---------------------------------------------------------------- init
-  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
-  example = {"image": jnp.zeros((1,) + train_ds.images.shape[1:], jnp.float32),
-             "label": jnp.zeros((1,), jnp.int32)}
-
-  def init_state(rng):
-    params_rng, train_rng = jax.random.split(rng)
-    params = task.init(model, params_rng, example)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                      rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
-
-  abstract_state = jax.eval_shape(init_state, rng)
-  rules = [tuple(r) for r in config.sharding.rules]
-  state_sharding = parallel.tree_shardings(abstract_state, mesh, rules, config.sharding.fsdp_min_size)
-  abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                abstract_state, state_sharding)
-  num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params))
+  # ---------------------------------------------------------------- init & step (compiled once)
+  program = build_program(config, model, task, mesh, train_ds.images.shape[1:], sched)
+  state_sharding, abstract_state = program.state_sharding, program.abstract_state
+  train_call, eval_call, zero_sums = program.train_call, program.eval_call, program.zero_sums
 
   # ---------------------------------------------------------------- restore
   ckpt = checkpoint.Checkpointer(workdir / "checkpoints", config.train.keep_checkpoints,
@@ -286,7 +341,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                                        shuffle=config.data.shuffle,
                                        prefetch=pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend()))
   if restored is None:
-    state = jax.jit(init_state, out_shardings=state_sharding)(rng)
+    state = jax.jit(program.init_state, out_shardings=state_sharding)(rng)
     start_step = 0
   else:
     start_step, state, data_state = restored
@@ -299,30 +354,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       raise checkpoint_mismatch(workdir, start_step, data_state)
     train_iter.set_state(data_state)
     logging.info("resumed from checkpoint at step %d", start_step)
-
-  # ---------------------------------------------------------------- step (compiled once)
-  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-  sum_names = ("loss", "accuracy", "grad_norm", "lr", "steps")
-  zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
-  batch_struct = {
-      name: jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size) + a.shape[1:], a.dtype,
-                                 sharding=parallel.batch_sharding(mesh, 1))
-      for name, a in train_arrays.items()}
-  compile_start = time.perf_counter()
-  train_call = jax.jit(
-      make_train_call(model, task, config.task, tx, lr_schedule),
-      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
-      out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
-  ).lower(abstract_state, jax.eval_shape(zero_sums), batch_struct).compile()
-  eval_struct = {
-      name: jax.ShapeDtypeStruct((config.data.eval_batch_size,) + a.shape[1:], a.dtype,
-                                 sharding=parallel.batch_sharding(mesh))
-      for name, a in {**eval_arrays, "mask": np.zeros((1,), np.float32)}.items()}
-  eval_call = jax.jit(make_eval_call(model, task, config.task),
-                      in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
-                      out_shardings=replicated).lower(abstract_state.params, eval_struct).compile()
-  compile_time = time.perf_counter() - compile_start
-  memory = _memory_analysis(train_call)
+  compile_time, memory, num_params = program.compile_time, program.memory, program.num_params
 
   def evaluate(params) -> dict[str, float]:
     totals: dict[str, float] = {}

@@ -1,6 +1,10 @@
-"""bigjax.report turns results.json files into a Markdown table."""
+"""bigjax.report turns results.json files into Markdown tables (per run, per sweep point) and PNG plots."""
 
+import itertools
 import json
+
+import numpy as np
+import pytest
 
 from bigjax import report
 
@@ -17,7 +21,8 @@ def test_table_has_one_row_per_run_with_its_command(tmp_path, capsys):
   write_run(tmp_path, "a", 0.98765, "0123456789abcdef")
   write_run(tmp_path / "nested", "b", 0.5, "fedcba9876543210-dirty")
   assert report.main([str(tmp_path)]) == 0
-  lines = capsys.readouterr().out.strip().splitlines()
+  out = capsys.readouterr().out.strip()
+  lines = out[out.index("| run |"):].splitlines()  # the per-run table closes the report
   assert lines[0].startswith("| run | test/accuracy | test/loss | steps |")
   assert len(lines) == 4
   assert "| a | 98.77% | 0.2500 | 100 | 12 s | 1.5 s | 1x cpu | `0123456789ab` | `python -m bigjax.main --workdir=a` |" in lines
@@ -27,3 +32,145 @@ def test_table_has_one_row_per_run_with_its_command(tmp_path, capsys):
 def test_no_results_is_an_error(tmp_path, capsys):
   assert report.main([str(tmp_path)]) == 1
   assert "no results.json" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- sweeps: a 2x2 grid x 3 seeds
+
+LRS, WIDTHS, SEEDS = (1e-3, 1e-1), (32, 64), (0, 1, 2)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def point_name(lr, width, seed):
+  return f"optim.lr={lr},model.width={width},seed={seed}"
+
+
+def write_sweep(root, with_sweep_json=True):
+  """A 2x2 sweep x 3 seeds; returns {(lr, width): {"acc": [...], "loss": [...], "wall": [...]}} as written."""
+  rng = np.random.default_rng(0)
+  truth = {}
+  for lr, width, seed in itertools.product(LRS, WIDTHS, SEEDS):
+    # lr=0.1, width=64 is the best point by construction.
+    acc = 0.80 + (0.1 if lr == 0.1 else 0) + (0.05 if width == 64 else 0) + 0.01 * rng.standard_normal()
+    loss, wall = 1.0 - acc + 0.01 * rng.standard_normal(), 10.0 + rng.uniform()
+    point = truth.setdefault((lr, width), {"acc": [], "loss": [], "wall": [], "curve": []})
+    point["acc"].append(acc), point["loss"].append(loss), point["wall"].append(wall)
+    workdir = root / point_name(lr, width, seed)
+    workdir.mkdir(parents=True)
+    config = {"seed": seed, "optim": {"lr": lr, "name": "adam"}, "model": {"name": "mlp.MLP", "width": width},
+              "data": {"data_dir": f"/tmp/data{seed}", "batch_size": 32}}  # data_dir: noise, not swept
+    (workdir / "results.json").write_text(json.dumps({
+        "final_metrics": {"test/accuracy": acc, "test/loss": loss, "train/loss": loss + 0.1}, "config": config,
+        "seed": seed, "steps": 20, "wall_time_s": wall, "compile_time_s": 1.0, "device_kind": "cpu",
+        "device_count": 1, "git_revision": "abc", "command": f"python -m bigjax.main --workdir={workdir}"}))
+    curve = [2.0 / (1 + step * lr) + seed for step in (0, 10, 20)]
+    point["curve"].append(curve)
+    lines = [{"step": s, "time": 0.0, "train/loss": v} for s, v in zip((0, 10, 20), curve)]
+    lines.insert(2, {"step": 10, "time": 0.0, "test/accuracy": acc})  # a line with other metrics only
+    (workdir / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+  if with_sweep_json:
+    (root / "sweep.json").write_text(json.dumps({
+        "config": "configs/digits_mlp.py", "variant": None, "overrides": [],
+        "points": [{"name": point_name(lr, w, s), "overrides": {"optim.lr": lr, "model.width": w, "seed": s}}
+                   for lr, w, s in itertools.product(LRS, WIDTHS, SEEDS)]}))
+  return truth
+
+
+@pytest.mark.parametrize("with_sweep_json", [True, False])
+def test_seeds_grouped_into_points_with_numpy_mean_and_std(tmp_path, with_sweep_json):
+  truth = write_sweep(tmp_path, with_sweep_json)
+  runs = report.find_results([str(tmp_path)])
+  sweeps = report.find_sweeps([str(tmp_path)])
+  keys = report.swept_keys(runs, sweeps)
+  # sweep.json declares its order; inference sorts the differing keys and ignores data.data_dir and seed.
+  assert keys == (["optim.lr", "model.width"] if with_sweep_json else ["model.width", "optim.lr"])
+  points = report.group_points(runs, keys, sweeps)
+  assert len(points) == 4
+  for point in points:
+    expected = truth[(point.values["optim.lr"], point.values["model.width"])]
+    assert sorted(r["seed"] for _, r in point.runs) == list(SEEDS)
+    for metric, name in (("test/accuracy", "acc"), ("test/loss", "loss")):
+      mean, std, n = point.stats(metric)
+      np.testing.assert_allclose(mean, np.mean(expected[name]), rtol=1e-12)
+      np.testing.assert_allclose(std, np.std(expected[name], ddof=1), rtol=1e-12)
+      assert n == 3
+    np.testing.assert_allclose(point.mean_wall_time(), np.mean(expected["wall"]))
+    steps, curve = point.curve("train/loss")
+    np.testing.assert_array_equal(steps, [0, 10, 20])
+    np.testing.assert_allclose(curve, np.mean(expected["curve"], axis=0))
+
+
+def test_aggregated_table_marks_the_best_point(tmp_path, capsys):
+  truth = write_sweep(tmp_path)
+  assert report.main([str(tmp_path)]) == 0
+  out = capsys.readouterr().out
+  lines = out.splitlines()
+  header = lines.index("| optim.lr | model.width | test/accuracy | test/loss | seeds | wall time |")
+  rows = lines[header + 2:header + 6]
+  acc, loss = np.array(truth[(0.1, 64)]["acc"]), np.array(truth[(0.1, 64)]["loss"])
+  best_row = (f"| **0.1** | **64** | **{100 * acc.mean():.2f}% ± {100 * acc.std(ddof=1):.2f}%** "
+              f"| **{loss.mean():.4f} ± {loss.std(ddof=1):.4f}** | **3** |")
+  assert [r.startswith(best_row) for r in rows] == [False, False, False, True]
+  assert rows[0].startswith("| 0.001 | 32 |")
+  # A loss is minimised by default; --best-mode max picks the highest loss instead.
+  assert report.main([str(tmp_path), "--best", "test/loss"]) == 0
+  assert "| **0.1** | **64** |" in capsys.readouterr().out
+  assert report.main([str(tmp_path), "--best", "test/loss", "--best-mode", "max"]) == 0
+  assert "| **0.001** | **32** |" in capsys.readouterr().out
+  # The per-run table follows, one row per run.
+  assert sum(line.startswith("| optim.lr=") for line in lines) == 12
+
+
+def test_single_seed_has_no_std(tmp_path, capsys):
+  write_run(tmp_path, "a", 0.5, "abc")
+  assert report.main([str(tmp_path), "--metrics", "test/accuracy"]) == 0
+  assert "| **50.00% ± –** | **1** | **12 s** |" in capsys.readouterr().out
+
+
+def test_out_writes_markdown_with_generated_by_line_and_plots(tmp_path, capsys):
+  write_sweep(tmp_path / "sweep")
+  out, plots = tmp_path / "report" / "REPORT.md", tmp_path / "report" / "plots"
+  argv = [str(tmp_path / "sweep"), "--metrics=test/accuracy,test/loss", "--plots", str(plots), "--out", str(out)]
+  assert report.main(argv) == 0
+  assert capsys.readouterr().out == ""
+  text = out.read_text()
+  assert text.splitlines()[0] == f"Generated by `python -m bigjax.report {' '.join(argv)}`"
+  assert text.index("| optim.lr | model.width |") < text.index("| run |")
+  pngs = sorted(p.name for p in plots.iterdir())
+  assert pngs == ["curve_train_loss.png", "test_accuracy_vs_model.width.png", "test_accuracy_vs_optim.lr.png"]
+  for name in pngs:
+    assert (plots / name).read_bytes()[:8] == PNG_MAGIC and (plots / name).stat().st_size > 1000
+    assert f"](plots/{name})" in text  # relative to the Markdown file
+
+
+def test_categorical_swept_values_plot(tmp_path):
+  for i, (optimizer, seed) in enumerate(itertools.product(("adam", "sgd"), SEEDS)):
+    (tmp_path / str(i)).mkdir()
+    (tmp_path / str(i) / "results.json").write_text(json.dumps({
+        "final_metrics": {"test/loss": 0.1 * i}, "config": {"seed": seed, "optim": {"name": optimizer}}}))
+    (tmp_path / str(i) / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/loss": 1.0}) + "\n")
+  assert report.main([str(tmp_path), "--metrics", "test/loss", "--plots", str(tmp_path / "p")]) == 0
+  assert (tmp_path / "p" / "test_loss_vs_optim.name.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_missing_metric_is_an_error_listing_available_ones(tmp_path, capsys):
+  write_sweep(tmp_path)
+  assert report.main([str(tmp_path), "--metrics", "test/accuracy,test/bleu"]) == 1
+  err = capsys.readouterr().err
+  assert "'test/bleu'" in err and "available: test/accuracy, test/loss, train/loss" in err
+  assert report.main([str(tmp_path), "--plots", str(tmp_path / "p"), "--curve", "train/nope"]) == 1
+  assert "'train/nope'" in capsys.readouterr().err
+
+
+def test_invalid_results_json_names_the_file(tmp_path, capsys):
+  write_run(tmp_path, "a", 0.5, "abc")
+  (tmp_path / "b").mkdir()
+  (tmp_path / "b" / "results.json").write_text('{"final_metrics": {"test/acc')
+  assert report.main([str(tmp_path)]) == 1
+  assert str(tmp_path / "b" / "results.json") in capsys.readouterr().err
+
+
+def test_safe_names_and_log_scale():
+  assert report.safe_name("test/accuracy") == "test_accuracy"
+  assert report.safe_name("a b:c") == "a_b_c"
+  assert report._is_log_scale([1e-4, 1e-2]) and not report._is_log_scale([1, 5])
+  assert not report._is_log_scale([0.0, 100.0]) and not report._is_log_scale(["adam", "sgd"])
