@@ -12,7 +12,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from bigjax import parallel
+from bigjax import preemption
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:variant].", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, metrics, results; reused to resume.")
@@ -33,8 +33,10 @@ class _QuietLibraries(logging.Filter):
 def main(argv: list[str]) -> int:
   for handler in logging.getLogger().handlers:
     handler.addFilter(_QuietLibraries())
+  preemption.install()  # before jax loads: a SIGTERM during start-up is kept, not fatal
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from bigjax import parallel
   if _MULTIHOST.value:
     parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from bigjax import data, train  # after distributed init: nothing may touch devices before it

@@ -11,9 +11,7 @@ import importlib
 import json
 import logging
 import pathlib
-import signal
 import subprocess
-import threading
 import time
 from typing import Any
 
@@ -25,7 +23,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from bigjax import checkpoint, data, optim, parallel, writers
+from bigjax import checkpoint, data, optim, parallel, preemption, writers
 from bigjax.data import pipeline
 
 # How many times each jitted function was traced in this process (the loop compiles each once per run).
@@ -474,21 +472,19 @@ def _memory_analysis(compiled) -> dict[str, int]:
 
 
 class _PreemptionFlag:
-  """Set by SIGTERM (how TPU VMs and most schedulers announce preemption); the loop saves and exits.
+  """Set by SIGTERM (``bigjax.preemption``); the loop then saves a checkpoint and stops.
 
   With several processes, all of them agree through a collective before the next step, so every
   process saves the same step.
   """
 
   def __init__(self):
-    self._event = threading.Event()
-    self._previous = None
-    if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, lambda *_: self._event.set())
+    self._installed_here = not preemption.installed()  # main.py installs it before jax loads
+    preemption.install()
 
   def is_set(self, at_boundary: bool) -> bool:
     """Single process: checked every call. Several: only at log boundaries, where all agree by a collective."""
-    local = self._event.is_set()
+    local = preemption.REQUESTED.is_set()
     if jax.process_count() == 1:
       return local
     if not at_boundary:
@@ -497,5 +493,5 @@ class _PreemptionFlag:
     return bool(np.any(multihost_utils.process_allgather(np.array(local))))
 
   def restore(self) -> None:
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
+    if self._installed_here:
+      preemption.uninstall()
