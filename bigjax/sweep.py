@@ -309,6 +309,17 @@ def _prepare_root(root: pathlib.Path, description: dict[str, Any]) -> None:
   tmp.replace(path)
 
 
+def _terminate_with_parent() -> None:
+  """In the child, before exec: SIGTERM when the runner dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``).
+
+  An orphaned point would otherwise keep training while a rerun of the sweep starts it again in the
+  same workdir; with this it checkpoints and stops, and the rerun resumes it.
+  """
+  if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _launch(run: PointRun) -> None:
   run.workdir.mkdir(parents=True, exist_ok=True)
   with open(run.log, "a") as log:
@@ -316,7 +327,7 @@ def _launch(run: PointRun) -> None:
     log.flush()
     # A new session: a terminal's Ctrl-C reaches only the runner, which forwards SIGTERM (a clean checkpoint).
     run.process = subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_terminate_with_parent)
   run.started = time.perf_counter()
   run.status = "running"
 

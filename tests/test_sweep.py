@@ -212,3 +212,45 @@ def test_sigterm_checkpoints_running_points_and_stops(tmp_path):
   assert not (root / "seed=1").exists()  # never started
   rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("seed=")}
   assert rows == {"seed=0": "interrupted", "seed=1": "not"}, out
+
+
+def _table_without_times(root: pathlib.Path) -> str:
+  """The report's per-point table (mean ± std over seeds) minus its wall-time column."""
+  from bigjax import report
+  runs = report.find_results([str(root)])
+  keys = report.swept_keys(runs, report.find_sweeps([str(root)]))
+  points = report.group_points(runs, keys)
+  metrics = ["test/accuracy", "test/loss", "train/loss"]
+  table = report.aggregated_table(points, keys, metrics, report.best_point(points, "test/accuracy", "max"))
+  return "\n".join(line.rsplit("|", 2)[0] for line in table.splitlines())
+
+
+def test_sweep_killed_half_way_completes_only_what_is_missing(tmp_path):
+  """SIGKILL the runner once half the points are done; the rerun runs only the rest, and the final
+  table equals that of a sweep that was never interrupted."""
+  points = sw.product(sw.sweep("optim.lr", [1e-3, 3e-3]), sw.sweep("optim.name", ["adam", "sgd"]),
+                      sw.sweep("seed", [0, 1]))
+  config = write_sweep_config(tmp_path, points)
+  whole = run_cli(f"--config={config}", f"--workdir={tmp_path / 'whole'}", "--parallel=2", FAST, timeout=300)
+  assert whole.returncode == 0, whole.stdout + whole.stderr
+
+  root = tmp_path / "killed"
+  runner = subprocess.Popen([sys.executable, "-m", "bigjax.sweep", f"--config={config}", f"--workdir={root}",
+                             "--parallel=2", FAST], env=cli_env(), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 240
+  while time.time() < deadline and len(list(root.glob("*/results.json"))) < 4:
+    time.sleep(0.05)
+  runner.kill()
+  runner.wait()
+  done_before = {p.parent.name: p.stat().st_mtime_ns for p in root.glob("*/results.json")}
+  assert 4 <= len(done_before) < 8
+  time.sleep(3)  # the orphaned points got SIGTERM from the kernel: let them checkpoint and exit
+
+  rerun = run_cli(f"--config={config}", f"--workdir={root}", "--parallel=2", FAST, timeout=300)
+  assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+  assert f"{len(done_before)} done before, {8 - len(done_before)} to run" in rerun.stdout + rerun.stderr
+  assert {p.parent.name: p.stat().st_mtime_ns for p in root.glob("*/results.json") if p.parent.name in done_before} \
+      == done_before  # finished points were not run again
+  assert len(list(root.glob("*/results.json"))) == 8
+  assert _table_without_times(root) == _table_without_times(tmp_path / "whole")
