@@ -104,6 +104,15 @@ def _train_command(args: argparse.Namespace, extra_flags: list[str], env: str = 
   return f"cd {_remote_path(args.repo_dir)} && {env}{shlex.join(argv)}"
 
 
+def preflight_command(args: argparse.Namespace) -> list[str]:
+  """The local ``bigjax.preflight`` run that checks the config compiles for the target mesh (and fits)."""
+  command = [sys.executable, "-m", "bigjax.preflight", f"--config={args.config}",
+             f"--devices={args.preflight_devices}", *args.overrides]
+  if args.device_memory_gb:
+    command.append(f"--device_memory_gb={args.device_memory_gb}")
+  return command
+
+
 def tpu_commands(args: argparse.Namespace) -> list[list[str]]:
   """Commands for a TPU slice, in order: [create], [setup...], train on all workers."""
   workers = tpu_num_workers(args.accelerator_type)
@@ -177,6 +186,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   common.add_argument("--repo-dir", default="bigjax", help="repo on each host, relative to $HOME or absolute")
   common.add_argument("--python", default="python3", help="python executable on each host")
   common.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+  common.add_argument("--preflight-devices", type=int, default=0,
+                      help="first compile the config here for a mesh over this many devices "
+                           "(python -m bigjax.preflight) and launch nothing if it fails")
+  common.add_argument("--device-memory-gb", type=float, default=0.0,
+                      help="with --preflight-devices: fail if the step needs more memory per device")
 
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n\n")[0], epilog="Any --config.a.b=v flag is passed to bigjax.main.")
@@ -255,10 +269,17 @@ def main(argv: list[str] | None = None) -> int:
   except LaunchError as e:
     print(f"launch.py {args.platform}: error: {e}", file=sys.stderr)
     return 2
+  preflight = [preflight_command(args)] if args.preflight_devices else []
   if args.dry_run:
-    for command in commands:
+    for command in preflight + commands:
       print(shlex.join(command))
     return 0
+  if preflight:
+    print(f"launch: preflight: {shlex.join(preflight[0])}", file=sys.stderr)
+    code = subprocess.run(preflight[0], cwd=REPO_ROOT).returncode
+    if code:
+      print(f"launch: preflight failed (exit {code}); nothing was launched", file=sys.stderr)
+      return code
   return _run_sequentially(commands) if args.platform == "tpu" else _run_concurrently(commands)
 
 

@@ -170,3 +170,25 @@ def test_tpu_runs_commands_in_order(tripwire):
   assert result.returncode == 0, result.stderr
   create, train = ran.read_text().splitlines()
   assert create.startswith("compute tpus tpu-vm create pod") and "--worker=all" in train
+
+
+def test_preflight_comes_first_in_a_dry_run(tripwire):
+  ran, _, env = tripwire
+  result = run([*TPU_V4_32, "--preflight-devices=16", "--device-memory-gb=32", "--dry-run"], env)
+  assert result.returncode == 0, result.stderr
+  first, train = result.stdout.splitlines()
+  assert shlex.split(first)[1:] == ["-m", "bigjax.preflight", "--config=configs/lm1b.py:smoke", "--devices=16",
+                                    "--config.optim.lr=3e-4", TRICKY, "--device_memory_gb=32.0"]
+  assert "bigjax.main" in train
+  assert not ran.exists()
+
+
+def test_a_failing_preflight_launches_nothing(tripwire):
+  ran, _, env = tripwire
+  # 6 devices cannot split digits_mlp's batch of 32: the preflight refuses, and no gcloud command runs.
+  result = run(["tpu", "--name=pod", "--zone=z", "--accelerator-type=v4-8", "--config=configs/digits_mlp.py",
+                "--workdir=gs://b/r", "--preflight-devices=6"], {**env, "JAX_PLATFORMS": "cpu"})
+  assert result.returncode == 2
+  assert "not divisible by the 6 batch shards" in result.stderr
+  assert "nothing was launched" in result.stderr
+  assert not ran.exists()
