@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from bigjax.writers import flatten, hashable
+
 SEED = "seed"
 # Config keys that name places on disk: they differ between runs without being part of the experiment.
 _NOISE_KEY = re.compile(r"(^|\.)(workdir|\w*_dir|\w*dir|\w*_path|path)$")
@@ -102,22 +104,6 @@ def curve_metrics(workdir: pathlib.Path) -> set[str]:
   return names - {"step", "time"}
 
 
-def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
-  """``{"optim": {"lr": 1e-3}}`` -> ``{"optim.lr": 1e-3}``; lists become tuples so values can be grouped."""
-  flat = {}
-  for key, value in config.items():
-    name = f"{prefix}{key}"
-    if isinstance(value, dict):
-      flat.update(flatten(value, name + "."))
-    else:
-      flat[name] = _hashable(value)
-  return flat
-
-
-def _hashable(value: Any) -> Any:
-  return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
-
-
 # ---------------------------------------------------------------- sweep points
 
 _MISSING = object()  # a config key one run lacks differs from every value another run sets
@@ -186,7 +172,7 @@ def group_points(runs: list[tuple[pathlib.Path, dict]], keys: list[str],
   for workdir, results in runs:
     config = flatten(results.get("config", {}))
     fallback = overrides.get(workdir.resolve(), {})
-    values = {k: config[k] if k in config else _hashable(fallback.get(k)) for k in keys}
+    values = {k: config[k] if k in config else hashable(fallback.get(k)) for k in keys}
     points.setdefault(tuple(values.values()), Point(values, [])).runs.append((workdir, results))
   return sorted(points.values(), key=lambda p: [_sort_key(v) for v in p.values.values()])
 

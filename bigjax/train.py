@@ -130,22 +130,13 @@ def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, Any]:
   return model, task
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-  if isinstance(d, dict):
-    out = {}
-    for k, v in d.items():
-      out.update(_flatten(v, f"{prefix}{k}."))
-    return out
-  return {prefix[:-1]: d}
-
-
 def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
   """Creates the workdir and ``config.json``; refuses to resume a run made with another config."""
   config_json = json.loads(config.to_json_best_effort(sort_keys=True))
   path = workdir / "config.json"
   if path.exists():
-    old = _flatten(json.loads(path.read_text()))
-    new = _flatten(config_json)
+    old = writers.flatten(json.loads(path.read_text()))
+    new = writers.flatten(config_json)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if changed:
       raise ConfigError(f"{workdir} holds a run made with a different config (differs in: "
@@ -354,10 +345,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     logging.info("resumed from checkpoint at step %d", start_step)
   compile_time, memory, num_params = program.compile_time, program.memory, program.num_params
 
+  eval_host_batches = list(pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
+                                                 jax.process_index(), jax.process_count()))  # padded once
+
   def evaluate(params) -> dict[str, float]:
     totals: dict[str, float] = {}
-    for host_batch in pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
-                                            jax.process_index(), jax.process_count()):
+    for host_batch in eval_host_batches:
       sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
       for k, v in sums.items():
         totals[k] = totals.get(k, 0.0) + float(v)
@@ -391,30 +384,31 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         state, sums = train_call(state, sums, batch)
       step += sched.steps_per_call
       done = step == sched.total_steps
-      if step % sched.log_every == 0 or done:
+      at_log = step % sched.log_every == 0 or done
+      at_eval = step % sched.eval_every == 0 or done
+      at_checkpoint = step % sched.checkpoint_every == 0 or done
+      preempted = not done and stop.is_set(at_boundary=step % sched.log_every == 0)
+      if at_log or at_eval or at_checkpoint or preempted:
+        check_finite(state)  # one device->host sync per boundary; never log, evaluate or save a bad state
+      if at_log:
         host_sums = jax.device_get(sums)
         sums = zero_sums()
-        check_finite(state)
         n = max(float(host_sums.pop("steps")), 1.0)
         train_metrics = {f"train/{k}": float(v) / n for k, v in host_sums.items()}
         rates = progress.report(step, train_metrics)
         writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
-      if step % sched.eval_every == 0 or done:
-        check_finite(state)
+      if at_eval:
         eval_metrics = evaluate(state.params)
         writer.write(step, eval_metrics)
         if is_main:
           logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
         progress.restart_clock(step)
-      if step % sched.checkpoint_every == 0 or done:
-        check_finite(state)
+      if at_checkpoint or preempted:
         ckpt.save(step, state, train_iter.get_state())
-      if not done and stop.is_set(at_boundary=step % sched.log_every == 0):
-        check_finite(state)
-        ckpt.save(step, state, train_iter.get_state())
+      if preempted:
         ckpt.wait()
         raise Preempted(step)
-    check_finite(state)
+    check_finite(state)  # also covers a run resumed from its final checkpoint
     if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
       eval_metrics = evaluate(state.params)
     jax.block_until_ready(state)

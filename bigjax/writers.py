@@ -22,6 +22,22 @@ def write_json(path: str | pathlib.Path, obj: Any) -> None:
   os.replace(tmp, path)
 
 
+def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
+  """``{"optim": {"lr": 1e-3}}`` -> ``{"optim.lr": 1e-3}``; lists become tuples so values can be grouped."""
+  flat = {}
+  for key, value in config.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict):
+      flat.update(flatten(value, name + "."))
+    else:
+      flat[name] = hashable(value)
+  return flat
+
+
+def hashable(value: Any) -> Any:
+  return tuple(hashable(v) for v in value) if isinstance(value, list) else value
+
+
 def _json_default(value: Any) -> Any:
   if isinstance(value, (np.generic, np.ndarray)):
     return value.tolist()
