@@ -13,10 +13,9 @@ import importlib.util
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from bigjax import data, optim, parallel, train
+from bigjax import data, parallel, train
 from bigjax.data import pipeline
 
 
@@ -40,17 +39,17 @@ def main() -> None:
   config.data.prefetch = pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend())
   k, batch_size = config.train.steps_per_call, config.data.batch_size
 
-  mesh = parallel.make_mesh(config.mesh)
+  model, task = train.validate(config)
+  mesh = train.make_checked_mesh(config)
   train_ds = data.load(config.data.name, "train", config.data.data_dir or None)
   arrays = {"image": train_ds.images, "label": train_ds.labels}
   layout = pipeline.TrainLayout(len(train_ds), batch_size, k)
-  model, task = train.validate(config)
-  tx, schedule = optim.make_optimizer(config.optim, 10**6)
-  params = task.init(model, jax.random.PRNGKey(0), {"image": jnp.zeros((1,) + train_ds.images.shape[1:])})
-  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                           rng=jax.random.PRNGKey(1), first_bad_step=jnp.full((), -1, jnp.int32))
-  sums = {n: jnp.zeros((), jnp.float32) for n in ("loss", "accuracy", "grad_norm", "lr", "steps")}
-  call = jax.jit(train.make_train_call(model, task, config.task, tx, schedule), donate_argnums=(0, 1))
+  # The loop's own program: the same compiled K-step call bigjax.train runs.
+  program = train.build_program(config, model, task, mesh, train_ds.images.shape[1:],
+                                train.make_schedule(config, len(train_ds)))
+  state = jax.jit(program.init_state, out_shardings=program.state_sharding)(jax.random.PRNGKey(0))
+  sums = program.zero_sums()
+  call = program.train_call
   calls = args.steps // k
 
   def real_pipeline(state, sums):

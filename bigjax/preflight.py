@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
                               f"devices are present; on an accelerator host, omit --devices")
     model, task = train.validate(config)
     mesh = train.make_checked_mesh(config)
-    train_ds = train._load_split(config.data, config.data.train_split)  # for the example shape and epoch length
+    train_ds = train.load_split(config.data, config.data.train_split)  # for the example shape and epoch length
     sched = train.make_schedule(config, len(train_ds))
     program = train.build_program(config, model, task, mesh, train_ds.images.shape[1:], sched)
   except (train.ConfigError, data.DataError, parallel.ShardingError) as error:

@@ -147,7 +147,7 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -
     writers.write_json(path, config_json)
 
 
-def _load_split(data_config: ml_collections.ConfigDict, split: str) -> data.ArrayDataset:
+def load_split(data_config: ml_collections.ConfigDict, split: str) -> data.ArrayDataset:
   try:
     return data.load(data_config.name, split, data_config.data_dir or None)
   except data.DataError:
@@ -301,8 +301,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   rng = jax.random.PRNGKey(config.seed)
 
   # ---------------------------------------------------------------- data
-  train_ds = _load_split(config.data, config.data.train_split)
-  eval_ds = _load_split(config.data, config.data.eval_split)
+  train_ds = load_split(config.data, config.data.train_split)
+  eval_ds = load_split(config.data, config.data.eval_split)
   if config.data.eval_examples > 0:  # smoke variants evaluate on a prefix to stay fast
     eval_ds = dataclasses.replace(eval_ds, images=eval_ds.images[:config.data.eval_examples],
                                   labels=eval_ds.labels[:config.data.eval_examples])
