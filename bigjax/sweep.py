@@ -25,11 +25,20 @@ Resuming: rerun the same command. Points with ``results.json`` are skipped; the 
 same command, and bigjax resumes each from its latest checkpoint. Ctrl-C or SIGTERM forwards SIGTERM to the
 running points (they checkpoint and exit) and stops the sweep; a second Ctrl-C kills them outright.
 
+Multi-host (a TPU pod slice, several GPU hosts): every host runs the same sweep command with ``--multihost``
+and the same ``--sweep_id`` (``scripts/launch.py --sweep`` does both). Each host walks the points in the same
+order, one at a time, and runs each as ``bigjax.main --multihost`` together with the other hosts; logs go to
+``ROOT/<name>/sweep.<host>.log``. ``flock`` means nothing across hosts (nor on a bucket mounted with gcsfuse),
+so the root is claimed by a lease instead: ``ROOT/sweep.lease.json`` names the sweep id and is renewed every
+``ttl/4`` seconds; another sweep id finds it fresh and is refused (exit 3), a lease not renewed for ``ttl``
+seconds (its hosts died) is taken over. The hosts of one sweep share the lease.
+
 Exit codes: 0 every point done; 1 some point failed or is unfinished; 2 bad sweep or command line (including
 a different sweep already in the root); 3 another sweep holds the root; 128+signal when interrupted.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -41,6 +50,7 @@ import pathlib
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -146,11 +156,14 @@ def point_name(point: Point) -> str:
 
 
 def point_command(config_arg: str, root: str | pathlib.Path, point: Point,
-                  extra_overrides: Sequence[str] = ()) -> list[str]:
-  """The ``bigjax.main`` command of one point: its own workdir, its values, then the sweep-wide overrides."""
+                  extra_overrides: Sequence[str] = (), main_flags: Sequence[str] = ()) -> list[str]:
+  """The ``bigjax.main`` command of one point: its own workdir, its values, then the sweep-wide overrides.
+
+  ``main_flags`` are further ``bigjax.main`` flags (``--multihost`` and the coordinator's).
+  """
   overrides = [f"--config.{k}={format_value(v)}" for k, v in point.items()]
   return [sys.executable, "-m", "bigjax.main", f"--config={config_arg}",
-          f"--workdir={pathlib.Path(root) / point_name(point)}", *overrides, *extra_overrides]
+          f"--workdir={pathlib.Path(root) / point_name(point)}", *main_flags, *overrides, *extra_overrides]
 
 
 # ============================================================================ loading a sweep
@@ -287,6 +300,88 @@ class _Stop:
       signal.signal(sig, handler)
 
 
+@dataclasses.dataclass(frozen=True)
+class MultiHost:
+  """This host's part in a sweep that runs every point on all hosts at once."""
+  sweep_id: str
+  main_flags: tuple[str, ...] = ("--multihost",)  # plus the coordinator's flags where the platform needs them
+  host: str = dataclasses.field(default_factory=socket.gethostname)  # names this host's logs: p<process_id> or
+                                                                     # the host name (TPU workers differ in it)
+
+
+class Lease:
+  """Claims a sweep root across hosts through a file on the shared storage (see the module docstring).
+
+  ``acquire`` writes ``{sweep_id, host, renewed}`` to ``ROOT/sweep.lease.json`` unless another sweep id holds
+  a lease renewed less than ``ttl_s`` ago, then waits ``settle_s`` and reads it back: of two sweeps that
+  write at once, the one whose write landed last keeps the root and the other one is refused. A thread
+  renews the lease every ``ttl_s / 4``; if it finds another id there (its lease expired, e.g. this host was
+  suspended), ``lost`` is set and the runner stops its points.
+  """
+
+  def __init__(self, root: pathlib.Path, sweep_id: str, host: str, ttl_s: float = 120.0, settle_s: float = 2.0):
+    self.path = root / "sweep.lease.json"
+    self.sweep_id, self.host, self.ttl_s, self.settle_s = sweep_id, host, ttl_s, settle_s
+    self.lost = threading.Event()
+    self._stop = threading.Event()
+    self._thread: threading.Thread | None = None
+
+  def read(self) -> dict[str, Any] | None:
+    try:
+      lease = json.loads(self.path.read_text())
+    except FileNotFoundError:
+      return None
+    except (OSError, json.JSONDecodeError):  # torn by a concurrent writer: treat as held, fresh
+      return {"sweep_id": "?", "host": "?", "renewed": time.time()}
+    return lease if isinstance(lease, dict) else None
+
+  def _write(self) -> None:
+    tmp = self.path.with_name(f".{self.path.name}.{self.host}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"sweep_id": self.sweep_id, "host": self.host, "renewed": time.time()}) + "\n")
+    tmp.replace(self.path)
+
+  def _held_by_other(self) -> str | None:
+    """A description of a live foreign lease, or None if the root is free or ours."""
+    lease = self.read()
+    if lease is None or lease.get("sweep_id") == self.sweep_id:
+      return None
+    age = time.time() - float(lease.get("renewed", 0))
+    if age >= self.ttl_s:
+      return None
+    return (f"sweep {lease.get('sweep_id')!r} (host {lease.get('host')}) holds {self.path}, renewed {age:.0f}s ago; "
+            f"it expires {self.ttl_s:.0f}s after its hosts stop renewing it")
+
+  def acquire(self) -> str | None:
+    """None when the root is ours (lease renewal started), else why it is not."""
+    holder = self._held_by_other()
+    if holder:
+      return holder
+    self._write()
+    time.sleep(self.settle_s)
+    holder = self._held_by_other()
+    if holder:
+      return holder + " (it claimed the root at the same time as this sweep)"
+    self._thread = threading.Thread(target=self._renew, name="sweep-lease", daemon=True)
+    self._thread.start()
+    return None
+
+  def _renew(self) -> None:
+    while not self._stop.wait(self.ttl_s / 4):
+      if self._held_by_other():
+        self.lost.set()
+        return
+      self._write()
+
+  def release(self) -> None:
+    """Stops renewing and removes the lease if it is still ours (another host of the sweep may renew it again)."""
+    self._stop.set()
+    if self._thread:
+      self._thread.join()
+    lease = self.read()
+    if lease is not None and lease.get("sweep_id") == self.sweep_id and not self.lost.is_set():
+      self.path.unlink(missing_ok=True)
+
+
 def _is_done(workdir: pathlib.Path) -> bool:
   return (workdir / "results.json").exists()
 
@@ -304,7 +399,7 @@ def _prepare_root(root: pathlib.Path, description: dict[str, Any]) -> None:
       raise SweepError(f"{root} holds a different sweep (differs in: {'; '.join(diffs)}); use a new --workdir, "
                        f"or the same config, variant, points and overrides to resume")
     return
-  tmp = path.with_suffix(".json.tmp")
+  tmp = path.with_name(f".sweep.json.{socket.gethostname()}.{os.getpid()}.tmp")  # hosts of one sweep write it at once
   tmp.write_text(json.dumps({**description, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
   tmp.replace(path)
 
@@ -363,16 +458,21 @@ def _last_line(log: pathlib.Path) -> str:
 
 
 def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
-              extra_overrides: Sequence[str] = (), dry_run: bool = False, poll_s: float = 0.2) -> int:
+              extra_overrides: Sequence[str] = (), dry_run: bool = False, poll_s: float = 0.2,
+              multihost: MultiHost | None = None, lease_ttl_s: float = 120.0, lease_settle_s: float = 2.0) -> int:
   """Runs every point of the sweep in ``config_arg`` under ``root``, ``parallel`` at a time; returns the exit code.
 
   See the module docstring for the exit codes. ``dry_run`` prints the commands of the points still to run
-  (one per line, shell-quoted) and touches nothing.
+  (one per line, shell-quoted) and touches nothing. With ``multihost`` this host runs its part of every
+  point together with the other hosts, one point at a time, under a lease instead of a lock.
   """
   root = pathlib.Path(root)
   try:
     if parallel < 1:
       raise SweepError(f"--parallel={parallel} must be >= 1")
+    if multihost and parallel != 1:
+      raise SweepError(f"--parallel={parallel} with --multihost: every point uses all hosts, so points run "
+                       f"one at a time (--parallel=1)")
     points = load_sweep(config_arg)
     _check_overrides(extra_overrides, points)
     description = describe(config_arg, points, extra_overrides)
@@ -380,11 +480,13 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
     _print(f"bigjax.sweep: error: {error}")
     return EXIT_USAGE
 
+  main_flags = multihost.main_flags if multihost else ()
+  log_name = f"sweep.{multihost.host}.log" if multihost else "sweep.log"
   runs = []
   for point in points:
     workdir = root / point_name(point)
-    runs.append(PointRun(point_name(point), point_command(config_arg, root, point, extra_overrides), workdir,
-                         workdir / "sweep.log"))
+    runs.append(PointRun(point_name(point), point_command(config_arg, root, point, extra_overrides, main_flags),
+                         workdir, workdir / log_name))
 
   if dry_run:
     if (root / "sweep.json").exists():
@@ -400,22 +502,32 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
     return 0
 
   root.mkdir(parents=True, exist_ok=True)
-  with open(root / ".sweep.lock", "w") as lock:
-    try:
-      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      _print(f"bigjax.sweep: error: another sweep is running in {root} (it holds {root / '.sweep.lock'}); "
-             f"wait for it to finish or use another --workdir")
-      return EXIT_LOCKED
+  with contextlib.ExitStack() as claim:
+    if multihost:  # the hosts of this sweep share the root; flock would shut them out of each other on NFS
+      lease = Lease(root, multihost.sweep_id, multihost.host, lease_ttl_s, lease_settle_s)
+      holder = lease.acquire()
+      if holder:
+        _print(f"bigjax.sweep: error: another sweep is running in {root}: {holder}")
+        return EXIT_LOCKED
+      claim.callback(lease.release)
+    else:
+      lease = None
+      lock = claim.enter_context(open(root / ".sweep.lock", "w"))
+      try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        _print(f"bigjax.sweep: error: another sweep is running in {root} (it holds {root / '.sweep.lock'}); "
+               f"wait for it to finish or use another --workdir")
+        return EXIT_LOCKED
     try:
       _prepare_root(root, description)
     except SweepError as error:
       _print(f"bigjax.sweep: error: {error}")
       return EXIT_USAGE
-    return _execute(runs, root, parallel, poll_s)
+    return _execute(runs, root, parallel, poll_s, lease)
 
 
-def _execute(runs: list[PointRun], root: pathlib.Path, parallel: int, poll_s: float) -> int:
+def _execute(runs: list[PointRun], root: pathlib.Path, parallel: int, poll_s: float, lease: Lease | None) -> int:
   for run in runs:
     if _is_done(run.workdir):
       run.status = "skipped"
@@ -426,6 +538,9 @@ def _execute(runs: list[PointRun], root: pathlib.Path, parallel: int, poll_s: fl
   forwarded = 0
   with _Stop() as stop:
     while todo or running:
+      if lease and lease.lost.is_set() and stop.signum is None:
+        _print(f"bigjax.sweep: lost the lease on {root} to {lease.read()}; stopping this host's points")
+        stop.signum, stop.count = signal.SIGTERM, 1
       if stop.count > forwarded:  # forward each new signal: SIGTERM first (checkpoint), then SIGKILL
         sig = signal.SIGTERM if forwarded == 0 else signal.SIGKILL
         if forwarded == 0:
@@ -477,6 +592,13 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
   parser.add_argument("--workdir", required=True, help="sweep root; each point runs in ROOT/<point name>")
   parser.add_argument("--parallel", type=int, default=1, help="how many points run at once")
   parser.add_argument("--dry-run", "--dry_run", action="store_true", help="print the commands, run nothing")
+  group = parser.add_argument_group("multi-host (every host runs the same command)")
+  group.add_argument("--multihost", action="store_true", help="run each point on all hosts with bigjax.main --multihost")
+  group.add_argument("--sweep_id", "--sweep-id", default=None,
+                     help="the same on every host of one sweep (a fresh one per launch); required with --multihost")
+  group.add_argument("--coordinator_address", default=None, help="HOST:PORT of process 0, passed to every point")
+  group.add_argument("--num_processes", type=int, default=None, help="passed to every point")
+  group.add_argument("--process_id", type=int, default=None, help="this host's index, passed to every point")
   args, rest = parser.parse_known_args(list(argv))
   bad = [a for a in rest if not _OVERRIDE.match(a)]
   if bad:
@@ -486,8 +608,21 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
   args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+  multihost = None
+  coordinator = [f"--{k}={getattr(args, k)}" for k in ("coordinator_address", "num_processes", "process_id")
+                 if getattr(args, k) is not None]
+  if coordinator and not args.multihost:
+    _print(f"bigjax.sweep: error: {' '.join(coordinator)} only make sense with --multihost")
+    return EXIT_USAGE
+  if args.multihost:
+    if not args.sweep_id:
+      _print("bigjax.sweep: error: --multihost needs --sweep_id=ID, the same on every host and new for each "
+             "launch (scripts/launch.py --sweep makes one)")
+      return EXIT_USAGE
+    host = f"p{args.process_id}" if args.process_id is not None else socket.gethostname()
+    multihost = MultiHost(args.sweep_id, ("--multihost", *coordinator), _UNSAFE.sub("_", host))
   try:
-    return run_sweep(args.config, args.workdir, args.parallel, overrides, dry_run=args.dry_run)
+    return run_sweep(args.config, args.workdir, args.parallel, overrides, dry_run=args.dry_run, multihost=multihost)
   except BrokenPipeError:  # `--dry-run | head`: the reader has all it wants
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
     return 0

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 
 from bigjax import checkpoint, data, optim, parallel, preemption, writers
 from bigjax.data import pipeline
@@ -292,6 +293,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   # ---------------------------------------------------------------- config & workdir
   wall_start = time.perf_counter()
   TRACE_COUNTS.clear()
+  if "://" in str(workdir):  # pathlib would quietly turn gs://b/x into the local directory gs:/b/x
+    raise ConfigError(f"--workdir={workdir}: bigjax writes its workdir through the filesystem; mount the bucket "
+                      f"(gcsfuse, as scripts/launch.py does for gs://) and pass the mounted path")
   workdir = pathlib.Path(workdir)
   model, task = validate(config)
   is_main = jax.process_index() == 0
@@ -445,6 +449,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   }
   if is_main:
     writers.write_json(workdir / "results.json", results)
+  if jax.process_count() > 1:  # no process reports "done" (e.g. to a multi-host sweep) before results.json exists
+    multihost_utils.sync_global_devices("bigjax: results.json written")
   return results
 
 
@@ -483,7 +489,6 @@ class _PreemptionFlag:
       return local
     if not at_boundary:
       return False
-    from jax.experimental import multihost_utils
     return bool(np.any(multihost_utils.process_allgather(np.array(local))))
 
   def restore(self) -> None:

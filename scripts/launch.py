@@ -29,6 +29,16 @@ Assumptions about TPU names (Cloud TPU docs, `--accelerator-type`):
     single host (v5litepod-8 is one VM with 8 chips); larger slices have 4 chips
     per host: v5litepod-16 is 4 hosts, v6e-256 is 64.
 A single-host slice runs without `--multihost`: there is nothing to coordinate.
+
+Workdirs: bigjax reads and writes its workdir through the filesystem. A `gs://BUCKET/PATH` workdir is
+mounted with Cloud Storage FUSE on every host (`gcsfuse --implicit-dirs BUCKET /tmp/bigjax-gcs/BUCKET`,
+installed by `--setup` where missing) and the run sees `/tmp/bigjax-gcs/BUCKET/PATH`; any other
+filesystem shared by all hosts (NFS, Filestore) is passed as a plain path with `--shared-workdir`.
+
+Sweeps: `--sweep` runs the config's `get_sweep` (`python -m bigjax.sweep`) instead of one run. On several
+hosts every host runs the same sweep command with `--multihost` and one `--sweep_id` made per launch; each
+point then trains on all hosts at once, one point after the other, and the sweep claims its root with a
+lease file that works on a bucket (see bigjax/sweep.py).
 The default `--runtime-version` is `tpu-ubuntu2204-base` (v2-v4); v5e, v5p and
 v6e want their own images (e.g. `v2-alpha-tpuv5-lite`, `v2-alpha-tpuv6e`).
 """
@@ -37,10 +47,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import secrets
 import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +67,14 @@ _TPU_FAMILIES = {
     "v6e": ("chips", 4),
 }
 _MAX_SINGLE_HOST_CHIPS = 8  # v5litepod-8 / v6e-8: one VM holding 8 chips.
+GCS_MOUNT_ROOT = "/tmp/bigjax-gcs"  # writable without root on every host; one mount point per bucket
+# Cloud Storage FUSE from Google's apt repository, as its install guide describes, only where it is missing.
+_INSTALL_GCSFUSE = (
+    "command -v gcsfuse >/dev/null || { "
+    "echo \"deb https://packages.cloud.google.com/apt gcsfuse-$(lsb_release -c -s) main\" "
+    "| sudo tee /etc/apt/sources.list.d/gcsfuse.list >/dev/null && "
+    "curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | sudo apt-key add - && "
+    "sudo apt-get update -q && sudo apt-get install -y -q gcsfuse; }")
 
 
 class LaunchError(ValueError):
@@ -97,11 +117,50 @@ def _is_remote_storage(workdir: str) -> bool:
   return "://" in workdir and not workdir.startswith("file://")
 
 
+def workdir_on_host(workdir: str) -> tuple[str, str]:
+  """``(shell prefix that makes the workdir reachable, the path the run uses)`` on each host.
+
+  ``gs://B/P`` -> mount bucket B with gcsfuse (unless mounted) and use ``/tmp/bigjax-gcs/B/P``.
+  """
+  if not _is_remote_storage(workdir):
+    return "", workdir
+  match = re.fullmatch(r"gs://([a-z0-9][a-z0-9._-]{1,61}[a-z0-9])(/.*)?", workdir)
+  if not match:
+    raise LaunchError(
+        f"--workdir={workdir}: bigjax writes its workdir through the filesystem; gs://BUCKET/PATH is mounted "
+        f"with gcsfuse by this launcher, any other storage must be mounted on every host and passed as a "
+        f"path with --shared-workdir")
+  bucket, path = match.group(1), (match.group(2) or "/").rstrip("/")
+  mount = f"{GCS_MOUNT_ROOT}/{bucket}"
+  prefix = (f"mkdir -p {mount} && {{ mountpoint -q {mount} || "
+            f"gcsfuse --implicit-dirs {shlex.quote(bucket)} {mount}; }} && ")
+  return prefix, mount + path
+
+
 def _train_command(args: argparse.Namespace, extra_flags: list[str], env: str = "") -> str:
-  """`cd REPO && [ENV=..] python3 -m bigjax.main ...` as one remote shell string."""
-  argv = [args.python, "-m", "bigjax.main", f"--config={args.config}",
-          f"--workdir={args.workdir}", *args.overrides, *extra_flags]
-  return f"cd {_remote_path(args.repo_dir)} && {env}{shlex.join(argv)}"
+  """`[mount &&] cd REPO && [ENV=..] python3 -m bigjax.main|bigjax.sweep ...` as one remote shell string.
+
+  ``extra_flags`` are the multi-host flags; a sweep passes them on to each of its points.
+  """
+  mount, workdir = workdir_on_host(args.workdir)
+  if args.sweep:
+    flags = [*extra_flags, f"--sweep_id={args.sweep_id}"] if extra_flags else [f"--parallel={args.parallel}"]
+    argv = [args.python, "-m", "bigjax.sweep", f"--config={args.config}", f"--workdir={workdir}", *flags,
+            *args.overrides]
+  else:
+    argv = [args.python, "-m", "bigjax.main", f"--config={args.config}", f"--workdir={workdir}",
+            *args.overrides, *extra_flags]
+  return f"{mount}cd {_remote_path(args.repo_dir)} && {env}{shlex.join(argv)}"
+
+
+def _check_sweep_flags(args: argparse.Namespace, hosts: int) -> None:
+  if not args.sweep and (args.parallel != 1 or args.sweep_id):
+    raise LaunchError("--parallel and --sweep-id apply to sweeps only: add --sweep")
+  if args.sweep and hosts > 1 and args.parallel != 1:
+    raise LaunchError(f"--parallel={args.parallel}: on {hosts} hosts every sweep point uses all of them, "
+                      f"so points run one at a time")
+  if args.sweep and not args.sweep_id:
+    args.sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def preflight_command(args: argparse.Namespace) -> list[str]:
@@ -116,6 +175,7 @@ def preflight_command(args: argparse.Namespace) -> list[str]:
 def tpu_commands(args: argparse.Namespace) -> list[list[str]]:
   """Commands for a TPU slice, in order: [create], [setup...], train on all workers."""
   workers = tpu_num_workers(args.accelerator_type)
+  _check_sweep_flags(args, workers)
   if workers > 1 and not (_is_remote_storage(args.workdir) or args.shared_workdir):
     raise LaunchError(
         f"--workdir={args.workdir} is a local path, but {args.accelerator_type} has {workers} "
@@ -135,6 +195,8 @@ def tpu_commands(args: argparse.Namespace) -> list[list[str]]:
   if args.setup:
     repo = _remote_path(args.repo_dir)
     install = f"cd {repo} && {shlex.join([args.python, '-m', 'pip', 'install', '-e', '.', 'jax[tpu]'])}"
+    if workdir_on_host(args.workdir)[0]:
+      install = f"{_INSTALL_GCSFUSE} && {install}"
     if args.repo_url:
       url = shlex.quote(args.repo_url)
       commands.append(on_all_workers(
@@ -160,6 +222,7 @@ def gpu_commands(args: argparse.Namespace) -> list[list[str]]:
     raise LaunchError(f"--hosts lists a host twice: {args.hosts}")
   if args.gpus_per_host is not None and args.gpus_per_host < 1:
     raise LaunchError(f"--gpus-per-host must be >= 1, got {args.gpus_per_host}")
+  _check_sweep_flags(args, len(hosts))
   coordinator = args.coordinator_host or hosts[0].rsplit("@", 1)[-1]  # drop 'user@'
   ssh = shlex.split(args.ssh)
   env = ""
@@ -168,7 +231,7 @@ def gpu_commands(args: argparse.Namespace) -> list[list[str]]:
   commands = []
   for process_id, host in enumerate(hosts):
     flags = ["--multihost", f"--coordinator_address={coordinator}:{args.port}",
-             f"--num_processes={len(hosts)}", f"--process_id={process_id}"]
+             f"--num_processes={len(hosts)}", f"--process_id={process_id}"] if len(hosts) > 1 else []
     commands.append([*ssh, host, _train_command(args, flags, env)])
   return commands
 
@@ -186,6 +249,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   common.add_argument("--repo-dir", default="bigjax", help="repo on each host, relative to $HOME or absolute")
   common.add_argument("--python", default="python3", help="python executable on each host")
   common.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+  common.add_argument("--sweep", action="store_true",
+                      help="run the config's get_sweep (python -m bigjax.sweep) instead of one run")
+  common.add_argument("--sweep-id", default=None,
+                      help="with --sweep on several hosts: the id all hosts share (default: a new one)")
+  common.add_argument("--parallel", type=int, default=1, help="with --sweep on one host: points at a time")
   common.add_argument("--preflight-devices", type=int, default=0,
                       help="first compile the config here for a mesh over this many devices "
                            "(python -m bigjax.preflight) and launch nothing if it fails")

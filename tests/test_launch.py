@@ -47,16 +47,18 @@ def test_tpu_v4_32_dry_run(tripwire):
   assert "v4-32 -> 4 workers" in result.stderr
   lines = result.stdout.splitlines()
   assert len(lines) == 1
-  remote = ("cd bigjax && python3 -m bigjax.main --config=configs/lm1b.py:smoke "
-            "--workdir=gs://bucket/runs/lm1b --config.optim.lr=3e-4 "
+  mount = ("mkdir -p /tmp/bigjax-gcs/bucket && { mountpoint -q /tmp/bigjax-gcs/bucket || "
+           "gcsfuse --implicit-dirs bucket /tmp/bigjax-gcs/bucket; } && ")
+  remote = (mount + "cd bigjax && python3 -m bigjax.main --config=configs/lm1b.py:smoke "
+            "--workdir=/tmp/bigjax-gcs/bucket/runs/lm1b --config.optim.lr=3e-4 "
             + shlex.quote(TRICKY) + " --multihost")
   assert shlex.split(lines[0]) == [
       "gcloud", "compute", "tpus", "tpu-vm", "ssh", "pod", "--zone", "us-central2-b",
       "--worker=all", "--command", remote]
   # The worker's shell, given the pasted line's --command, sees the exact argv.
-  assert shlex.split(remote.split(" && ", 1)[1]) == [
+  assert shlex.split(remote.split(" && ")[-1]) == [
       "python3", "-m", "bigjax.main", "--config=configs/lm1b.py:smoke",
-      "--workdir=gs://bucket/runs/lm1b", "--config.optim.lr=3e-4", TRICKY, "--multihost"]
+      "--workdir=/tmp/bigjax-gcs/bucket/runs/lm1b", "--config.optim.lr=3e-4", TRICKY, "--multihost"]
   assert not ran.exists()
 
 
@@ -74,6 +76,7 @@ def test_tpu_create_and_setup_lines(tripwire):
   assert setup[10:12] == ["--worker=all", "--command"]
   assert "git clone https://example.com/bigjax.git bigjax" in setup[12]
   assert setup[12].endswith("cd bigjax && python3 -m pip install -e . 'jax[tpu]'")
+  assert "command -v gcsfuse >/dev/null || {" in setup[12]  # a gs:// workdir needs Cloud Storage FUSE
   assert train[10:12] == ["--worker=all", "--command"] and train[12].endswith("--multihost")
   assert not ran.exists()
 
@@ -187,8 +190,69 @@ def test_a_failing_preflight_launches_nothing(tripwire):
   ran, _, env = tripwire
   # 6 devices cannot split digits_mlp's batch of 32: the preflight refuses, and no gcloud command runs.
   result = run(["tpu", "--name=pod", "--zone=z", "--accelerator-type=v4-8", "--config=configs/digits_mlp.py",
-                "--workdir=gs://b/r", "--preflight-devices=6"], {**env, "JAX_PLATFORMS": "cpu"})
+                "--workdir=gs://bkt/r", "--preflight-devices=6"], {**env, "JAX_PLATFORMS": "cpu"})
   assert result.returncode == 2
   assert "not divisible by the 6 batch shards" in result.stderr
   assert "nothing was launched" in result.stderr
   assert not ran.exists()
+
+
+def _remote_argv(line: str) -> list[str]:
+  """The argv the host's shell runs: the last `&&` part of the remote command."""
+  return shlex.split(shlex.split(line)[-1].split(" && ")[-1])
+
+
+def test_tpu_v4_32_sweep_dry_run(tripwire):
+  """Every worker runs the same sweep: --multihost and one shared id, passed on to each point by bigjax.sweep."""
+  ran, _, env = tripwire
+  result = run(["tpu", "--name=pod", "--zone=us-central2-b", "--accelerator-type=v4-32",
+                "--config=configs/mnist_mlp.py", "--workdir=gs://my-bucket/sweeps/mlp", "--sweep",
+                "--sweep-id=launch-7", "--config.train.num_epochs=2", "--dry-run"], env)
+  assert result.returncode == 0, result.stderr
+  [line] = result.stdout.splitlines()
+  assert shlex.split(line)[:10] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "pod", "--zone",
+                                    "us-central2-b", "--worker=all", "--command"]
+  assert "gcsfuse --implicit-dirs my-bucket /tmp/bigjax-gcs/my-bucket" in line
+  assert _remote_argv(line) == [
+      "python3", "-m", "bigjax.sweep", "--config=configs/mnist_mlp.py",
+      "--workdir=/tmp/bigjax-gcs/my-bucket/sweeps/mlp", "--multihost", "--sweep_id=launch-7",
+      "--config.train.num_epochs=2"]
+  assert not ran.exists()
+
+
+def test_gpu_two_hosts_sweep_dry_run(tripwire):
+  ran, fake_ssh, env = tripwire
+  result = run(["gpu", "--hosts=gpu-a,gpu-b", "--port=4321", f"--ssh={fake_ssh}", "--config=configs/x.py",
+                "--workdir=/nfs/sweeps/x", "--sweep", "--dry-run"], env)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  ids = set()
+  for process_id, line in enumerate(lines):
+    argv = _remote_argv(line)
+    assert argv[:5] == ["python3", "-m", "bigjax.sweep", "--config=configs/x.py", "--workdir=/nfs/sweeps/x"]
+    assert argv[5:9] == ["--multihost", "--coordinator_address=gpu-a:4321", "--num_processes=2",
+                         f"--process_id={process_id}"]
+    assert argv[9].startswith("--sweep_id=")
+    ids.add(argv[9])
+  assert len(lines) == 2 and len(ids) == 1  # one generated id, shared by both hosts
+  assert not ran.exists()
+
+
+def test_sweep_flags_checked(tripwire):
+  _, fake_ssh, env = tripwire
+  result = run(["gpu", "--hosts=gpu-a,gpu-b", f"--ssh={fake_ssh}", "--config=configs/x.py",
+                "--workdir=/nfs/s", "--sweep", "--parallel=2", "--dry-run"], env)
+  assert result.returncode == 2 and "points run one at a time" in result.stderr
+  result = run(["gpu", "--hosts=gpu-a", f"--ssh={fake_ssh}", "--config=configs/x.py", "--workdir=/s",
+                "--parallel=2", "--dry-run"], env)
+  assert result.returncode == 2 and "apply to sweeps only" in result.stderr
+  result = run(["gpu", "--hosts=gpu-a", f"--ssh={fake_ssh}", "--config=configs/x.py", "--workdir=/s",
+                "--sweep", "--parallel=2", "--dry-run"], env)  # one host: points may share it
+  assert result.returncode == 0 and _remote_argv(result.stdout)[-1] == "--parallel=2"
+
+
+def test_non_gcs_remote_workdir_refused(tripwire):
+  _, _, env = tripwire
+  result = run(["tpu", "--name=pod", "--zone=z", "--accelerator-type=v4-32", "--config=configs/x.py",
+                "--workdir=s3://bucket/x", "--dry-run"], env)
+  assert result.returncode == 2 and "mounted on every host" in result.stderr

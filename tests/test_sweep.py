@@ -254,3 +254,88 @@ def test_sweep_killed_half_way_completes_only_what_is_missing(tmp_path):
       == done_before  # finished points were not run again
   assert len(list(root.glob("*/results.json"))) == 8
   assert _table_without_times(root) == _table_without_times(tmp_path / "whole")
+
+
+# ============================================================================ multi-host sweeps
+
+def _free_port() -> int:
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_multihost_sweep_runs_each_point_on_both_processes(tmp_path):
+  """Two runners (two "hosts") walk the same points; each point trains as one 2-process jax.distributed job."""
+  points = [{"seed": 0}, {"seed": 1}]
+  config = write_sweep_config(tmp_path, points)
+  root = tmp_path / "root"
+  port = _free_port()
+  runners = [subprocess.Popen(
+      [sys.executable, "-m", "bigjax.sweep", f"--config={config}:smoke", f"--workdir={root}", "--multihost",
+       "--sweep_id=test-launch", f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
+       f"--process_id={i}", FAST], env=cli_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      text=True) for i in range(2)]
+  outputs = [r.communicate(timeout=300)[0] for r in runners]
+  assert [r.returncode for r in runners] == [0, 0], "\n".join(outputs)
+  for point in points:
+    workdir = root / sw.point_name(point)
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["process_count"] == 2 and results["steps"] == 8
+    assert "--multihost" in results["command"] and "--process_id=0" in results["command"]
+    for i in range(2):  # one log per host, both of a finished point
+      assert "--multihost" in (workdir / f"sweep.p{i}.log").read_text()
+  for out in outputs:
+    assert "done seed=0" in out and "done seed=1" in out, out
+  assert not (root / "sweep.lease.json").exists()  # released at the end
+  # A rerun (a new launch) finds every point done on both hosts.
+  again = run_cli(f"--config={config}:smoke", f"--workdir={root}", "--multihost", "--sweep_id=second",
+                  f"--coordinator_address=127.0.0.1:{port}", "--num_processes=1", "--process_id=0", FAST)
+  assert again.returncode == 0 and "2 done before, 0 to run" in again.stdout, again.stdout
+
+
+def test_multihost_lease_refuses_a_live_sweep_and_takes_over_a_dead_one(tmp_path, capsys):
+  config = write_sweep_config(tmp_path, [{"seed": 0}])
+  root = tmp_path / "root"
+  root.mkdir()
+  lease = root / "sweep.lease.json"
+  lease.write_text(json.dumps({"sweep_id": "other", "host": "w-3", "renewed": time.time()}))
+  me = sw.MultiHost("mine", main_flags=())  # single-process points: the lease logic is what is tested
+  code = sw.run_sweep(f"{config}:smoke", root, 1, [FAST], multihost=me, lease_settle_s=0.0)
+  out = capsys.readouterr().out
+  assert code == 3 and "sweep 'other' (host w-3) holds" in out, out
+  assert json.loads(lease.read_text())["sweep_id"] == "other" and not (root / "sweep.json").exists()
+
+  lease.write_text(json.dumps({"sweep_id": "other", "host": "w-3", "renewed": time.time() - 500}))  # dead
+  code = sw.run_sweep(f"{config}:smoke", root, 1, [FAST], multihost=me, lease_ttl_s=120, lease_settle_s=0.0)
+  out = capsys.readouterr().out
+  assert code == 0, out
+  assert (root / sw.point_name({"seed": 0}) / "results.json").exists() and not lease.exists()
+  assert (root / sw.point_name({"seed": 0}) / f"sweep.{me.host}.log").exists()
+
+
+def test_lease_is_renewed_and_lost_to_another_sweep(tmp_path):
+  lease = sw.Lease(tmp_path, "a", "h0", ttl_s=0.4, settle_s=0.0)
+  assert lease.acquire() is None
+  first = json.loads(lease.path.read_text())["renewed"]
+  time.sleep(0.35)
+  assert json.loads(lease.path.read_text())["renewed"] > first  # renewed every ttl/4
+  assert sw.Lease(tmp_path, "b", "h1", ttl_s=0.4, settle_s=0.0).acquire().startswith("sweep 'a' (host h0)")
+  lease.path.write_text(json.dumps({"sweep_id": "b", "host": "h1", "renewed": time.time() + 60}))
+  assert lease.lost.wait(2.0)  # it saw another id: the runner stops its points
+  lease.release()
+  assert json.loads(lease.path.read_text())["sweep_id"] == "b"  # a lost lease is not deleted
+
+
+def test_multihost_command_line_errors(tmp_path):
+  config = write_sweep_config(tmp_path, [{"seed": 0}])
+  result = run_cli(f"--config={config}", f"--workdir={tmp_path / 'r'}", "--multihost")
+  assert result.returncode == 2 and "--multihost needs --sweep_id" in result.stdout
+  result = run_cli(f"--config={config}", f"--workdir={tmp_path / 'r'}", "--multihost", "--sweep_id=x", "--parallel=2")
+  assert result.returncode == 2 and "points run one at a time" in result.stdout
+  result = run_cli(f"--config={config}", f"--workdir={tmp_path / 'r'}", "--process_id=1")
+  assert result.returncode == 2 and "only make sense with --multihost" in result.stdout
+  result = run_cli(f"--config={config}", f"--workdir={tmp_path / 'r'}", "--multihost", "--sweep_id=x",
+                   "--coordinator_address=h0:1234", "--num_processes=2", "--process_id=1", "--dry-run")
+  assert result.returncode == 0
+  assert "--multihost --coordinator_address=h0:1234 --num_processes=2 --process_id=1" in result.stdout

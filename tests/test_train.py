@@ -225,6 +225,13 @@ def test_bad_config_value_is_named_and_nothing_is_written(overrides, expected, t
   assert not workdir.exists()
 
 
+def test_bucket_url_workdir_is_refused_not_written_locally(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(train.ConfigError, match="mount the bucket"):
+    train.run(load_config("digits_mlp", "smoke"), "gs://bucket/run")
+  assert list(tmp_path.iterdir()) == []  # no local gs:/bucket/run directory
+
+
 def test_resuming_with_a_different_config_is_refused(tmp_path):
   config = load_config("digits_mlp", "smoke")
   train.run(config, tmp_path)
