@@ -11,6 +11,20 @@ config key whose value differs between runs (the nested config flattened with do
 name places on disk (``data.data_dir``, ...). ``seed`` is never a point key: it is what is averaged over.
 
   python -m bigjax.report /tmp/sweeps/lr --plots /tmp/sweeps/lr/plots --out /tmp/sweeps/lr/REPORT.md
+
+Templates: an experiment's RESULTS.md is written from a Markdown template whose prose is hand-written and
+whose every number comes from a record::
+
+  python -m bigjax.report --template experiments/mnist/RESULTS.in.md --out experiments/mnist/RESULTS.md
+
+Two directives, with paths relative to the template's folder:
+
+  {{report ROOT [ROOT ...] [--metrics=..] [--plots=DIR] [--runs-only] ...}}   on a line of its own: the
+      report of those roots (the same flags as the command line), tables and plot links
+  {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
+      ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
+      list items by index: ``runs.0.raw.wall_time_s``). FORMAT is a Python format spec (``.1f``); by default
+      accuracies print as percentages and other metrics with 4 decimals.
 """
 
 import argparse
@@ -358,7 +372,7 @@ def write_plots(points: list[Point], keys: list[str], curve_metric: str, best_me
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog="python -m bigjax.report", description=__doc__.splitlines()[0])
-  parser.add_argument("roots", nargs="+", help="directories searched for results.json (and sweep.json)")
+  parser.add_argument("roots", nargs="*", help="directories searched for results.json (and sweep.json)")
   parser.add_argument("--metrics", default="test/accuracy,test/loss", help="comma-separated final metrics")
   parser.add_argument("--best", default=None, help="metric that picks the best point (default: the first)")
   parser.add_argument("--best-mode", choices=("max", "min"), default=None,
@@ -366,11 +380,100 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   parser.add_argument("--curve", default="train/loss", help="metrics.jsonl metric of the learning-curve plot")
   parser.add_argument("--plots", default=None, help="directory for PNG plots (default: no plots)")
   parser.add_argument("--out", default=None, help="write the Markdown here instead of stdout")
-  return parser.parse_args(argv)
+  parser.add_argument("--runs-only", action="store_true", help="only the per-run table (no sweep points)")
+  parser.add_argument("--template", default=None,
+                      help="Markdown template with {{report ...}} and {{value ...}} directives (see above)")
+  args = parser.parse_args(argv)
+  if bool(args.template) == bool(args.roots):
+    parser.error("give either roots or --template")
+  return args
 
 
-def build_report(args: argparse.Namespace, argv: list[str]) -> str:
-  """The Markdown report (writing plots if ``args.plots``); ``argv`` is quoted in its first line."""
+# ---------------------------------------------------------------- templates
+
+_DIRECTIVE = re.compile(r"\{\{(.*?)\}\}")
+
+
+def _lookup(path: pathlib.Path, key: str) -> Any:
+  """The value ``{{value PATH KEY}}`` names (see the module docstring)."""
+  if path.is_dir():
+    results_path = path / "results.json"
+    results = find_results([str(path)]) if results_path.exists() else []
+    if not results or results[0][0] != path:
+      raise ReportError(f"{results_path} not found")
+    results = results[0][1]
+    if key in results.get("final_metrics", {}):
+      return results["final_metrics"][key]
+    if key in results:
+      return results[key]
+    raise ReportError(f"{results_path} has no final metric or field {key!r}; metrics: "
+                      f"{', '.join(sorted(results.get('final_metrics', {})))}")
+  try:
+    node = json.loads(path.read_text())
+  except FileNotFoundError:
+    raise ReportError(f"{path} not found (expected a run directory or a .json file)")
+  except (OSError, json.JSONDecodeError) as error:
+    raise ReportError(f"cannot read {path}: {error}")
+  for i, part in enumerate(key.split(".")):
+    try:
+      node = node[int(part)] if isinstance(node, list) else node[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+      raise ReportError(f"{path}: no {'.'.join(key.split('.')[:i + 1])!r} (looking up {key!r})")
+  return node
+
+
+def _format_lookup(key: str, value: Any, spec: str | None) -> str:
+  if spec is not None:
+    try:
+      return format(value, spec)
+    except (TypeError, ValueError) as error:
+      raise ReportError(f"cannot format {key}={value!r} with {spec!r}: {error}")
+  if isinstance(value, (int, float)) and not isinstance(value, bool) and "/" in key:
+    return _format_metric(key, float(value))
+  return format_value(value)
+
+
+def render_template(template: pathlib.Path, out: str | None) -> str:
+  """The template with every directive replaced; paths in directives are relative to its folder."""
+  base = template.parent
+  try:
+    lines = template.read_text().splitlines()
+  except OSError as error:
+    raise ReportError(f"cannot read template {template}: {error}")
+  rendered = []
+  for number, line in enumerate(lines, 1):
+    where = f"{template}:{number}"
+    whole = _DIRECTIVE.fullmatch(line.strip())
+    if whole and whole.group(1).split()[:1] == ["report"]:
+      words = shlex.split(whole.group(1))[1:]
+      try:
+        args = parse_args(words)
+      except SystemExit:
+        raise ReportError(f"{where}: bad report directive {line.strip()!r}")
+      if args.out or args.template:
+        raise ReportError(f"{where}: --out and --template are not allowed inside a template")
+      args.roots = [str(base / r) for r in args.roots]
+      args.plots = str(base / args.plots) if args.plots else None
+      args.out = out
+      rendered.append(build_report(args, None).rstrip("\n"))
+      continue
+
+    def value(match: re.Match) -> str:
+      words = shlex.split(match.group(1))
+      if not words or words[0] != "value" or len(words) not in (3, 4):
+        raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}} "
+                          f"or {{{{report ROOT ...}}}} on a line of its own")
+      return _format_lookup(words[2], _lookup(base / words[1], words[2]), words[3] if len(words) == 4 else None)
+
+    try:
+      rendered.append(_DIRECTIVE.sub(value, line))
+    except ReportError as error:
+      raise ReportError(str(error) if str(error).startswith(where) else f"{where}: {error}")
+  return "\n".join(rendered) + "\n"
+
+
+def build_report(args: argparse.Namespace, argv: list[str] | None) -> str:
+  """The Markdown report (writing plots if ``args.plots``); ``argv`` is quoted in its first line, if given."""
   metrics = [m for m in args.metrics.split(",") if m]
   best_metric = args.best or metrics[0]
   if best_metric not in metrics:
@@ -384,9 +487,10 @@ def build_report(args: argparse.Namespace, argv: list[str]) -> str:
   points = group_points(runs, keys, sweeps)
   best = best_point(points, best_metric, args.best_mode or default_best_mode(best_metric))
 
-  sections = [f"Generated by `python -m bigjax.report {shlex.join(argv)}`",
-              f"Sweep points (mean ± std over seeds; best {best_metric} in bold):",
-              aggregated_table(points, keys, metrics, best)]
+  sections = [f"Generated by `python -m bigjax.report {shlex.join(argv)}`"] if argv is not None else []
+  if not args.runs_only:
+    sections += [f"Sweep points (mean ± std over seeds; best {best_metric} in bold):",
+                 aggregated_table(points, keys, metrics, best)]
   if args.plots:
     # Image links relative to the Markdown file (or to the working directory for stdout).
     base = (pathlib.Path(args.out).parent if args.out else pathlib.Path.cwd()).resolve()
@@ -400,7 +504,12 @@ def main(argv: list[str] | None = None) -> int:
   argv = sys.argv[1:] if argv is None else list(argv)
   args = parse_args(argv)
   try:
-    markdown = build_report(args, argv)
+    if args.template:
+      header = (f"<!-- Generated by `python -m bigjax.report {shlex.join(argv)}` from {args.template}: edit the template "
+                f"and rerun the command, never this file. -->\n")
+      markdown = header + render_template(pathlib.Path(args.template), args.out)
+    else:
+      markdown = build_report(args, argv)
   except ReportError as error:
     print(f"error: {error}", file=sys.stderr)
     return 1
