@@ -41,11 +41,11 @@ def main() -> None:
 
   model, task = train.validate(config)
   mesh = train.make_checked_mesh(config)
-  train_ds = data.load(config.data.name, "train", config.data.data_dir or None)
-  arrays = {"image": train_ds.images, "label": train_ds.labels}
+  train_ds = train.load_split(config.data, "train")
+  arrays = train_ds.arrays
   layout = pipeline.TrainLayout(len(train_ds), batch_size, k)
   # The loop's own program: the same compiled K-step call bigjax.train runs.
-  program = train.build_program(config, model, task, mesh, train_ds.images.shape[1:],
+  program = train.build_program(config, model, task, mesh, train.example_spec(arrays),
                                 train.make_schedule(config, len(train_ds)))
   state = jax.jit(program.init_state, out_shardings=program.state_sharding)(jax.random.PRNGKey(0))
   sums = program.zero_sums()

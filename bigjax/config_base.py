@@ -20,6 +20,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_batch_size = 500
   c.data.eval_examples = 0        # > 0: evaluate on the first N examples of eval_split only (smoke tests)
   c.data.shuffle = True
+  c.data.seq_len = 0              # language modelling: tokens of context per example (block size)
+  c.data.max_len = 0              # text classification: cap on tokens per sentence; 0: longest training one
+  c.data.min_freq = 1             # word vocabulary: drop words seen fewer times in the training split
+  c.data.fold = -1                # k-fold cross-validation (MR): which fold is held out; -1 where splits are fixed
+  c.data.num_folds = 10
   c.data.prefetch = -1            # batches assembled ahead by a background thread; -1: 0 on CPU, 2 elsewhere
 
   c.model = ml_collections.ConfigDict()
@@ -62,6 +67,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.sharding = ml_collections.ConfigDict()
   c.sharding.rules = ()           # ((regex on 'params/Dense_0/kernel'-style paths, (axis per dim, ...)), ...)
   c.sharding.fsdp_min_size = 2**14
+  # Parameters that carry logical axis names (transformer) are placed by these: (name, mesh axes or None).
+  # Heads and MLP units over `tensor` (Megatron-style), the embedding dimension over `fsdp` (ZeRO-3).
+  c.sharding.logical_rules = (("batch", ("data", "fsdp")), ("vocab", "tensor"), ("embed", "fsdp"),
+                              ("mlp", "tensor"), ("heads", "tensor"), ("kv", None), ("layers", None),
+                              ("length", None), ("patch", None), ("pos", None), ("norm", None))
   return c
 
 

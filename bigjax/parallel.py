@@ -4,9 +4,11 @@ One code path from one CPU to a pod: ``jax.jit`` with explicit shardings over a 
 ``data`` (batch only), ``fsdp`` (batch AND parameters) and ``tensor`` (parameters only).
 """
 
+import dataclasses
 import re
 from typing import Any, Sequence
 
+import flax.linen as nn
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -107,15 +109,68 @@ def leaf_spec(name: str, shape: tuple[int, ...], mesh: Mesh, rules: Sequence[tup
   return P()
 
 
-def tree_shardings(tree: Any, mesh: Mesh, rules: Sequence[tuple[str, Sequence]] = (),
-                   fsdp_min_size: int = 2**14) -> Any:
-  """NamedSharding for every leaf of ``tree`` (arrays or ShapeDtypeStructs), by path-regex rules.
+def logical_spec(name: str, shape: tuple[int, ...], names: Sequence[str | None], mesh: Mesh,
+                 logical_rules: Sequence[tuple[str, Any]]) -> P:
+  """PartitionSpec of an array whose dimensions carry logical ``names`` (``("embed", "mlp")``).
 
-  Optimizer moments live under paths ending in the parameter's own path, so the same rules place
-  them like their parameter; scalars (step, Adam's count) are replicated.
+  ``logical_rules`` map a logical name to mesh axes (``("mlp", "tensor")``, ``("embed", "fsdp")``); a name
+  without a rule, or mapped to None, is replicated. A mesh axis is used at most once per array (the first
+  dimension that asks for it gets it), as flax's logical partitioning does.
   """
+  table = {logical: axes for logical, axes in logical_rules}
+  used: set[str] = set()
+  spec = []
+  for dim, logical in zip(shape, names):
+    axes = table.get(logical) if logical is not None else None
+    axes_tuple = () if axes is None else ((axes,) if isinstance(axes, str) else tuple(axes))
+    if any(a in used for a in axes_tuple):
+      axes, axes_tuple = None, ()
+    if axes_tuple and dim % _axis_size(mesh, axes_tuple):
+      raise ShardingError(f"logical rule {logical!r} -> {axes} does not divide {name} of shape {shape}: "
+                          f"dimension {dim} over mesh axes {axes_tuple} of size {_axis_size(mesh, axes_tuple)}")
+    used.update(axes_tuple)
+    spec.append(axes if axes_tuple else None)
+  return P(*spec)
+
+
+@dataclasses.dataclass(frozen=True)
+class AxisNames:
+  """Logical names of one array's dimensions; a pytree leaf (a plain tuple would be a pytree node)."""
+  names: tuple[str | None, ...]
+
+
+def logical_names(boxed_tree: Any) -> Any:
+  """The tree with each ``nn.LogicallyPartitioned`` leaf replaced by its ``AxisNames``, every other by None.
+
+  Its paths equal those of ``nn.meta.unbox(boxed_tree)``, so it lines up with the unboxed state.
+  """
+  is_box = lambda x: isinstance(x, nn.LogicallyPartitioned)
+  return jax.tree.map(lambda x: AxisNames(tuple(x.names)) if is_box(x) else None, boxed_tree, is_leaf=is_box)
+
+
+def tree_shardings(tree: Any, mesh: Mesh, rules: Sequence[tuple[str, Sequence]] = (),
+                   fsdp_min_size: int = 2**14, logical_names: Any = None,
+                   logical_rules: Sequence[tuple[str, Any]] = ()) -> Any:
+  """NamedSharding for every leaf of ``tree`` (arrays or ShapeDtypeStructs).
+
+  A leaf with logical axis names (``logical_names``, a tree like ``tree`` holding a names tuple or None
+  per leaf) is placed by ``logical_rules``; any other leaf by the path-regex ``rules`` and auto-FSDP.
+  Optimizer moments live under paths ending in the parameter's own path and keep its logical names, so
+  both ways place them like their parameter; scalars (step, Adam's count) are replicated.
+  """
+  if logical_names is None:
+    names_by_path = {}
+  else:
+    flat, _ = jax.tree_util.tree_flatten_with_path(logical_names, is_leaf=lambda x: isinstance(x, AxisNames))
+    names_by_path = {path_str(path): leaf.names for path, leaf in flat}
+
   def one(path, leaf):
-    return NamedSharding(mesh, leaf_spec(path_str(path), tuple(leaf.shape), mesh, rules, fsdp_min_size))
+    name = path_str(path)
+    if name in names_by_path:
+      spec = logical_spec(name, tuple(leaf.shape), names_by_path[name], mesh, logical_rules)
+    else:
+      spec = leaf_spec(name, tuple(leaf.shape), mesh, rules, fsdp_min_size)
+    return NamedSharding(mesh, spec)
   return jax.tree_util.tree_map_with_path(one, tree)
 
 

@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
     mesh = train.make_checked_mesh(config)
     train_ds = train.load_split(config.data, config.data.train_split)  # for the example shape and epoch length
     sched = train.make_schedule(config, len(train_ds))
-    program = train.build_program(config, model, task, mesh, train_ds.images.shape[1:], sched)
+    model = train.fit_model_to_data(model, config.model, train_ds)
+    program = train.build_program(config, model, task, mesh, train.example_spec(train_ds.arrays), sched)
   except (train.ConfigError, data.DataError, parallel.ShardingError) as error:
     print(f"preflight: {error}", file=sys.stderr)
     return 2

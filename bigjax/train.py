@@ -148,13 +148,23 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -
     writers.write_json(path, config_json)
 
 
-def load_split(data_config: ml_collections.ConfigDict, split: str) -> data.ArrayDataset:
+def load_split(data_config: ml_collections.ConfigDict, split: str) -> data.Dataset:
   try:
-    return data.load(data_config.name, split, data_config.data_dir or None)
+    return data.load_for_config(data_config, split)
   except data.DataError:
     raise
   except ValueError as error:  # an unknown dataset or split name: a config mistake
     raise ConfigError(f"config.data: {error}") from None
+
+
+def _save_vocab(path: pathlib.Path, vocab_json: str, is_main: bool) -> None:
+  """Writes the run's vocabulary (tokenizer) next to its config; a resumed run must have the same one."""
+  if path.exists():
+    if path.read_text() != vocab_json:
+      raise ConfigError(f"{path} differs from the vocabulary built from the data now: the data changed since "
+                        f"this run started; use a new workdir")
+  elif is_main:
+    writers.write_text(path, vocab_json)
 
 
 def git_revision() -> str:
@@ -167,6 +177,26 @@ def git_revision() -> str:
     return rev + ("-dirty" if dirty else "")
   except (OSError, subprocess.CalledProcessError):
     return "unknown"
+
+
+def fit_model_to_data(model: nn.Module, model_config: ml_collections.ConfigDict, train_ds: data.Dataset) -> nn.Module:
+  """Checks the model's ``num_classes``/``vocab_size`` against the data; ``vocab_size=0`` takes the data's."""
+  if getattr(model, "num_classes", train_ds.num_classes) != train_ds.num_classes:
+    raise ConfigError(f"config.model.num_classes={model.num_classes} but {train_ds.name} has "
+                      f"{train_ds.num_classes} classes")
+  if hasattr(model, "vocab_size") and train_ds.vocab is not None:
+    size = len(train_ds.vocab)
+    if model.vocab_size == 0:  # word vocabularies depend on the data (frequency cut-off, fold)
+      return model.clone(vocab_size=size)
+    if model.vocab_size != size:
+      raise ConfigError(f"config.model.vocab_size={model_config.vocab_size} but the vocabulary of {train_ds.name} "
+                        f"has {size} entries; set it to {size} or to 0 (take the data's)")
+  return model
+
+
+def example_spec(arrays: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], Any]]:
+  """``{name: (shape of one example, dtype)}`` of the arrays the pipeline batches."""
+  return {k: (tuple(a.shape[1:]), np.dtype(a.dtype)) for k, a in arrays.items()}
 
 
 # ====================================================================================== steps
@@ -209,6 +239,14 @@ def make_eval_call(model, task, task_config):
   return eval_call
 
 
+def train_metric_names(model, task, task_config, abstract_params, batch: dict[str, Any]) -> tuple[str, ...]:
+  """The metrics the task's loss reports (found by tracing it abstractly), plus what the step adds."""
+  one = {k: jax.ShapeDtypeStruct(v.shape[1:], v.dtype) for k, v in batch.items()}  # drop the K axis
+  _, metrics = jax.eval_shape(lambda p, b: task.loss(model, p, b, jax.random.PRNGKey(0), task_config),
+                              abstract_params, one)
+  return (*sorted(metrics), "grad_norm", "lr", "steps")
+
+
 # ====================================================================================== program
 
 def make_checked_mesh(config: ml_collections.ConfigDict) -> jax.sharding.Mesh:
@@ -237,46 +275,52 @@ class Program:
 
 
 def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
-                  image_shape: tuple[int, ...], sched: Schedule) -> Program:
+                  example: dict[str, tuple[tuple[int, ...], Any]], sched: Schedule) -> Program:
   """Creates the state abstractly (``jax.eval_shape``), places it by the sharding rules and compiles both
-  steps ahead of time (``jit(...).lower(...).compile()``) for ``mesh``: no parameter is materialised."""
-  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
-  example = {"image": jnp.zeros((1, *image_shape), jnp.float32), "label": jnp.zeros((1,), jnp.int32)}
+  steps ahead of time (``jit(...).lower(...).compile()``) for ``mesh``: no parameter is materialised.
 
-  def init_state(rng):
+  ``example`` is ``{name: (shape of one example, dtype)}`` of the batches (``example_spec``). Parameters
+  that carry logical axis names (``nn.with_logical_partitioning``) are placed by
+  ``config.sharding.logical_rules``; the others by the path-regex rules and auto-FSDP.
+  """
+  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
+  dummy = {k: jnp.zeros((1, *shape), dtype) for k, (shape, dtype) in example.items()}
+
+  def boxed_init_state(rng):  # parameters (and their optimizer moments) still in their logical-name boxes
     params_rng, train_rng = jax.random.split(rng)
-    params = task.init(model, params_rng, example)
+    params = task.init(model, params_rng, dummy)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
                       rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
 
-  abstract_state = jax.eval_shape(init_state, jax.random.PRNGKey(0))
-  rules = [tuple(r) for r in config.sharding.rules]
-  state_sharding = parallel.tree_shardings(abstract_state, mesh, rules, config.sharding.fsdp_min_size)
+  init_state = lambda rng: nn.meta.unbox(boxed_init_state(rng))
+  boxed = jax.eval_shape(boxed_init_state, jax.random.PRNGKey(0))
+  abstract_state = nn.meta.unbox(boxed)
+  state_sharding = parallel.tree_shardings(
+      abstract_state, mesh, [tuple(r) for r in config.sharding.rules], config.sharding.fsdp_min_size,
+      logical_names=parallel.logical_names(boxed), logical_rules=[tuple(r) for r in config.sharding.logical_rules])
   abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
                                 abstract_state, state_sharding)
 
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-  sum_names = ("loss", "accuracy", "grad_norm", "lr", "steps")
+  train_batch = {k: jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size, *shape), dtype,
+                                         sharding=parallel.batch_sharding(mesh, 1))
+                 for k, (shape, dtype) in example.items()}
+  eval_batch = {k: jax.ShapeDtypeStruct((config.data.eval_batch_size, *shape), dtype,
+                                        sharding=parallel.batch_sharding(mesh))
+                for k, (shape, dtype) in {**example, "mask": ((), np.dtype(np.float32))}.items()}
+  sum_names = train_metric_names(model, task, config.task, abstract_state.params, train_batch)
   zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
-  train_batch = {
-      "image": jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size, *image_shape), jnp.float32,
-                                    sharding=parallel.batch_sharding(mesh, 1)),
-      "label": jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size), jnp.int32,
-                                    sharding=parallel.batch_sharding(mesh, 1))}
-  eval_batch = {
-      "image": jax.ShapeDtypeStruct((config.data.eval_batch_size, *image_shape), jnp.float32,
-                                    sharding=parallel.batch_sharding(mesh)),
-      "label": jax.ShapeDtypeStruct((config.data.eval_batch_size,), jnp.int32, sharding=parallel.batch_sharding(mesh)),
-      "mask": jax.ShapeDtypeStruct((config.data.eval_batch_size,), jnp.float32, sharding=parallel.batch_sharding(mesh))}
   compile_start = time.perf_counter()
-  train_call = jax.jit(
-      make_train_call(model, task, config.task, tx, lr_schedule),
-      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
-      out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
-  ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch).compile()
-  eval_call = jax.jit(make_eval_call(model, task, config.task),
-                      in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
-                      out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
+  # Activations named with nn.with_logical_constraint follow the same logical rules as the parameters.
+  with nn.logical_axis_rules([tuple(r) for r in config.sharding.logical_rules]), jax.set_mesh(mesh):
+    train_call = jax.jit(
+        make_train_call(model, task, config.task, tx, lr_schedule),
+        in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
+        out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
+    ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch).compile()
+    eval_call = jax.jit(make_eval_call(model, task, config.task),
+                        in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
+                        out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
   return Program(init_state=init_state, abstract_state=abstract_state, state_sharding=state_sharding,
                  train_call=train_call, eval_call=eval_call, zero_sums=zero_sums,
                  num_params=sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params)),
@@ -308,20 +352,18 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   train_ds = load_split(config.data, config.data.train_split)
   eval_ds = load_split(config.data, config.data.eval_split)
   if config.data.eval_examples > 0:  # smoke variants evaluate on a prefix to stay fast
-    eval_ds = dataclasses.replace(eval_ds, images=eval_ds.images[:config.data.eval_examples],
-                                  labels=eval_ds.labels[:config.data.eval_examples])
+    eval_ds = eval_ds.prefix(config.data.eval_examples)
   sched = make_schedule(config, len(train_ds))
   layout = pipeline.TrainLayout(len(train_ds), config.data.batch_size, sched.steps_per_call,
                                 jax.process_index(), jax.process_count())
-  train_arrays = {"image": train_ds.images, "label": train_ds.labels}
-  eval_arrays = {"image": eval_ds.images, "label": eval_ds.labels}
-  if getattr(model, "num_classes", train_ds.num_classes) != train_ds.num_classes:
-    raise ConfigError(f"config.model.num_classes={model.num_classes} but {train_ds.name} has "
-                      f"{train_ds.num_classes} classes")
+  train_arrays, eval_arrays = train_ds.arrays, eval_ds.arrays
+  model = fit_model_to_data(model, config.model, train_ds)
   _prepare_workdir(workdir, config)
+  if train_ds.vocab is not None:
+    _save_vocab(workdir / "vocab.json", train_ds.vocab.to_json(), is_main)
 
   # ---------------------------------------------------------------- init & step (compiled once)
-  program = build_program(config, model, task, mesh, train_ds.images.shape[1:], sched)
+  program = build_program(config, model, task, mesh, example_spec(train_arrays), sched)
   state_sharding, abstract_state = program.state_sharding, program.abstract_state
   train_call, eval_call, zero_sums = program.train_call, program.eval_call, program.zero_sums
 
@@ -359,7 +401,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       for k, v in sums.items():
         totals[k] = totals.get(k, 0.0) + float(v)
     count = totals.pop("count")
-    return {f"{config.data.eval_split}/{k}": v / count for k, v in totals.items()}
+    means = {k: v / count for k, v in totals.items()}
+    if hasattr(task, "finalize_metrics"):  # metrics that are not means (perplexity = exp(mean loss))
+      means = task.finalize_metrics(means)
+    return {f"{config.data.eval_split}/{k}": v for k, v in means.items()}
 
   def check_finite(state) -> None:
     bad = int(jax.device_get(state.first_bad_step))

@@ -14,12 +14,17 @@ from typing import Any
 import numpy as np
 
 
-def write_json(path: str | pathlib.Path, obj: Any) -> None:
+def write_text(path: str | pathlib.Path, text: str) -> None:
   """Atomic write (temp file + rename): a reader never sees half a file, a crash never truncates one."""
   path = pathlib.Path(path)
   tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+  tmp.write_text(text)
   os.replace(tmp, path)
+
+
+def write_json(path: str | pathlib.Path, obj: Any) -> None:
+  """``obj`` as indented JSON, written atomically."""
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, Any]:

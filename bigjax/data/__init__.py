@@ -18,7 +18,7 @@ import numpy as np
 from bigjax.data import digits, local, tfds_source
 from bigjax.data.errors import DataError
 
-__all__ = ["ArrayDataset", "DataError", "NAMES", "SPLITS", "default_data_dir", "load"]
+__all__ = ["ArrayDataset", "DataError", "Dataset", "NAMES", "SPLITS", "default_data_dir", "load", "load_for_config"]
 
 SPLITS = ("train", "test")
 NAMES = ("digits", "mnist", "fashion_mnist", "tfds:<tfds name>")
@@ -49,12 +49,65 @@ class ArrayDataset:
       raise ValueError(f"{self.name}: labels must be int32 [{len(self.images)}], got "
                        f"{self.labels.dtype} {self.labels.shape}")
 
+  vocab = None  # image datasets have no vocabulary to save with the run
+
   def __len__(self) -> int:
     return len(self.labels)
+
+  @property
+  def arrays(self) -> dict[str, np.ndarray]:
+    """What the pipeline batches: ``{"image": [N, H, W, C], "label": [N]}``."""
+    return {"image": self.images, "label": self.labels}
+
+  def prefix(self, n: int) -> "ArrayDataset":
+    """The first ``n`` examples (smoke runs evaluate on a prefix)."""
+    return dataclasses.replace(self, images=self.images[:n], labels=self.labels[:n])
 
   def __repr__(self) -> str:  # The default would print every pixel.
     return (f"ArrayDataset(name={self.name!r}, images={self.images.dtype}{list(self.images.shape)}, "
             f"labels={self.labels.dtype}{list(self.labels.shape)}, num_classes={self.num_classes})")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+  """One split of any dataset: named arrays sharing the leading dimension N, as the pipeline batches them.
+
+  Attributes:
+    arrays: ``{name: [N, ...]}``, e.g. ``{"tokens": int32 [N, T], "label": int32 [N]}``. An array may be
+      array-like (``shape``, ``dtype``, ``len`` and ``a[rows]``), e.g. windows cut from a token stream on read.
+    num_classes: number of classes (0 where there are none, as in language modelling).
+    name: "<dataset>:<split>".
+    vocab: the tokenizer or vocabulary the ids come from (``len``, ``to_json()``), saved with the run.
+  """
+  arrays: dict
+  num_classes: int
+  name: str
+  vocab: object = None
+
+  def __post_init__(self):
+    sizes = {k: len(a) for k, a in self.arrays.items()}
+    if len(set(sizes.values())) != 1:
+      raise ValueError(f"{self.name}: arrays differ in length: {sizes}")
+
+  def __len__(self) -> int:
+    return len(next(iter(self.arrays.values())))
+
+  def prefix(self, n: int) -> "Dataset":
+    """The first ``n`` examples (smoke runs evaluate on a prefix)."""
+    return dataclasses.replace(self, arrays={k: a[:n] for k, a in self.arrays.items()})
+
+  def __repr__(self) -> str:
+    arrays = ", ".join(f"{k}={np.dtype(a.dtype)}{list(a.shape)}" for k, a in self.arrays.items())
+    return f"Dataset(name={self.name!r}, {arrays}, num_classes={self.num_classes})"
+
+
+def load_for_config(data_config, split: str) -> "ArrayDataset | Dataset":
+  """The split that ``config.data`` names: image datasets through ``load``, text ones through ``corpora``."""
+  from bigjax.data import corpora  # text readers; image-only runs never import them
+  if data_config.name in corpora.DATASETS:
+    return corpora.load(data_config, split, default_data_dir() if not data_config.data_dir
+                        else pathlib.Path(data_config.data_dir))
+  return load(data_config.name, split, data_config.data_dir or None)
 
 
 def default_data_dir() -> pathlib.Path:

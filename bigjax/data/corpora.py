@@ -1,0 +1,79 @@
+"""Text datasets as ``Dataset``s the loop can batch: character LM windows and Kim (2014) sentence sets.
+
+  tinyshakespeare  splits train / validation (first 90% / last 10%, nanoGPT's); ``{"tokens": [N, seq_len+1]}``
+  trec             splits train / test (5,452 / 500), 6 classes           ``{"tokens": [N, T], "label": [N]}``
+  sst2             splits train / dev / test (6,920 / 872 / 1,821), 2 classes, sentence level
+  mr               splits train / test: fold ``data.fold`` of ``data.num_folds`` is test, 2 classes
+
+Language modelling reads every window of ``seq_len + 1`` characters of the training text (one per start
+position, so an epoch visits each start once, like nanoGPT's random offsets drawn without replacement);
+validation windows start every ``seq_len`` characters, so each validation character after the first is
+predicted exactly once, with the same spread of context lengths as nanoGPT's random validation windows.
+"""
+
+import functools
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from bigjax.data import Dataset, sentences, text
+
+DATASETS = ("tinyshakespeare", "trec", "sst2", "mr")
+SPLITS = {"tinyshakespeare": ("train", "validation"), "trec": ("train", "test"),
+          "sst2": ("train", "dev", "test"), "mr": ("train", "test")}
+
+
+class TokenWindows:
+  """Array-like ``[N, length]`` int32 view of a token stream: example ``i`` is ``ids[i*stride : i*stride+length]``.
+
+  Rows are cut on read (``windows[rows]``), so the million overlapping windows of a character corpus
+  cost no memory beyond the stream itself.
+  """
+
+  def __init__(self, ids: np.ndarray, length: int, stride: int):
+    if len(ids) < length:
+      raise ValueError(f"a stream of {len(ids)} tokens holds no window of {length}")
+    self.ids, self.length, self.stride = np.asarray(ids, np.int32), length, stride
+    self.dtype = np.dtype(np.int32)
+    self.shape = ((len(ids) - length) // stride + 1, length)
+
+  def __len__(self) -> int:
+    return self.shape[0]
+
+  def __getitem__(self, rows) -> np.ndarray:
+    starts = np.arange(len(self))[rows] * self.stride
+    return self.ids[starts[..., None] + np.arange(self.length)]
+
+
+@functools.lru_cache(maxsize=4)
+def _sentence_splits(name: str, fold: int, num_folds: int, min_freq: int, max_len: int,
+                     root: pathlib.Path) -> dict[str, sentences.SentenceData]:
+  # One vocabulary for all splits of a run: built once, shared by the train and eval loads.
+  return sentences.load(name, fold=fold, num_folds=num_folds, min_freq=min_freq,
+                        max_len_cap=max_len or None, data_dir=root)
+
+
+def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
+  """The ``split`` of the text dataset ``data_config.name`` (see the module docstring)."""
+  name = data_config.name
+  if split not in SPLITS[name]:
+    raise ValueError(f"{name} has splits {SPLITS[name]}, not {split!r} (config.data.train_split/eval_split)")
+  if name == "tinyshakespeare":
+    if data_config.seq_len < 1:
+      raise ValueError(f"config.data.seq_len={data_config.seq_len}: language modelling needs the context "
+                       f"length (nanoGPT's block_size), e.g. 256")
+    train_ids, val_ids, tokenizer = text.tiny_shakespeare(root)
+    ids, stride = (train_ids, 1) if split == "train" else (val_ids, data_config.seq_len)
+    windows = TokenWindows(ids, data_config.seq_len + 1, stride)
+    return Dataset({"tokens": windows}, num_classes=0, name=f"{name}:{split}", vocab=tokenizer)
+  if name == "mr":
+    if not 0 <= data_config.fold < data_config.num_folds:
+      raise ValueError(f"config.data.fold={data_config.fold}: MR is evaluated by {data_config.num_folds}-fold "
+                       f"cross-validation; choose a fold in [0, {data_config.num_folds})")
+  elif data_config.fold != -1:
+    raise ValueError(f"config.data.fold={data_config.fold}: {name} has fixed splits; leave it at -1")
+  part = _sentence_splits(name, max(data_config.fold, 0), data_config.num_folds, data_config.min_freq,
+                          data_config.max_len, root)[split]
+  return Dataset({"tokens": part.tokens, "label": part.labels}, num_classes=part.num_classes, name=part.name,
+                 vocab=part.vocab)
