@@ -311,16 +311,17 @@ def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any
   sum_names = train_metric_names(model, task, config.task, abstract_state.params, train_batch)
   zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
   compile_start = time.perf_counter()
-  # Activations named with nn.with_logical_constraint follow the same logical rules as the parameters.
-  with nn.logical_axis_rules([tuple(r) for r in config.sharding.logical_rules]), jax.set_mesh(mesh):
-    train_call = jax.jit(
-        make_train_call(model, task, config.task, tx, lr_schedule),
-        in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
-        out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
-    ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch).compile()
-    eval_call = jax.jit(make_eval_call(model, task, config.task),
-                        in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
-                        out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
+  # No mesh context while tracing: activations follow from the parameter and batch shardings (XLA's
+  # propagation), and flax's logical constraints stay no-ops (with a mesh set, flax 0.12 re-applies them to
+  # DenseGeneral's reshaped kernels with the wrong rank).
+  train_call = jax.jit(
+      make_train_call(model, task, config.task, tx, lr_schedule),
+      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
+      out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
+  ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch).compile()
+  eval_call = jax.jit(make_eval_call(model, task, config.task),
+                      in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
+                      out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
   return Program(init_state=init_state, abstract_state=abstract_state, state_sharding=state_sharding,
                  train_call=train_call, eval_call=eval_call, zero_sums=zero_sums,
                  num_params=sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params)),

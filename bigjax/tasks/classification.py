@@ -1,6 +1,7 @@
 """Image/sequence classification: softmax cross-entropy or mean squared error on softmax outputs.
 
-Batches are ``{"image": [b, ...] float32, "label": [b] int32}`` (+ ``"mask": [b]`` for evaluation).
+Batches are ``{"image": [b, ...] float32, "label": [b] int32}`` or, for text, ``{"tokens": [b, t] int32,
+"label": [b] int32}`` (+ ``"mask": [b]`` for evaluation).
 ``task_config.random_shift = n`` translates training images by up to n pixels (on device, drawn
 from the step's rng, so a resumed run draws the same shifts).
 """
@@ -42,17 +43,24 @@ def random_shift(images: jnp.ndarray, rng: jax.Array, max_shift: int) -> jnp.nda
   return jax.vmap(crop)(padded, offsets)
 
 
+def inputs_of(batch: dict[str, jnp.ndarray]) -> jnp.ndarray:
+  """What the model reads: the images, or the token ids of a text dataset."""
+  return batch["image"] if "image" in batch else batch["tokens"]
+
+
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
-  return model.init({"params": rng}, batch["image"], train=False)["params"]
+  return model.init({"params": rng}, inputs_of(batch), train=False)["params"]
 
 
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
          task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-  images = batch["image"]
+  inputs = inputs_of(batch)
   if task_config.get("random_shift", 0):
+    if "image" not in batch:
+      raise ValueError("config.task.random_shift translates images; this dataset has token ids")
     rng, augment_rng = jax.random.split(rng)
-    images = random_shift(images, augment_rng, task_config.random_shift)
-  logits = model.apply({"params": params}, images, train=True, rngs={"dropout": rng})
+    inputs = random_shift(inputs, augment_rng, task_config.random_shift)
+  logits = model.apply({"params": params}, inputs, train=True, rngs={"dropout": rng})
   chex.assert_rank(logits, 2)
   chex.assert_shape(batch["label"], (logits.shape[0],))
   losses = per_example_loss(logits, batch["label"], task_config.loss)
@@ -62,7 +70,7 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
 
 def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray],
              task_config: Any) -> dict[str, jnp.ndarray]:
-  logits = model.apply({"params": params}, batch["image"], train=False)
+  logits = model.apply({"params": params}, inputs_of(batch), train=False)
   valid = batch["mask"] > 0
   # where(), not a product: a NaN in a padding row must not leak into the sums.
   return {

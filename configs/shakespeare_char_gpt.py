@@ -1,0 +1,90 @@
+"""Character-level GPT on Tiny Shakespeare with nanoGPT's ``config/train_shakespeare_char.py`` settings.
+
+6 layers, 6 heads, 384 wide, context 256, dropout 0.2 (residual and attention), no biases, tied LM
+head; AdamW lr 1e-3 with 100 warmup steps and cosine decay to 1e-4 over 5000 steps, beta2 0.99,
+weight decay 0.1 on matrices and embeddings, gradient clipping at 1.0; batch 64. Data: the first 90%
+of the characters train, the last 10% validate (nanoGPT's split); the validation loss is over every
+validation character (windows every 256 characters), not nanoGPT's 200 random batches.
+
+Command:  python -m bigjax.main --config=configs/shakespeare_char_gpt.py --workdir=runs/shakespeare_char_gpt
+Result:   not yet run here (a GPU job: nanoGPT reports validation loss 1.4697 on an A100 in ~3 minutes).
+
+Variant ``cpu``: nanoGPT's README CPU recipe (4 layers, 4 heads, 128 wide, context 64, batch 12,
+2000 steps, lr decay over 2000, no dropout), which it reports at validation loss 1.88.
+
+Command:  python -m bigjax.main --config=configs/shakespeare_char_gpt.py:cpu --workdir=runs/shakespeare_char_gpt_cpu
+Result:   see experiments/shakespeare_char/RESULTS.md.
+
+Variants: ``smoke`` and ``cpu_smoke`` (a few steps of a tiny model, for tests).
+Sample:   python -m bigjax.sample --workdir=runs/shakespeare_char_gpt_cpu --prompt="ROMEO:" --num_tokens=500
+"""
+
+from bigjax.config_base import base_config, smoke
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "tinyshakespeare"
+  c.data.train_split = "train"
+  c.data.eval_split = "validation"
+  c.data.seq_len = 256
+  c.data.batch_size = 64
+  c.data.eval_batch_size = 64
+
+  c.model.name = "transformer.Decoder"
+  c.model.vocab_size = 0          # from the data: 65 characters
+  c.model.max_len = 256
+  c.model.num_layers = 6
+  c.model.num_heads = 6
+  c.model.embed_dim = 384
+  c.model.dropout = 0.2
+  c.model.attention_dropout = 0.2
+  c.model.use_bias = False
+  c.model.scan_layers = False
+  c.model.remat = False
+  c.model.dtype = "float32"
+
+  c.task.name = "language_model"
+
+  c.optim.name = "adamw"
+  c.optim.lr = 1e-3
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.99
+  c.optim.weight_decay = 0.1
+  c.optim.schedule = "warmup_cosine"
+  c.optim.warmup_steps = 100
+  c.optim.end_lr_factor = 0.1     # min_lr 1e-4
+  c.optim.clip_norm = 1.0
+
+  c.train.num_steps = 5000
+  c.train.steps_per_call = 10
+  c.train.log_every_steps = 50
+  c.train.eval_every_steps = 250  # nanoGPT's eval_interval
+  c.train.checkpoint_every_steps = 1000
+
+  variant, _, rest = (arg or "").partition("_")
+  if variant == "cpu":
+    c.data.seq_len = 64
+    c.data.batch_size = 12
+    c.data.eval_batch_size = 96
+    c.model.max_len = 64
+    c.model.num_layers = 4
+    c.model.num_heads = 4
+    c.model.embed_dim = 128
+    c.model.dropout = 0.0
+    c.model.attention_dropout = 0.0
+    c.train.num_steps = 2000
+  elif variant:
+    rest = variant if not rest else f"{variant}_{rest}"
+  if rest == "smoke":
+    c.model.num_layers = 2
+    c.model.embed_dim = 32
+    c.model.num_heads = 2
+    c.data.seq_len = c.model.max_len = 32
+    c.data.batch_size = 8
+    c.data.eval_batch_size = 64
+    c.train.steps_per_call = 5
+    smoke(c, steps=20, eval_examples=256)
+  elif rest:
+    raise ValueError(f"unknown variant {arg!r} of shakespeare_char_gpt; known: cpu, smoke, cpu_smoke")
+  return c
