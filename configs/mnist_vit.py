@@ -1,0 +1,45 @@
+"""Vision transformer on MNIST: 7x7 patches (16 per image), 6 layers, 4 heads, 128 wide, mean pooling.
+
+AdamW 1e-3 (weight decay 0.05) with 2 warmup epochs and cosine decay, batch 128, 1-pixel random shifts,
+dropout 0.1; 15 epochs.
+
+Command:  python -m bigjax.main --config=configs/mnist_vit.py --workdir=runs/mnist_vit
+Result:   see experiments/mnist/RESULTS.md.
+Variants: ``smoke`` (a few steps of a tiny model, for tests).
+"""
+
+from bigjax.config_base import base_config, smoke
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "mnist"
+  c.data.batch_size = 128
+  c.data.eval_batch_size = 1000
+  c.model.name = "transformer.ViT"
+  c.model.patch_size = 7
+  c.model.num_classes = 10
+  c.model.num_layers = 6
+  c.model.num_heads = 4
+  c.model.embed_dim = 128
+  c.model.dropout = 0.1
+  c.task.random_shift = 1
+  c.optim.name = "adamw"
+  c.optim.lr = 1e-3
+  c.optim.weight_decay = 0.05
+  c.optim.schedule = "warmup_cosine"
+  c.optim.warmup_steps = 936      # 2 epochs of 468 steps
+  c.train.num_epochs = 15
+  c.train.steps_per_call = 12
+  c.train.log_every_steps = 156
+  if arg == "smoke":
+    c.model.num_layers = 1
+    c.model.embed_dim = 16
+    c.model.num_heads = 2
+    c.data.batch_size = 32
+    c.optim.warmup_steps = 4
+    c.train.steps_per_call = 4
+    smoke(c, steps=16, eval_examples=1000)
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of mnist_vit; known: smoke")
+  return c

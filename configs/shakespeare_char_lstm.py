@@ -1,0 +1,55 @@
+"""Character-level LSTM language model on Tiny Shakespeare (char-rnn's task; nanoGPT's 90/10 split).
+
+2 LSTM layers of 512 units, 64-dimensional character embeddings, dropout 0.1, the untied softmax of
+Zaremba et al.; sequences of 128 characters cut at random offsets (each training window once per
+epoch), batch 32; Adam 2e-3, cosine decay to 1e-4 after 100 warmup steps, gradient clipping at 5 (as
+char-rnn). The validation loss is over every validation character (windows every 128 characters, each
+started from a zero state).
+
+Command:  python -m bigjax.main --config=configs/shakespeare_char_lstm.py --workdir=runs/shakespeare_char_lstm
+Result:   see experiments/shakespeare_char/RESULTS.md.
+Variants: ``smoke`` (a few steps of a tiny model, for tests).
+Sample:   python -m bigjax.sample --workdir=runs/shakespeare_char_lstm --prompt="ROMEO:" --num_tokens=500
+"""
+
+from bigjax.config_base import base_config, smoke
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "tinyshakespeare"
+  c.data.train_split = "train"
+  c.data.eval_split = "validation"
+  c.data.seq_len = 128
+  c.data.batch_size = 32
+  c.data.eval_batch_size = 96
+  c.model.name = "rnn.RNNLanguageModel"
+  c.model.vocab_size = 0          # from the data: 65 characters
+  c.model.cell = "lstm"
+  c.model.embed_dim = 64
+  c.model.hidden = 512
+  c.model.num_layers = 2
+  c.model.dropout = 0.1
+  c.task.name = "language_model"
+  c.optim.name = "adam"
+  c.optim.lr = 2e-3
+  c.optim.schedule = "warmup_cosine"
+  c.optim.warmup_steps = 100
+  c.optim.end_lr_factor = 0.05
+  c.optim.clip_norm = 5.0
+  c.train.num_steps = 3000
+  c.train.steps_per_call = 10
+  c.train.log_every_steps = 50
+  c.train.eval_every_steps = 500
+  c.train.checkpoint_every_steps = 500
+  if arg == "smoke":
+    c.model.embed_dim = 8
+    c.model.hidden = 16
+    c.data.seq_len = 16
+    c.data.batch_size = 8
+    c.data.eval_batch_size = 64
+    c.train.steps_per_call = 5
+    smoke(c, steps=20, eval_examples=256)
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of shakespeare_char_lstm; known: smoke")
+  return c

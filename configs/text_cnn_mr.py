@@ -1,0 +1,24 @@
+"""Kim (2014) CNN-rand on MR (movie-review polarity), by 10-fold cross-validation.
+
+Filter widths 3, 4, 5 with 100 maps each, ReLU, max-over-time pooling, dropout 0.5, 300-dimensional
+word vectors initialised uniform in [-0.25, 0.25] and trained (CNN-rand); batch 50 as Kim. Kim trains
+with Adadelta and a max-norm constraint and stops early on a dev split; here Adam, a fixed number of
+epochs, and the test fold after the last epoch (no model selection on test). The recipe is
+``config_base.kim_cnn``, shared with text_cnn_trec and text_cnn_sst2.
+
+One fold:  python -m bigjax.main --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr/fold0 --config.data.fold=0
+All folds: python -m bigjax.sweep --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr
+Result:    see experiments/sentence_classification/RESULTS.md (Kim's CNN-rand: 76.1%).
+Variants:  ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, kim_cnn, sentence_classification
+
+
+def get_config(arg: str | None = None):
+  return kim_cnn(sentence_classification(base_config(), "mr"), arg)
+
+
+def get_sweep(arg: str | None = None):
+  from bigjax.sweep import sweep
+  return sweep("data.fold", list(range(10)))

@@ -1,0 +1,14 @@
+"""Kim (2014) CNN-rand on TREC question classification (6 classes; 5,452 train / 500 test).
+
+The recipe of configs/text_cnn_mr.py (``config_base.kim_cnn``) on TREC's fixed split.
+
+Command:  python -m bigjax.main --config=configs/text_cnn_trec.py --workdir=runs/text_cnn_trec
+Result:   see experiments/sentence_classification/RESULTS.md (Kim's CNN-rand: 91.2%).
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, kim_cnn, sentence_classification
+
+
+def get_config(arg: str | None = None):
+  return kim_cnn(sentence_classification(base_config(), "trec"), arg)
