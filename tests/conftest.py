@@ -17,6 +17,16 @@ def mnist_available() -> bool:
   return (data.default_data_dir() / "mnist" / "train-images-idx3-ubyte.gz").exists()
 
 
+def requires_data(relpath: str) -> pytest.MarkDecorator:
+  """Skips a test whose real data file (under the data root) is absent, naming where it was looked for."""
+  path = data.default_data_dir() / relpath
+  return pytest.mark.skipif(not path.exists(), reason=f"{path} not found (set $BIGJAX_DATA_DIR to the data root)")
+
+
+requires_shakespeare = requires_data("tinyshakespeare/input.txt")
+requires_sentences = requires_data("sent_classification/stsa.binary.train")
+requires_mr = requires_data("mr/rt-polarity.pos")
+
 requires_mnist = pytest.mark.skipif(
     not mnist_available(),
     reason=f"MNIST idx files not found under {data.default_data_dir()}/mnist (set $BIGJAX_DATA_DIR)")
