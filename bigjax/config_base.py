@@ -68,8 +68,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.sharding.rules = ()           # ((regex on 'params/Dense_0/kernel'-style paths, (axis per dim, ...)), ...)
   c.sharding.fsdp_min_size = 2**14
   # Parameters that carry logical axis names (transformer) are placed by these: (name, mesh axes or None).
-  # Heads and MLP units over `tensor` (Megatron-style), the embedding dimension over `fsdp` (ZeRO-3).
-  c.sharding.logical_rules = (("batch", ("data", "fsdp")), ("vocab", "tensor"), ("embed", "fsdp"),
+  # Heads and MLP units over `tensor` (Megatron-style), the embedding dimension over `fsdp` (ZeRO-3). The
+  # vocabulary stays whole by default: character vocabularies (65) divide no mesh axis.
+  c.sharding.logical_rules = (("batch", ("data", "fsdp")), ("vocab", None), ("embed", "fsdp"),
                               ("mlp", "tensor"), ("heads", "tensor"), ("kv", None), ("layers", None),
                               ("length", None), ("patch", None), ("pos", None), ("norm", None))
   return c

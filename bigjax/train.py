@@ -274,16 +274,15 @@ class Program:
   memory: dict[str, int]     # compiled memory of train_call (per device), where the backend reports it
 
 
-def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
-                  example: dict[str, tuple[tuple[int, ...], Any]], sched: Schedule) -> Program:
-  """Creates the state abstractly (``jax.eval_shape``), places it by the sharding rules and compiles both
-  steps ahead of time (``jit(...).lower(...).compile()``) for ``mesh``: no parameter is materialised.
+def abstract_train_state(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
+                         example: dict[str, tuple[tuple[int, ...], Any]], total_steps: int) -> tuple[Any, Any]:
+  """``(init_state, abstract_state)``: ``rng -> TrainState`` and its ShapeDtypeStructs carrying their shardings.
 
-  ``example`` is ``{name: (shape of one example, dtype)}`` of the batches (``example_spec``). Parameters
-  that carry logical axis names (``nn.with_logical_partitioning``) are placed by
-  ``config.sharding.logical_rules``; the others by the path-regex rules and auto-FSDP.
+  Nothing is computed: the state's shapes come from ``jax.eval_shape``. Parameters that carry logical axis
+  names (``nn.with_logical_partitioning``) are placed by ``config.sharding.logical_rules``; the others by the
+  path-regex rules and auto-FSDP.
   """
-  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
+  tx, _ = optim.make_optimizer(config.optim, total_steps)
   dummy = {k: jnp.zeros((1, *shape), dtype) for k, (shape, dtype) in example.items()}
 
   def boxed_init_state(rng):  # parameters (and their optimizer moments) still in their logical-name boxes
@@ -292,14 +291,27 @@ def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
                       rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
 
-  init_state = lambda rng: nn.meta.unbox(boxed_init_state(rng))
   boxed = jax.eval_shape(boxed_init_state, jax.random.PRNGKey(0))
   abstract_state = nn.meta.unbox(boxed)
-  state_sharding = parallel.tree_shardings(
+  shardings = parallel.tree_shardings(
       abstract_state, mesh, [tuple(r) for r in config.sharding.rules], config.sharding.fsdp_min_size,
       logical_names=parallel.logical_names(boxed), logical_rules=[tuple(r) for r in config.sharding.logical_rules])
   abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                                abstract_state, state_sharding)
+                                abstract_state, shardings)
+  return (lambda rng: nn.meta.unbox(boxed_init_state(rng))), abstract_state
+
+
+def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
+                  example: dict[str, tuple[tuple[int, ...], Any]], sched: Schedule) -> Program:
+  """Creates the state abstractly (``jax.eval_shape``), places it by the sharding rules and compiles both
+  steps ahead of time (``jit(...).lower(...).compile()``) for ``mesh``: no parameter is materialised.
+
+  ``example`` is ``{name: (shape of one example, dtype)}`` of the batches (``example_spec``); the state is
+  placed as ``abstract_train_state`` says.
+  """
+  tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
+  init_state, abstract_state = abstract_train_state(config, model, task, mesh, example, sched.total_steps)
+  state_sharding = jax.tree.map(lambda a: a.sharding, abstract_state)
 
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   train_batch = {k: jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size, *shape), dtype,

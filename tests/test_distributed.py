@@ -58,3 +58,26 @@ def test_two_processes_match_one_device(one_device, tmp_path):
   results = json.loads((tmp_path / "results.json").read_text())
   assert results["process_count"] == 2 and results["device_count"] == 4
   assert_same_trajectory(one_device, tmp_path)
+
+
+# ---------------------------------------------------------------------------- tensor parallel transformer
+
+GPT_OVERRIDES = ("--config.train.num_steps=20", "--config.model.num_heads=4")
+
+
+def test_transformer_heads_on_tensor_weights_on_fsdp_matches_one_device(tmp_path):
+  """The GPT smoke config on 8 devices (data 2 x fsdp 2 x tensor 2) follows the 1-device loss curve."""
+  runs = {}
+  for name, devices, mesh in [("one", 1, ()), ("eight", 8, ("--config.mesh.data=2", "--config.mesh.fsdp=2",
+                                                             "--config.mesh.tensor=2"))]:
+    proc = subprocess.run(cli_command("shakespeare_char_gpt.py:smoke", tmp_path / name, *GPT_OVERRIDES, *mesh),
+                          env=cli_env(devices), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs[name] = tmp_path / name
+  results = json.loads((runs["eight"] / "results.json").read_text())
+  assert results["mesh"] == {"data": 2, "fsdp": 2, "tensor": 2}
+  ref, got = train_losses(runs["one"]), train_losses(runs["eight"])
+  assert sorted(ref) == sorted(got) and len(ref) == 4
+  np.testing.assert_allclose([got[s] for s in sorted(got)], [ref[s] for s in sorted(ref)], rtol=1e-4)
+  final = [json.loads((w / "results.json").read_text())["final_metrics"]["validation/loss"] for w in runs.values()]
+  np.testing.assert_allclose(final[1], final[0], rtol=1e-4)

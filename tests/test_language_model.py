@@ -87,10 +87,20 @@ def test_cached_generation_equals_recomputing_the_sequence(name, temperature, to
   np.testing.assert_array_equal(fast[:, :3], prompt)
 
 
-def test_decoder_generation_beyond_max_len_is_refused():
+def test_decoder_generation_beyond_max_len_slides_a_window():
   model = models()["decoder"]
-  with pytest.raises(ValueError, match="exceed the model's max_len=16"):
-    lm.generate(model, init_params(model), jnp.ones((1, 10), jnp.int32), 7, jax.random.PRNGKey(0))
+  params = init_params(model)
+  prompt = jnp.ones((1, 10), jnp.int32)
+  with pytest.raises(ValueError, match="exceed the model's max_len=16; pass window=True"):
+    lm.generate(model, params, prompt, 7, jax.random.PRNGKey(0))
+  out = lm.generate(model, params, prompt, 30, jax.random.PRNGKey(0), temperature=0.0, window=True)
+  assert out.shape == (1, 40)
+  # Greedy: the first chunk (cache filled up to max_len) is exactly the unwindowed continuation.
+  first = lm.generate(model, params, prompt, 6, jax.random.PRNGKey(0), temperature=0.0)
+  np.testing.assert_array_equal(out[:, :16], first)
+  # Every later token is the greedy choice given the last max_len // 2 .. max_len - 1 tokens.
+  context = out[:, 16 - 8:17 - 1]  # the second chunk restarted from the last 8 tokens
+  np.testing.assert_array_equal(out[:, 16], lm.logits_of(model, params, context)[:, -1].argmax(-1))
 
 
 def test_top_k_and_temperature():

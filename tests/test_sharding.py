@@ -274,3 +274,46 @@ def test_host_batch_to_global_array(eight_devices):
   assert out["batch_spec"] == [["data", "fsdp"]]
   assert out["batch_shard_shape"] == [2, 3]
   assert out["batch_round_trip"]
+
+
+# ---------------------------------------------------------------------------------- logical axis names ---
+
+def gpt_state_specs(mesh, scan_layers=False):
+  """PartitionSpecs of a small GPT's train state placed by the default logical rules on ``mesh``."""
+  from bigjax import config_base, train
+  from bigjax.models import transformer
+  from bigjax.tasks import language_model
+  config = config_base.base_config()
+  config.optim.name = "adamw"
+  model = transformer.Decoder(vocab_size=65, max_len=32, num_layers=2, num_heads=4, embed_dim=32,
+                              scan_layers=scan_layers, use_bias=False)
+  example = {"tokens": ((33,), jnp.int32)}
+  _, state = train.abstract_train_state(config, model, language_model, mesh, example, total_steps=10)
+  specs = jax.tree.map(lambda a: a.sharding.spec, state)
+  flat = {path_str(p): s for p, s in jax.tree_util.tree_flatten_with_path(specs, is_leaf=lambda x: isinstance(x, P))[0]}
+  return flat
+
+
+def test_transformer_heads_and_mlp_on_tensor_embedding_on_fsdp():
+  specs = gpt_state_specs(abstract_mesh(2, 2, 2))
+  assert specs["params/layer_0/attn/query/kernel"] == P("fsdp", "tensor", None)   # [embed, heads, kv]
+  assert specs["params/layer_0/attn/out/kernel"] == P("tensor", None, "fsdp")     # [heads, kv, embed]
+  assert specs["params/layer_1/mlp_in/kernel"] == P("fsdp", "tensor")              # [embed, mlp]
+  assert specs["params/layer_1/mlp_out/kernel"] == P("tensor", "fsdp")             # [mlp, embed]
+  assert specs["params/wte"] == P(None, "fsdp")                                    # vocab 65 stays whole
+  assert specs["params/ln_f/scale"] == P(None)
+  # AdamW's moments sit where their parameter sits; scalars are replicated.
+  moments = [k for k in specs if k.endswith("layer_0/attn/query/kernel") and k.startswith("opt_state")]
+  assert len(moments) == 2 and all(specs[k] == P("fsdp", "tensor", None) for k in moments)
+  assert specs["step"] == P()
+
+
+def test_scanned_layers_keep_the_layer_axis_whole():
+  specs = gpt_state_specs(abstract_mesh(2, 2, 2), scan_layers=True)
+  assert specs["params/layers/attn/query/kernel"] == P(None, "fsdp", "tensor", None)  # [layers, embed, heads, kv]
+
+
+def test_logical_rule_that_does_not_divide_names_the_parameter():
+  with pytest.raises(ShardingError, match=r"logical rule 'heads' -> tensor does not divide params/layer_0/attn/"
+                                          r"\w+/kernel of shape \(32, 4, 8\)"):
+    gpt_state_specs(abstract_mesh(1, 1, 8))

@@ -81,17 +81,35 @@ def sample_token(logits: jnp.ndarray, rng: jax.Array, temperature: float = 1.0, 
 
 
 def generate(model: nn.Module, params: Any, prompt: jnp.ndarray, num_tokens: int, rng: jax.Array, *,
-             temperature: float = 1.0, top_k: int = 0) -> jnp.ndarray:
+             temperature: float = 1.0, top_k: int = 0, window: bool = False) -> jnp.ndarray:
   """``prompt [b, p] int32`` followed by ``num_tokens`` sampled tokens: ``[b, p + num_tokens]``.
 
   Every position is computed once: the prompt fills the KV cache (or the recurrent state) in one pass,
-  then each new token is one step of the cache (state). For a Decoder, ``p + num_tokens`` must not
-  exceed its ``max_len`` (there are no positions beyond it).
+  then each new token is one step of the cache (state). A Decoder has no positions beyond its
+  ``max_len``: longer text needs ``window=True``, which restarts the cache from the last ``max_len // 2``
+  tokens whenever it is full (so each token sees between ``max_len // 2`` and ``max_len - 1`` tokens of
+  context; nanoGPT instead recomputes the last ``max_len`` tokens for every new one).
   """
   chex.assert_rank(prompt, 2)
-  batch, length = prompt.shape
-  if length < 1:
+  if prompt.shape[1] < 1:
     raise ValueError("generate needs a prompt of at least one token")
+  if _is_recurrent(model) or prompt.shape[1] + num_tokens <= model.max_len:
+    return _generate(model, params, prompt, num_tokens, rng, temperature, top_k)
+  if not window:
+    raise ValueError(f"prompt {prompt.shape[1]} + {num_tokens} new tokens exceed the model's "
+                     f"max_len={model.max_len}; pass window=True to slide a window over the context")
+  keep, seq, chunk = model.max_len // 2, prompt, 0
+  while seq.shape[1] < prompt.shape[1] + num_tokens:
+    context = seq[:, -(model.max_len - 1 if chunk == 0 else keep):]
+    n = min(model.max_len - context.shape[1], prompt.shape[1] + num_tokens - seq.shape[1])
+    new = _generate(model, params, context, n, jax.random.fold_in(rng, chunk), temperature, top_k)
+    seq, chunk = jnp.concatenate([seq, new[:, context.shape[1]:]], axis=1), chunk + 1
+  return seq
+
+
+def _generate(model, params, prompt, num_tokens, rng, temperature, top_k):
+  """``generate`` within one cache (or with the carried state)."""
+  batch, length = prompt.shape
   if _is_recurrent(model):
     logits, carry = model.apply({"params": params}, prompt, train=False)
 
@@ -102,8 +120,6 @@ def generate(model: nn.Module, params: Any, prompt: jnp.ndarray, num_tokens: int
       return (carry, logits[:, -1]), token
   else:
     total = length + num_tokens
-    if total > model.max_len:
-      raise ValueError(f"prompt {length} + {num_tokens} new tokens exceed the model's max_len={model.max_len}")
     cache = model.init(jax.random.PRNGKey(0), jnp.zeros((batch, total), jnp.int32), decode=True)["cache"]
     logits, updated = model.apply({"params": params, "cache": cache}, prompt, decode=True, mutable=["cache"])
     carry = updated["cache"]
