@@ -239,3 +239,18 @@ def test_experiment_results_files_are_up_to_date_with_their_records(tmp_path):
       os.chdir(cwd)
     assert (tmp_path / folder / "RESULTS.md").read_text() == template.with_name("RESULTS.md").read_text(), (
         f"{folder}/RESULTS.md is stale or was edited by hand: rerun python -m bigjax.report {' '.join(argv)}")
+
+
+def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
+  accuracies = [0.70, 0.75, 0.80]
+  for fold, accuracy in enumerate(accuracies):
+    write_run(tmp_path, f"fold{fold}", accuracy, "0123456789abcdef")
+    path = tmp_path / f"fold{fold}" / "results.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "config": {"data": {"fold": fold}, "seed": 0}}))
+  assert report.main([str(tmp_path), "--average-over=seed,data.fold", "--metrics=test/accuracy"]) == 0
+  out = capsys.readouterr().out
+  assert "mean ± std over seed and data.fold" in out
+  mean, std = np.mean(accuracies), np.std(accuracies, ddof=1)
+  assert f"| **{100 * mean:.2f}% ± {100 * std:.2f}%** | **3** |" in out
+  assert report.main([str(tmp_path), "--metrics=test/accuracy"]) == 0  # by default each fold is a point
+  assert "| data.fold | test/accuracy | seeds |" in capsys.readouterr().out
