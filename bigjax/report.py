@@ -21,6 +21,8 @@ Two directives, with paths relative to the template's folder:
 
   {{report ROOT [ROOT ...] [--metrics=..] [--plots=DIR] [--runs-only] ...}}   on a line of its own: the
       report of those roots (the same flags as the command line), tables and plot links
+  {{curve RUN METRIC}}   on a line of its own: a table of METRIC at each step it was logged (from the run's
+      metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time)
   {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
       ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
       list items by index: ``runs.0.raw.wall_time_s``). FORMAT is a Python format spec (``.1f``); by default
@@ -439,6 +441,28 @@ def _format_lookup(key: str, value: Any, spec: str | None) -> str:
   return format_value(value)
 
 
+def curve_table(workdir: pathlib.Path, metric: str) -> str:
+  """``| step | minutes since start | metric |`` for every step of the run's metrics.jsonl that logged ``metric``."""
+  results = find_results([str(workdir)])
+  if not results or results[0][0] != workdir:
+    raise ReportError(f"{workdir / 'results.json'} not found")
+  times, values = {}, read_curve(workdir, metric)
+  for line in (workdir / "metrics.jsonl").read_text().splitlines():
+    try:
+      record = json.loads(line)
+      times[int(record["step"])] = float(record["time"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+      continue
+  if not values:
+    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
+                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
+  start = max(times.values()) - float(results[0][1].get("wall_time_s", math.nan))
+  lines = [f"| step | minutes since start | {metric} |", "|---:|---:|---:|"]
+  for step in sorted(values):
+    lines.append(f"| {step} | {(times[step] - start) / 60:.1f} | {_format_metric(metric, values[step])} |")
+  return "\n".join(lines)
+
+
 def render_template(template: pathlib.Path, out: str | None) -> str:
   """The template with every directive replaced; paths in directives are relative to its folder."""
   base = template.parent
@@ -462,6 +486,15 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       args.plots = str(base / args.plots) if args.plots else None
       args.out = out
       rendered.append(build_report(args, None).rstrip("\n"))
+      continue
+    if whole and whole.group(1).split()[:1] == ["curve"]:
+      words = shlex.split(whole.group(1))
+      if len(words) != 3:
+        raise ReportError(f"{where}: expected {{{{curve RUN METRIC}}}}, got {line.strip()!r}")
+      try:
+        rendered.append(curve_table(base / words[1], words[2]))
+      except ReportError as error:
+        raise ReportError(f"{where}: {error}")
       continue
 
     def value(match: re.Match) -> str:

@@ -254,3 +254,20 @@ def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
   assert f"| **{100 * mean:.2f}% ± {100 * std:.2f}%** | **3** |" in out
   assert report.main([str(tmp_path), "--metrics=test/accuracy"]) == 0  # by default each fold is a point
   assert "| data.fold | test/accuracy | seeds |" in capsys.readouterr().out
+
+
+def test_template_curve_table_from_metrics_jsonl(tmp_path, capsys):
+  write_run(tmp_path / "runs", "lm", 0.5, "0123456789abcdef")  # wall_time_s 12.4
+  run = tmp_path / "runs" / "lm"
+  records = [{"step": 10, "time": 1000.0, "train/loss": 3.0}, {"step": 20, "time": 1004.0, "validation/loss": 2.5},
+             {"step": 40, "time": 1010.0, "validation/loss": 1.75}]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+  (tmp_path / "T.md").write_text("{{curve runs/lm validation/loss}}\n")
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 0
+  lines = (tmp_path / "R.md").read_text().splitlines()[1:]
+  # The run started wall_time_s (12.4 s) before its last record (t = 1010).
+  assert lines == ["| step | minutes since start | validation/loss |", "|---:|---:|---:|",
+                   f"| 20 | {(1004 - 997.6) / 60:.1f} | 2.5000 |", f"| 40 | {12.4 / 60:.1f} | 1.7500 |"]
+  (tmp_path / "T.md").write_text("{{curve runs/lm test/f1}}\n")
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
+  assert "logs no 'test/f1'; it logs: train/loss, validation/loss" in capsys.readouterr().err
