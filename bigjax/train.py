@@ -102,9 +102,11 @@ def make_schedule(config: ml_collections.ConfigDict, num_train_examples: int) ->
   if steps_per_epoch < 1:
     raise ConfigError(f"config.data.batch_size={config.data.batch_size} exceeds the {num_train_examples} "
                       f"training examples")
-  total = t.num_steps if t.num_steps > 0 else int(round(t.num_epochs * steps_per_epoch))
-  eval_every = t.eval_every_steps if t.eval_every_steps > 0 else steps_per_epoch
-  ckpt_every = t.checkpoint_every_steps if t.checkpoint_every_steps > 0 else steps_per_epoch
+  # Counts derived from epochs are rounded to whole calls of K steps; counts set in steps must be multiples of K.
+  whole_calls = lambda steps: max(k, int(round(steps / k)) * k)
+  total = t.num_steps if t.num_steps > 0 else whole_calls(t.num_epochs * steps_per_epoch)
+  eval_every = t.eval_every_steps if t.eval_every_steps > 0 else whole_calls(steps_per_epoch)
+  ckpt_every = t.checkpoint_every_steps if t.checkpoint_every_steps > 0 else whole_calls(steps_per_epoch)
   sched = Schedule(total, steps_per_epoch, k, t.log_every_steps, eval_every, ckpt_every)
   for field in ("total_steps", "log_every", "eval_every", "checkpoint_every"):
     value = getattr(sched, field)
