@@ -23,6 +23,7 @@ Two directives, with paths relative to the template's folder:
       report of those roots (the same flags as the command line), tables and plot links
   {{curve RUN METRIC}}   on a line of its own: a table of METRIC at each step it was logged (from the run's
       metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time)
+  {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
   {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
       ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
       list items by index: ``runs.0.raw.wall_time_s``). FORMAT is a Python format spec (``.1f``); by default
@@ -463,6 +464,16 @@ def curve_table(workdir: pathlib.Path, metric: str) -> str:
   return "\n".join(lines)
 
 
+def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
+  runs = find_results([str(root)])
+  if not runs:
+    raise ReportError(f"no results.json under {root}")
+  check_metrics(runs, [metric])
+  point = Point({}, runs)
+  mean, std, n = point.stats(metric)
+  return f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)} ({n} runs)"
+
+
 def render_template(template: pathlib.Path, out: str | None) -> str:
   """The template with every directive replaced; paths in directives are relative to its folder."""
   base = template.parent
@@ -499,9 +510,11 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
 
     def value(match: re.Match) -> str:
       words = shlex.split(match.group(1))
+      if words[:1] == ["mean"] and len(words) == 3:
+        return _mean_over_runs(base / words[1], words[2])
       if not words or words[0] != "value" or len(words) not in (3, 4):
-        raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}} "
-                          f"or {{{{report ROOT ...}}}} on a line of its own")
+        raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
+                          f"{{{{mean ROOT KEY}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
       return _format_lookup(words[2], _lookup(base / words[1], words[2]), words[3] if len(words) == 4 else None)
 
     try:

@@ -252,6 +252,9 @@ def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
   assert "mean ± std over seed and data.fold" in out
   mean, std = np.mean(accuracies), np.std(accuracies, ddof=1)
   assert f"| **{100 * mean:.2f}% ± {100 * std:.2f}%** | **3** |" in out
+  (tmp_path.parent / "T.md").write_text(f"MR: {{{{mean {tmp_path.name} test/accuracy}}}}\n")
+  assert report.main(["--template", str(tmp_path.parent / "T.md"), "--out", str(tmp_path.parent / "R.md")]) == 0
+  assert (tmp_path.parent / "R.md").read_text().splitlines()[1] == f"MR: {100 * mean:.2f}% ± {100 * std:.2f}% (3 runs)"
   assert report.main([str(tmp_path), "--metrics=test/accuracy"]) == 0  # by default each fold is a point
   assert "| data.fold | test/accuracy | seeds |" in capsys.readouterr().out
 
