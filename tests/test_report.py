@@ -230,14 +230,16 @@ def test_experiment_results_files_are_up_to_date_with_their_records(tmp_path):
     folder = template.parent.relative_to(repo)
     shutil.copytree(repo / folder, tmp_path / folder)
     argv = ["--template", str(folder / "RESULTS.in.md"), "--out", str(folder / "RESULTS.md")]
-    (tmp_path / folder / "RESULTS.md").unlink()
+    (tmp_path / folder / "RESULTS.md").unlink(missing_ok=True)
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
       assert report.main(argv) == 0
     finally:
       os.chdir(cwd)
-    assert (tmp_path / folder / "RESULTS.md").read_text() == template.with_name("RESULTS.md").read_text(), (
+    committed = template.with_name("RESULTS.md")
+    assert committed.exists(), f"{folder}/RESULTS.md was never generated: run python -m bigjax.report {' '.join(argv)}"
+    assert (tmp_path / folder / "RESULTS.md").read_text() == committed.read_text(), (
         f"{folder}/RESULTS.md is stale or was edited by hand: rerun python -m bigjax.report {' '.join(argv)}")
 
 
