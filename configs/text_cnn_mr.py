@@ -10,7 +10,8 @@ its plateau after 4 epochs (91.4% at 4, 91.4% at 10).
 
 One fold:  python -m bigjax.main --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr/fold0 --config.data.fold=0
 All folds: python -m bigjax.sweep --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr
-Result:    see experiments/sentence_classification/RESULTS.md (Kim's CNN-rand: 76.1%).
+Result:    77.04% ± 0.92% mean test accuracy over the 10 folds (Kim's CNN-rand: 76.1%); 150-370 s per fold
+           on a 2-core CPU shared with other runs. experiments/sentence_classification/RESULTS.md.
 Variants:  ``smoke`` (a few steps, for tests).
 """
 

@@ -4,7 +4,8 @@
 the two directions' final states joined, dropout 0.5, Adam 1e-3, batch 50.
 
 Command:  python -m bigjax.main --config=configs/text_lstm_sst2.py --workdir=runs/text_lstm_sst2
-Result:   see experiments/sentence_classification/RESULTS.md.
+Result:   80.67% test accuracy; 411 s on a 2-core CPU shared with other runs.
+          experiments/sentence_classification/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests).
 """
 
