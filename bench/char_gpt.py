@@ -28,7 +28,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The seed-CNN bench's machine, revision and subprocess helpers, shared rather than copied.
 # pylint: disable-next=wrong-import-position
-from seed_cnn import REPO_ROOT, _fmt, _jax_versions, git_revision, machine_info, run_logged
+from seed_cnn import REPO_ROOT, _fmt, _jax_versions, finish, git_revision, machine_info, run_logged
 
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("torch", "bigjax")
@@ -218,12 +218,7 @@ def main(argv=None):
         f"runs in {workdir}", flush=True)
 
   rows = [bench_row(name, args, the_plan, workdir) for name in FRAMEWORKS if name in args.only]
-  table = markdown_table(rows, info)
-  print("\n" + table)
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump({**info, "runs": rows, "table_markdown": table}, f, indent=2)
-  sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
+  sys.exit(finish(rows, markdown_table(rows, info), info, args.json))
 
 
 if __name__ == "__main__":

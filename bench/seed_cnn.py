@@ -273,12 +273,16 @@ def main(argv=None):
   print(f"seed CNN bench: {args.epochs} epoch(s), batch {args.batch_size}, runs in {workdir}", flush=True)
 
   rows = [bench_row(name, args, workdir) for name in FRAMEWORKS if name in args.only]
-  table = markdown_table(rows, info)
+  sys.exit(finish(rows, markdown_table(rows, info), info, args.json))
+
+
+def finish(rows: list[dict], table: str, info: dict, json_path: str | None) -> int:
+  """Prints the table, writes the bench's JSON (info, raw runs, table); exit code 1 if a framework failed."""
   print("\n" + table)
-  if args.json:
-    with open(args.json, "w") as f:
+  if json_path:
+    with open(json_path, "w") as f:
       json.dump({**info, "runs": rows, "table_markdown": table}, f, indent=2)
-  sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
+  return 1 if any(r["status"] == "failed" for r in rows) else 0
 
 
 if __name__ == "__main__":
