@@ -42,8 +42,14 @@ class TokenWindows:
     return self.shape[0]
 
   def __getitem__(self, rows) -> np.ndarray:
-    starts = np.arange(len(self))[rows] * self.stride
-    return self.ids[starts[..., None] + np.arange(self.length)]
+    if isinstance(rows, slice):
+      index = np.arange(*rows.indices(len(self)))
+    else:  # integer rows: check and wrap them without materialising all N row numbers per batch
+      index = np.asarray(rows, np.int64)
+      if index.size and (index.min() < -len(self) or index.max() >= len(self)):
+        raise IndexError(f"row out of range for {len(self)} windows")
+      index = np.where(index < 0, index + len(self), index)
+    return self.ids[(index * self.stride)[..., None] + np.arange(self.length)]
 
 
 @functools.lru_cache(maxsize=4)
