@@ -25,6 +25,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.min_freq = 1             # word vocabulary: drop words seen fewer times in the training split
   c.data.fold = -1                # k-fold cross-validation (MR): which fold is held out; -1 where splits are fixed
   c.data.num_folds = 10
+  c.data.source = "auto"          # recommendation: which copy of the dataset to read (data/movielens.py)
+  c.data.num_negatives = 4        # recommendation: negatives drawn per positive, redrawn every epoch
+  c.data.pairs = False            # recommendation: (positive, negatives) pairs for BPR instead of pointwise rows
+  c.data.eval_negatives_seed = 0  # recommendation: seed of the 99 test negatives where the source has none
+  c.data.full_ranking = False     # recommendation: also rank the held-out item against every item
+  c.data.item_features = False    # recommendation: TF-IDF item features and user profiles for the model
   c.data.prefetch = -1            # batches assembled ahead by a background thread; -1: 0 on CPU, 2 elsewhere
 
   c.model = ml_collections.ConfigDict()
@@ -34,6 +40,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.task.name = "classification"
   c.task.loss = "softmax_xent"
   c.task.random_shift = 0         # > 0: translate training images by up to this many pixels
+  c.task.top_k = (10,)            # recommendation: cut-offs of HR@K / NDCG@K
+  c.task.pretrained = ""          # recommendation (NeuMF): "GMF_WORKDIR,MLP_WORKDIR" to start from trained parts
+  c.task.pretrained_alpha = 0.5   # recommendation (NeuMF): weight of the GMF part in the joined output layer
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "adam"
@@ -72,7 +81,9 @@ def base_config() -> ml_collections.ConfigDict:
   # vocabulary stays whole by default: character vocabularies (65) divide no mesh axis.
   c.sharding.logical_rules = (("batch", ("data", "fsdp")), ("vocab", None), ("embed", "fsdp"),
                               ("mlp", "tensor"), ("heads", "tensor"), ("kv", None), ("layers", None),
-                              ("length", None), ("patch", None), ("pos", None), ("norm", None))
+                              ("length", None), ("patch", None), ("pos", None), ("norm", None),
+                              # Recommenders: embedding-table rows over `fsdp` (tables are padded to divide it).
+                              ("users", "fsdp"), ("items", "fsdp"), ("features", "fsdp"), ("factor", None))
   return c
 
 
@@ -125,4 +136,47 @@ def kim_cnn(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections
     smoke(c, steps=16, eval_examples=200)
   elif variant:
     raise ValueError(f"unknown variant {variant!r} of text_cnn_{c.data.name}; known: smoke")
+  return c
+
+
+def ncf(c: ml_collections.ConfigDict, dataset: str, model: str) -> ml_collections.ConfigDict:
+  """He et al. (2017)'s NCF protocol on MovieLens (``ml-100k`` or ``ml-1m``) for ``model`` (``ncf.<Class>``).
+
+  Implicit feedback, 4 negatives per positive redrawn every epoch, Adam 1e-3, batch 256, 20 epochs,
+  evaluated after every epoch by leave-one-out HR@10 / NDCG@10 (held-out item among 100 candidates) and
+  by full ranking.
+  """
+  c.data.name = dataset
+  c.data.train_split = "train"
+  c.data.eval_split = "test"
+  c.data.batch_size = 256
+  c.data.eval_batch_size = 604 if dataset == "ml-1m" else 943  # 10 / 1 batches of users
+  c.data.num_negatives = 4
+  c.data.full_ranking = True
+  c.model.name = model
+  c.model.num_users = 0           # from the data
+  c.model.num_items = 0
+  c.task.name = "recommendation"
+  c.task.loss = "log_loss"
+  c.task.top_k = (10,)
+  c.optim.name = "adam"
+  c.optim.lr = 1e-3
+  c.train.num_epochs = 20
+  c.train.steps_per_call = 128
+  c.train.log_every_steps = 1024
+  return c
+
+
+def ncf_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
+  """``smoke``: a tiny model of the same kind (factors 4, tower 16-8-4) for 32 steps on 256 test users."""
+  if variant == "smoke":
+    for field, small in (("factors", 4), ("layers", (16, 8, 4))):
+      if field in c.model:
+        c.model[field] = small
+    c.data.eval_batch_size = 128
+    smoke(c, steps=32, eval_examples=256)
+    c.train.steps_per_call = 8
+    c.train.log_every_steps = 8
+  elif variant:
+    raise ValueError(f"unknown variant {variant!r}; known: smoke")
   return c

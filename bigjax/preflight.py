@@ -48,9 +48,11 @@ def main(argv: list[str]) -> int:
     model, task = train.validate(config)
     mesh = train.make_checked_mesh(config)
     train_ds = train.load_split(config.data, config.data.train_split)  # for the example shape and epoch length
+    eval_ds = train.load_split(config.data, config.data.eval_split)
     sched = train.make_schedule(config, len(train_ds))
     model = train.fit_model_to_data(model, config.model, train_ds)
-    program = train.build_program(config, model, task, mesh, train.example_spec(train_ds.arrays), sched)
+    program = train.build_program(config, model, task, mesh, train.example_spec(train_ds.arrays), sched,
+                                  train.example_spec(eval_ds.arrays))
   except (train.ConfigError, data.DataError, parallel.ShardingError) as error:
     print(f"preflight: {error}", file=sys.stderr)
     return 2

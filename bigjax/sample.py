@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from bigjax import checkpoint, train
+from bigjax import train
 from bigjax.data import text
 from bigjax.tasks import language_model
 
@@ -39,19 +39,14 @@ def load_run(workdir: pathlib.Path):
   if config.task.name != "language_model":
     raise SampleError(f"{workdir} trained task {config.task.name!r}, not a language model")
   tokenizer = text.CharTokenizer.from_json(vocab_json)
-  model, task = train.validate(config)
+  model, _ = train.validate(config)
   model = model.clone(vocab_size=len(tokenizer))
   example = {"tokens": ((config.data.seq_len + 1,), np.dtype(np.int32))}
-  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]).reshape(1, 1, 1), ("data", "fsdp", "tensor"))  # one device
-  _, abstract_state = train.abstract_train_state(config, model, task, mesh, example, max(config.train.num_steps, 1))
-  ckpt = checkpoint.Checkpointer(workdir / "checkpoints")
-  restored = ckpt.restore_latest(abstract_state)
-  ckpt.close()
-  if restored is None:
-    raise SampleError(f"{workdir / 'checkpoints'} holds no readable checkpoint")
-  step, state, _ = restored
-  print(f"# {workdir}: step {step}, {config.model.name}", file=sys.stderr)
-  return model, state.params, tokenizer
+  try:
+    _, model, params = train.restore_params(workdir, model, example)
+  except train.ConfigError as error:
+    raise SampleError(str(error)) from None
+  return model, params, tokenizer
 
 
 def main(argv=None) -> int:

@@ -182,7 +182,8 @@ def git_revision() -> str:
 
 
 def fit_model_to_data(model: nn.Module, model_config: ml_collections.ConfigDict, train_ds: data.Dataset) -> nn.Module:
-  """Checks the model's ``num_classes``/``vocab_size`` against the data; ``vocab_size=0`` takes the data's."""
+  """Checks the model's ``num_classes``/``vocab_size`` and the dataset's ``model_fields`` (user and item
+  counts, item features) against the data; a size of 0 (a constant of None) takes the data's."""
   if getattr(model, "num_classes", train_ds.num_classes) != train_ds.num_classes:
     raise ConfigError(f"config.model.num_classes={model.num_classes} but {train_ds.name} has "
                       f"{train_ds.num_classes} classes")
@@ -193,6 +194,15 @@ def fit_model_to_data(model: nn.Module, model_config: ml_collections.ConfigDict,
     if model.vocab_size != size:
       raise ConfigError(f"config.model.vocab_size={model_config.vocab_size} but the vocabulary of {train_ds.name} "
                         f"has {size} entries; set it to {size} or to 0 (take the data's)")
+  for field, value in getattr(train_ds, "model_fields", {}).items():
+    if not hasattr(model, field):
+      continue
+    current = getattr(model, field)
+    if current is None or (isinstance(value, int) and current == 0):  # 0 / None: take the data's
+      model = model.clone(**{field: value})
+    elif isinstance(value, int) and current != value:
+      raise ConfigError(f"config.model.{field}={current} but {train_ds.name} has {value}; set it to {value} or "
+                        f"to 0 (take the data's)")
   return model
 
 
@@ -304,11 +314,13 @@ def abstract_train_state(config: ml_collections.ConfigDict, model: nn.Module, ta
 
 
 def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
-                  example: dict[str, tuple[tuple[int, ...], Any]], sched: Schedule) -> Program:
+                  example: dict[str, tuple[tuple[int, ...], Any]], sched: Schedule,
+                  eval_example: dict[str, tuple[tuple[int, ...], Any]] | None = None) -> Program:
   """Creates the state abstractly (``jax.eval_shape``), places it by the sharding rules and compiles both
   steps ahead of time (``jit(...).lower(...).compile()``) for ``mesh``: no parameter is materialised.
 
-  ``example`` is ``{name: (shape of one example, dtype)}`` of the batches (``example_spec``); the state is
+  ``example`` is ``{name: (shape of one example, dtype)}`` of the training batches (``example_spec``),
+  ``eval_example`` that of the evaluation batches where they differ (e.g. candidates to rank); the state is
   placed as ``abstract_train_state`` says.
   """
   tx, lr_schedule = optim.make_optimizer(config.optim, sched.total_steps)
@@ -321,7 +333,7 @@ def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any
                  for k, (shape, dtype) in example.items()}
   eval_batch = {k: jax.ShapeDtypeStruct((config.data.eval_batch_size, *shape), dtype,
                                         sharding=parallel.batch_sharding(mesh))
-                for k, (shape, dtype) in {**example, "mask": ((), np.dtype(np.float32))}.items()}
+                for k, (shape, dtype) in {**(eval_example or example), "mask": ((), np.dtype(np.float32))}.items()}
   sum_names = train_metric_names(model, task, config.task, abstract_state.params, train_batch)
   zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
   compile_start = time.perf_counter()
@@ -378,7 +390,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     _save_vocab(workdir / "vocab.json", train_ds.vocab.to_json(), is_main)
 
   # ---------------------------------------------------------------- init & step (compiled once)
-  program = build_program(config, model, task, mesh, example_spec(train_arrays), sched)
+  program = build_program(config, model, task, mesh, example_spec(train_arrays), sched, example_spec(eval_arrays))
   state_sharding, abstract_state = program.state_sharding, program.abstract_state
   train_call, eval_call, zero_sums = program.train_call, program.eval_call, program.zero_sums
 
@@ -392,6 +404,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                                        prefetch=pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend()))
   if restored is None:
     state = jax.jit(program.init_state, out_shardings=state_sharding)(rng)
+    if hasattr(task, "initial_params"):  # e.g. NeuMF starting from trained GMF and MLP runs
+      params = task.initial_params(model, state.params, config.task)
+      if params is not state.params:
+        state = state.replace(params=jax.device_put(params, state_sharding.params))
     start_step = 0
   else:
     start_step, state, data_state = restored
@@ -512,6 +528,43 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   if jax.process_count() > 1:  # no process reports "done" (e.g. to a multi-host sweep) before results.json exists
     multihost_utils.sync_global_devices("bigjax: results.json written")
   return results
+
+
+def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
+                   example: dict[str, tuple[tuple[int, ...], Any]] | None = None
+                   ) -> tuple[ml_collections.ConfigDict, nn.Module, Any]:
+  """``(config, model, params)`` of the run in ``workdir``, from its newest checkpoint, on one device.
+
+  ``model`` (fitted to the run's data) and ``example`` (``example_spec`` of its batches) may be given, e.g.
+  from a saved vocabulary; otherwise both come from the run's ``config.json`` and its training split.
+  Nothing in ``workdir`` is written or moved: an unreadable checkpoint is an error that names it.
+  """
+  workdir = pathlib.Path(workdir)
+  try:
+    config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+  except FileNotFoundError:
+    raise ConfigError(f"{workdir} holds no run: {workdir / 'config.json'} not found") from None
+  config_model, task = validate(config)
+  if model is None or example is None:
+    train_ds = load_split(config.data, config.data.train_split)
+    model = model or fit_model_to_data(config_model, config.model, train_ds)
+    example = example or example_spec(train_ds.arrays)
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]).reshape(1, 1, 1), ("data", "fsdp", "tensor"))
+  _, abstract_state = abstract_train_state(config, model, task, mesh, example, max(config.train.num_steps, 1))
+  ckpt = checkpoint.Checkpointer(workdir / "checkpoints")
+  try:
+    step = ckpt.latest_step()
+    if step is None:
+      raise ConfigError(f"{workdir / 'checkpoints'} holds no checkpoint")
+    try:
+      state, _ = ckpt.restore(step, abstract_state)
+    except Exception as error:  # orbax raises many types for unreadable files
+      raise ConfigError(f"checkpoint {step} in {workdir / 'checkpoints'} is unreadable or does not fit the run's "
+                        f"config ({type(error).__name__}: {error})") from None
+  finally:
+    ckpt.close()
+  logging.info("restored %s at step %d (%s)", workdir, step, config.model.name)
+  return config, model, state.params
 
 
 def checkpoint_mismatch(workdir, step, data_state) -> RuntimeError:

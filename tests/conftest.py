@@ -26,6 +26,8 @@ def requires_data(relpath: str) -> pytest.MarkDecorator:
 requires_shakespeare = requires_data("tinyshakespeare/input.txt")
 requires_sentences = requires_data("sent_classification/stsa.binary.train")
 requires_mr = requires_data("mr/rt-polarity.pos")
+requires_ml100k = requires_data("ml-100k/u.data")
+requires_ml1m = requires_data("ml-1m/afcfm/ml-1m.zip")
 
 requires_mnist = pytest.mark.skipif(
     not mnist_available(),

@@ -78,11 +78,14 @@ class Dataset:
     num_classes: number of classes (0 where there are none, as in language modelling).
     name: "<dataset>:<split>".
     vocab: the tokenizer or vocabulary the ids come from (``len``, ``to_json()``), saved with the run.
+    model_fields: sizes and constants the model takes from the data, by model field name, e.g.
+      ``{"num_users": 943, "num_items": 1682}`` (``train.fit_model_to_data`` applies them).
   """
   arrays: dict
   num_classes: int
   name: str
   vocab: object = None
+  model_fields: dict = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     sizes = {k: len(a) for k, a in self.arrays.items()}
@@ -102,11 +105,14 @@ class Dataset:
 
 
 def load_for_config(data_config, split: str) -> "ArrayDataset | Dataset":
-  """The split that ``config.data`` names: image datasets through ``load``, text ones through ``corpora``."""
-  from bigjax.data import corpora  # text readers; image-only runs never import them
+  """The split that ``config.data`` names: image datasets through ``load``, text ones through ``corpora``,
+  MovieLens through ``movielens``."""
+  from bigjax.data import corpora, movielens  # text and ratings readers; image-only runs never use them
+  root = default_data_dir() if not data_config.data_dir else pathlib.Path(data_config.data_dir)
   if data_config.name in corpora.DATASETS:
-    return corpora.load(data_config, split, default_data_dir() if not data_config.data_dir
-                        else pathlib.Path(data_config.data_dir))
+    return corpora.load(data_config, split, root)
+  if data_config.name in movielens.DATASETS:
+    return movielens.load(data_config, split, root)
   return load(data_config.name, split, data_config.data_dir or None)
 
 

@@ -4,7 +4,8 @@ Training reads a flat stream of global batches: step ``s`` is batch ``s % steps_
 ``s // steps_per_epoch``, whose examples are ``perm(seed, epoch)[i*B : (i+1)*B]`` (the remainder of an
 epoch is dropped). Each process reads only its own contiguous ``B / process_count`` slice of that batch.
 One jitted call consumes ``steps_per_call`` consecutive batches stacked as ``[K, B/P, ...]``, so the data
-order (and thus the update sequence) is independent of K. The source is random-access by call index,
+order (and thus the update sequence) is independent of K. An array that changes with the epoch (negatives
+redrawn every epoch) offers ``epoch_view(seed, epoch)``; each step reads the view of its own epoch. The source is random-access by call index,
 which makes the iterator state a single integer that grain checkpoints and restores exactly.
 """
 
@@ -75,12 +76,27 @@ class _TrainSource:
     start = i * lay.global_batch + lay.process_index * lay.local_batch
     return self._perm(epoch)[start:start + lay.local_batch]
 
+  def _epoch_arrays(self, epoch: int) -> dict[str, np.ndarray]:
+    """The arrays as epoch ``epoch`` reads them: an array with ``epoch_view(seed, epoch)`` (e.g. negatives
+    redrawn every epoch) gives that view, every other array is itself."""
+    return {name: a.epoch_view(self._seed, epoch) if hasattr(a, "epoch_view") else a
+            for name, a in self._arrays.items()}
+
   def __getitem__(self, call: int) -> dict[str, np.ndarray]:
     if not 0 <= call < self._num_calls:
       raise IndexError(call)
-    k = self._layout.steps_per_call
-    rows = np.concatenate([self.rows(s) for s in range(call * k, call * k + k)])
-    return {name: a[rows].reshape((k, self._layout.local_batch) + a.shape[1:]) for name, a in self._arrays.items()}
+    lay = self._layout
+    k = lay.steps_per_call
+    steps = range(call * k, call * k + k)
+    epochs = {s // lay.steps_per_epoch for s in steps}
+    if len(epochs) == 1 or not any(hasattr(a, "epoch_view") for a in self._arrays.values()):
+      arrays = self._epoch_arrays(min(epochs))
+      rows = np.concatenate([self.rows(s) for s in steps])
+      return {name: a[rows].reshape((k, lay.local_batch) + a.shape[1:]) for name, a in arrays.items()}
+    # The call straddles an epoch boundary: each step reads the arrays of its own epoch.
+    parts = [{name: a[self.rows(s)] for name, a in self._epoch_arrays(s // lay.steps_per_epoch).items()}
+             for s in steps]
+    return {name: np.stack([p[name] for p in parts]) for name in self._arrays}
 
 
 def resolve_prefetch(requested: int, backend: str) -> int:

@@ -1,0 +1,496 @@
+"""MovieLens as implicit feedback: leave-one-out splits, negative sampling and item features for recommendation.
+
+Sources (``config.data.source``; ``auto`` takes the first one present for the dataset):
+
+  ml-100k  ``local``   ``<data_dir>/ml-100k/u.data`` (user, item, rating, timestamp) and ``u.item``
+           ``tfds``    TFDS ``movielens/100k-ratings`` (downloads on a machine with internet)
+  ml-1m    ``ncf``     the NCF paper's files (He et al. 2017): ``<data_dir>/ml-1m/ncf/ml-1m.{train.rating,
+                       test.rating,test.negative}``; its own split and its own 99 test negatives per user
+           ``ratings`` GroupLens' ``<data_dir>/ml-1m/ratings.dat`` (``UserID::MovieID::Rating::Timestamp``)
+           ``afcfm``   ``<data_dir>/ml-1m/afcfm/ml-1m.zip``: all 1,000,209 (user, movie) pairs with a
+                       one-per-user held-out split, but no ratings or timestamps (see the data MANIFEST)
+           ``tfds``    TFDS ``movielens/1m-ratings``
+
+Every rating counts as one positive interaction (implicit feedback, as in NCF). Leave-one-out: each user's
+latest interaction (the largest timestamp; among equal ones the first listed in the file) is held out for
+testing, the rest train; ``ncf`` and ``afcfm`` bring their own held-out item. Users and items are re-indexed densely in
+the order of their original ids; items that appear only as a held-out item keep an (untrained) id.
+
+Test candidates: the held-out item first, then 99 items the user never interacted with (neither in training
+nor held out). ``ncf`` uses the paper's own negatives; everywhere else they are drawn uniformly without
+replacement by ``numpy.random.default_rng([data.eval_negatives_seed, user])``, recorded with the config.
+
+Training instances are redrawn every epoch (``TrainingSet.epoch_view(seed, epoch)``, which the pipeline calls):
+each positive with ``data.num_negatives`` items drawn uniformly among those the user has no *training*
+interaction with (the held-out item is unknown to training, so it may be drawn, as in the NCF code). The draw
+is a pure function of (seed, epoch): a resumed run sees the same negatives.
+"""
+
+import dataclasses
+import functools
+import hashlib
+import io
+import json
+import pathlib
+import re
+import zipfile
+
+import numpy as np
+
+from bigjax.data import Dataset
+from bigjax.data.errors import DataError
+
+DATASETS = ("ml-100k", "ml-1m")
+SOURCES = {"ml-100k": ("local", "tfds"), "ml-1m": ("ncf", "ratings", "afcfm", "tfds")}
+SPLITS = ("train", "test")
+NUM_TEST_NEGATIVES = 99
+_TFDS_NAMES = {"ml-100k": "movielens/100k-ratings", "ml-1m": "movielens/1m-ratings"}
+_NEG_SALT = 0x6E6567  # "neg": keeps the training draw's stream apart from other uses of the same seed
+
+
+# ====================================================================================== interactions
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Interactions:
+  """Implicit feedback split leave-one-out, with dense ids.
+
+  Attributes:
+    name: e.g. ``"ml-1m[afcfm]"`` (dataset and source).
+    num_users, num_items: sizes of the dense id ranges.
+    train_users, train_items: int32 [P], every training (user, item) pair once, sorted by (user, item).
+    test_items: int32 [num_users], each user's held-out item.
+    test_negatives: int32 [num_users, 99] from the source (NCF's file), or None (then sampled).
+    item_raw_ids: int64 [num_items], the original item id of each dense id.
+    item_text: for each dense item id, the title and genres as one string of feature words ("" if unknown).
+  """
+  name: str
+  num_users: int
+  num_items: int
+  train_users: np.ndarray
+  train_items: np.ndarray
+  test_items: np.ndarray
+  test_negatives: np.ndarray | None
+  item_raw_ids: np.ndarray
+  item_text: tuple[str, ...]
+
+  @functools.cached_property
+  def train_keys(self) -> np.ndarray:
+    """Sorted int64 ``user * num_items + item`` of every training pair (membership by binary search)."""
+    return self.train_users.astype(np.int64) * self.num_items + self.train_items
+
+  @functools.cached_property
+  def train_offsets(self) -> np.ndarray:
+    """CSR row offsets: user ``u``'s training items are ``train_items[offsets[u]:offsets[u+1]]``."""
+    return np.searchsorted(self.train_users, np.arange(self.num_users + 1)).astype(np.int64)
+
+  def is_train_pair(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    keys = users.astype(np.int64) * self.num_items + items
+    at = np.minimum(np.searchsorted(self.train_keys, keys), len(self.train_keys) - 1)
+    return self.train_keys[at] == keys
+
+  def test_candidates(self, seed: int) -> np.ndarray:
+    """int32 [num_users, 100]: the held-out item, then its 99 negatives (the source's, else drawn by ``seed``)."""
+    if self.test_negatives is not None:
+      negatives = self.test_negatives
+    else:
+      negatives = np.empty((self.num_users, NUM_TEST_NEGATIVES), np.int32)
+      offsets = self.train_offsets
+      for u in range(self.num_users):
+        seen = np.zeros(self.num_items, bool)
+        seen[self.train_items[offsets[u]:offsets[u + 1]]] = True
+        seen[self.test_items[u]] = True
+        pool = np.flatnonzero(~seen)
+        if len(pool) < NUM_TEST_NEGATIVES:
+          raise DataError(f"{self.name}: user {u} has only {len(pool)} items left to sample 99 test negatives from")
+        negatives[u] = np.random.default_rng([seed, u]).choice(pool, NUM_TEST_NEGATIVES, replace=False)
+    return np.concatenate([self.test_items[:, None], negatives], axis=1).astype(np.int32)
+
+
+def _dense(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """(sorted distinct raw ids, dense index of each raw value)."""
+  ids, dense = np.unique(raw, return_inverse=True)
+  return ids, dense.astype(np.int32)
+
+
+def leave_latest_out(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+  """Boolean [N] ``held_out``: one row per user, its latest (largest timestamp); among rows with the same
+  latest timestamp, the one listed first (pandas' ``rank(method="first", ascending=False) == 1``).
+
+  Ties are common (in MovieLens-100K, 415 of 943 users rated several movies in their last second), and the
+  file's order is the neutral way to break them: breaking them by item id would hold out systematically newer
+  and rarer movies (larger ids), which lowers every model's hit ratio.
+  """
+  order = np.lexsort((-np.arange(len(users)), timestamps, users))  # by user, then time, then file order reversed
+  last = np.r_[users[order][1:] != users[order][:-1], True]
+  held_out = np.zeros(len(users), bool)
+  held_out[order[last]] = True
+  return held_out
+
+
+def _from_events(name, users_raw, items_raw, timestamps, item_text_by_raw: dict[int, str]) -> Interactions:
+  """Dense ids, duplicate check and leave-latest-out split of raw (user, item, timestamp) events."""
+  _, users = _dense(users_raw)
+  item_ids, items = _dense(items_raw)
+  num_users, num_items = int(users.max()) + 1, len(item_ids)
+  keys = users.astype(np.int64) * num_items + items
+  if len(np.unique(keys)) != len(keys):
+    raise DataError(f"{name}: some (user, item) pair occurs more than once; expected one rating per pair")
+  held_out = leave_latest_out(users, timestamps)
+  test_items = np.empty(num_users, np.int32)
+  test_items[users[held_out]] = items[held_out]
+  return _finish(name, num_users, item_ids, users[~held_out], items[~held_out], test_items, None, item_text_by_raw)
+
+
+def _finish(name, num_users, item_ids, train_users, train_items, test_items, test_negatives,
+            item_text_by_raw) -> Interactions:
+  order = np.lexsort((train_items, train_users))
+  return Interactions(
+      name=name, num_users=num_users, num_items=len(item_ids),
+      train_users=np.ascontiguousarray(train_users[order], np.int32),
+      train_items=np.ascontiguousarray(train_items[order], np.int32),
+      test_items=test_items.astype(np.int32), test_negatives=test_negatives,
+      item_raw_ids=np.asarray(item_ids, np.int64),
+      item_text=tuple(item_text_by_raw.get(int(i), "") for i in item_ids))
+
+
+def _read(path: pathlib.Path, what: str, encoding: str = "latin-1") -> str:
+  try:
+    return path.read_text(encoding=encoding)
+  except FileNotFoundError:
+    raise DataError(f"{what}: {path} not found") from None
+
+
+def _table(text_: str, sep: str, path: pathlib.Path, columns: int) -> np.ndarray:
+  try:
+    rows = [line.split(sep) for line in text_.splitlines() if line.strip()]
+    table = np.array([[int(v) for v in row[:columns]] for row in rows], np.int64)
+  except ValueError as error:
+    raise DataError(f"{path} is malformed ({error}); expected {columns} integer columns separated by {sep!r}")
+  if table.ndim != 2 or table.shape[1] != columns or not len(table):
+    raise DataError(f"{path} is malformed: expected rows of {columns} integers separated by {sep!r}")
+  return table
+
+
+def _features_text(title: str, genres: list[str]) -> str:
+  """Feature words of a movie: its title's words, its year and its genres (``g:Comedy``), space-separated."""
+  year = re.search(r"\((\d{4})\)\s*$", title)
+  words = re.findall(r"[a-z0-9']+", re.sub(r"\(\d{4}\)\s*$", "", title).lower())
+  return " ".join(words + ([f"year:{year.group(1)}"] if year else []) + [f"g:{g.replace(' ', '_')}" for g in genres])
+
+
+def _movies_dat(root: pathlib.Path) -> dict[int, str]:
+  path = root / "ml-1m" / "movies.dat"
+  if not path.exists():
+    return {}
+  out = {}
+  for line in _read(path, "ml-1m movies").splitlines():
+    if line.strip():
+      movie, title, genres = line.split("::")
+      out[int(movie)] = _features_text(title, genres.split("|"))
+  return out
+
+
+def read_ml100k(root: pathlib.Path) -> Interactions:
+  path = root / "ml-100k" / "u.data"
+  table = _table(_read(path, "MovieLens-100K ratings"), "\t", path, 4)
+  genres = [line.split("|")[0] for line in _read(root / "ml-100k" / "u.genre", "ml-100k genres").splitlines()
+            if line.strip()]
+  item_text = {}
+  for line in _read(root / "ml-100k" / "u.item", "ml-100k items").splitlines():
+    if line.strip():
+      fields = line.split("|")
+      flags = fields[5:5 + len(genres)]
+      item_text[int(fields[0])] = _features_text(fields[1], [g for g, f in zip(genres, flags) if f == "1"])
+  return _from_events("ml-100k", table[:, 0], table[:, 1], table[:, 3], item_text)
+
+
+def read_ml1m_ratings(root: pathlib.Path) -> Interactions:
+  path = root / "ml-1m" / "ratings.dat"
+  table = _table(_read(path, "MovieLens-1M ratings.dat"), "::", path, 4)
+  return _from_events("ml-1m[ratings]", table[:, 0], table[:, 1], table[:, 3], _movies_dat(root))
+
+
+def read_ml1m_ncf(root: pathlib.Path) -> Interactions:
+  """The NCF paper's preprocessed ML-1M: 0-based ids, its split and its test negatives (no titles: its item
+  ids do not map back to MovieLens ids)."""
+  folder = root / "ml-1m" / "ncf"
+  train = _table(_read(folder / "ml-1m.train.rating", "NCF ml-1m train"), "\t", folder / "ml-1m.train.rating", 2)
+  test = _table(_read(folder / "ml-1m.test.rating", "NCF ml-1m test"), "\t", folder / "ml-1m.test.rating", 2)
+  negatives = []
+  for line in _read(folder / "ml-1m.test.negative", "NCF ml-1m negatives").splitlines():
+    if line.strip():
+      head, *rest = line.rstrip("\n").split("\t")
+      negatives.append([int(v) for v in rest if v.strip()])
+  negatives = np.array(negatives, np.int64)
+  num_users = int(max(train[:, 0].max(), test[:, 0].max())) + 1
+  num_items = int(max(train[:, 1].max(), test[:, 1].max(), negatives.max())) + 1
+  if len(test) != num_users or negatives.shape != (num_users, NUM_TEST_NEGATIVES):
+    raise DataError(f"{folder}: expected one test row and 99 negatives per user for {num_users} users, got "
+                    f"{len(test)} test rows and negatives of shape {negatives.shape}")
+  test_items = np.empty(num_users, np.int32)
+  test_items[test[:, 0]] = test[:, 1]
+  return _finish("ml-1m[ncf]", num_users, np.arange(num_items), train[:, 0], train[:, 1], test_items,
+                 negatives.astype(np.int32), {})
+
+
+def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
+  path = root / "ml-1m" / "afcfm" / "ml-1m.zip"
+  try:
+    archive = zipfile.ZipFile(path)
+    parts = {split: archive.read(f"ml-1m/{split}.csv").decode("ascii") for split in ("train", "test")}
+  except FileNotFoundError:
+    raise DataError(f"MovieLens-1M (afcfm): {path} not found") from None
+  except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as error:
+    raise DataError(f"{path} is corrupt or not the AFCFM archive ({error}); expected ml-1m/train.csv and "
+                    f"ml-1m/test.csv inside") from None
+  pairs = {}
+  for split, text_ in parts.items():
+    # "U-G-A-O,M-GENRE": the user's and the movie's original ids lead their halves.
+    found = re.findall(r"^(\d+)-[\d-]*,(\d+)-", text_, flags=re.M)
+    if len(found) != text_.count("\n"):
+      raise DataError(f"{path}: ml-1m/{split}.csv has lines that are not 'U-G-A-O,M-GENRE'")
+    pairs[split] = np.array(found, np.int64)
+  user_ids, _ = _dense(np.concatenate([pairs["train"][:, 0], pairs["test"][:, 0]]))
+  item_ids, _ = _dense(np.concatenate([pairs["train"][:, 1], pairs["test"][:, 1]]))
+  users = {s: np.searchsorted(user_ids, p[:, 0]).astype(np.int32) for s, p in pairs.items()}
+  items = {s: np.searchsorted(item_ids, p[:, 1]).astype(np.int32) for s, p in pairs.items()}
+  if len(np.unique(users["test"])) != len(user_ids) or len(users["test"]) != len(user_ids):
+    raise DataError(f"{path}: ml-1m/test.csv must hold exactly one interaction per user")
+  test_items = np.empty(len(user_ids), np.int32)
+  test_items[users["test"]] = items["test"]
+  return _finish("ml-1m[afcfm]", len(user_ids), item_ids, users["train"], items["train"], test_items, None,
+                 _movies_dat(root))
+
+
+def read_tfds(dataset: str, data_dir: str | None) -> Interactions:
+  """TFDS ``movielens/*-ratings`` (needs the prepared dataset or internet to download it)."""
+  try:
+    import tensorflow_datasets as tfds
+    ds = tfds.load(_TFDS_NAMES[dataset], split="train", data_dir=data_dir or None, batch_size=-1)
+    data = tfds.as_numpy(ds)
+  except Exception as error:  # no network, no prepared copy, no TensorFlow: say which and how to get it
+    raise DataError(f"TFDS {_TFDS_NAMES[dataset]} could not be loaded ({type(error).__name__}: {error}); on a "
+                    f"machine without internet use config.data.source=local files instead") from None
+  titles = {int(m): _features_text(t.decode(), [])
+            for m, t in zip(data["movie_id"].astype(np.int64), data["movie_title"])}
+  return _from_events(f"{dataset}[tfds]", data["user_id"].astype(np.int64), data["movie_id"].astype(np.int64),
+                      data["timestamp"].astype(np.int64), titles)
+
+
+_LOCAL_READERS = {("ml-100k", "local"): (read_ml100k, "ml-100k/u.data"),
+                  ("ml-1m", "ncf"): (read_ml1m_ncf, "ml-1m/ncf/ml-1m.train.rating"),
+                  ("ml-1m", "ratings"): (read_ml1m_ratings, "ml-1m/ratings.dat"),
+                  ("ml-1m", "afcfm"): (read_ml1m_afcfm, "ml-1m/afcfm/ml-1m.zip")}
+
+
+@functools.lru_cache(maxsize=4)
+def read(dataset: str, source: str, root: pathlib.Path) -> Interactions:
+  """The interactions of ``dataset`` from ``source`` (``auto``: the first local source whose files exist)."""
+  if dataset not in SOURCES:
+    raise ValueError(f"unknown recommendation dataset {dataset!r}; choose one of {DATASETS}")
+  if source == "auto":
+    present = [s for s in SOURCES[dataset] if s != "tfds" and (root / _LOCAL_READERS[dataset, s][1]).exists()]
+    if not present:
+      wanted = ", ".join(str(root / _LOCAL_READERS[dataset, s][1]) for s in SOURCES[dataset] if s != "tfds")
+      raise DataError(f"{dataset}: no local copy found (looked for {wanted}); set config.data.data_dir or "
+                      f"$BIGJAX_DATA_DIR, or config.data.source=tfds on a machine with internet")
+    source = present[0]
+  if source not in SOURCES[dataset]:
+    raise ValueError(f"config.data.source={source!r}: {dataset} is read from one of {('auto',) + SOURCES[dataset]}")
+  if source == "tfds":
+    return read_tfds(dataset, None)
+  return _LOCAL_READERS[dataset, source][0](root)
+
+
+# ====================================================================================== training instances
+
+def sample_negatives(interactions: Interactions, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+  """int32, shaped like ``users``: for each entry an item drawn uniformly among those the user did not train on."""
+  flat = users.reshape(-1)
+  items = rng.integers(0, interactions.num_items, size=flat.shape, dtype=np.int64)
+  redraw = np.flatnonzero(interactions.is_train_pair(flat, items))
+  while len(redraw):  # rejection: a user's training items are at most a few percent of all items
+    items[redraw] = rng.integers(0, interactions.num_items, size=len(redraw))
+    redraw = redraw[interactions.is_train_pair(flat[redraw], items[redraw])]
+  return items.astype(np.int32).reshape(users.shape)
+
+
+class EpochItems:
+  """Array-like view of the item column of the training instances; its negatives depend on (seed, epoch).
+
+  ``pairs=False`` (pointwise): ``[P * (1 + n)]``; rows ``0..P-1`` are the positives, row ``P * (j + 1) + p``
+  is the ``j``-th negative drawn for positive ``p``. ``pairs=True`` (pairwise, BPR): ``[P, n]``, the ``n``
+  negatives of positive ``p``.
+  Indexing without an epoch (``a[rows]``) reads epoch 0.
+  """
+
+  def __init__(self, interactions: Interactions, num_negatives: int, pairs: bool):
+    self.interactions, self.num_negatives, self.pairs = interactions, num_negatives, pairs
+    p = len(interactions.train_items)
+    self.shape = (p, num_negatives) if pairs else (p * (1 + num_negatives),)
+    self.dtype = np.dtype(np.int32)
+    self._cache: dict[tuple[int, int], np.ndarray] = {}
+
+  def __len__(self) -> int:
+    return self.shape[0]
+
+  def epoch_view(self, seed: int, epoch: int) -> np.ndarray:
+    key = (seed, epoch)
+    if key not in self._cache:
+      if len(self._cache) >= 2:  # epochs are read in order; a call may straddle two of them
+        self._cache.pop(next(iter(self._cache)))
+      rng = np.random.default_rng([seed, epoch, _NEG_SALT])
+      users = np.broadcast_to(self.interactions.train_users[None, :],
+                              (self.num_negatives, len(self.interactions.train_users)))
+      negatives = sample_negatives(self.interactions, np.ascontiguousarray(users), rng)  # [n, P]
+      self._cache[key] = (np.ascontiguousarray(negatives.T) if self.pairs
+                          else np.concatenate([self.interactions.train_items, negatives.reshape(-1)]))
+    return self._cache[key]
+
+  def __getitem__(self, rows):
+    return self.epoch_view(0, 0)[rows]
+
+
+class CandidateMask:
+  """Array-like ``[num_users, num_items]`` bool: True where the user has a training interaction (cut on read)."""
+
+  def __init__(self, interactions: Interactions, users: np.ndarray):
+    self.interactions, self.users = interactions, users
+    self.shape, self.dtype = (len(users), interactions.num_items), np.dtype(bool)
+
+  def __len__(self) -> int:
+    return self.shape[0]
+
+  def __getitem__(self, rows) -> np.ndarray:
+    users = self.users[rows]
+    out = np.zeros((len(users), self.interactions.num_items), bool)
+    offsets, items = self.interactions.train_offsets, self.interactions.train_items
+    for row, u in enumerate(users):
+      out[row, items[offsets[u]:offsets[u + 1]]] = True
+    return out
+
+
+# ====================================================================================== item features
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Bags:
+  """Sparse rows as fixed-width bags: row ``r`` is ``sum_j weights[r, j] * onehot(ids[r, j])`` (weight 0 pads).
+
+  Hashable by content, so a Flax module may hold it as a constant field (it becomes part of the compiled step).
+  """
+  ids: np.ndarray       # int32 [rows, width]
+  weights: np.ndarray   # float32 [rows, width]
+  num_features: int
+
+  @functools.cached_property
+  def _digest(self) -> str:
+    h = hashlib.sha1(self.ids.tobytes())
+    h.update(self.weights.tobytes())
+    h.update(str((self.ids.shape, self.num_features)).encode())
+    return h.hexdigest()
+
+  def __hash__(self) -> int:
+    return hash(self._digest)
+
+  def __eq__(self, other) -> bool:
+    return isinstance(other, Bags) and self._digest == other._digest
+
+  def __repr__(self) -> str:
+    return f"Bags({self.ids.shape[0]} rows x {self.ids.shape[1]} of {self.num_features} features, {self._digest[:8]})"
+
+  def dense(self) -> np.ndarray:
+    out = np.zeros((len(self.ids), self.num_features), np.float64)
+    np.add.at(out, (np.arange(len(self.ids))[:, None], self.ids), self.weights)
+    return out
+
+
+def _to_bags(matrix, width: int, num_features: int) -> Bags:
+  """The ``width`` largest entries of each row of a scipy sparse matrix, renormalised to unit L2 norm."""
+  matrix = matrix.tocsr()
+  ids = np.zeros((matrix.shape[0], width), np.int32)
+  weights = np.zeros((matrix.shape[0], width), np.float32)
+  for r in range(matrix.shape[0]):
+    lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+    cols, vals = matrix.indices[lo:hi], matrix.data[lo:hi]
+    keep = np.argsort(-vals, kind="stable")[:width]
+    norm = np.linalg.norm(vals[keep])
+    ids[r, :len(keep)] = cols[keep]
+    weights[r, :len(keep)] = vals[keep] / norm if norm > 0 else 0.0
+  return Bags(ids, weights, num_features)
+
+
+@functools.lru_cache(maxsize=4)
+def content_features(interactions: Interactions, item_width: int = 32, profile_width: int = 64) -> tuple[Bags, Bags]:
+  """``(items, profiles)``: TF-IDF of each item's feature words (title words, year, genres) and each user's
+  profile, the L2-normalised sum of the TF-IDF rows of the items they trained on (only training data).
+
+  TF-IDF is scikit-learn's (smooth idf, sublinear tf off, L2-normalised rows) over items, keeping words of
+  at least 2 items; rows are cut to their ``item_width`` / ``profile_width`` heaviest features.
+  """
+  from scipy import sparse
+  from sklearn.feature_extraction.text import TfidfVectorizer
+
+  if not any(interactions.item_text):
+    raise DataError(f"{interactions.name} has no item titles or genres to build content features from")
+  vectorizer = TfidfVectorizer(analyzer=str.split, min_df=2, dtype=np.float64)
+  items = vectorizer.fit_transform(list(interactions.item_text))
+  history = sparse.csr_matrix((np.ones(len(interactions.train_items)), interactions.train_items,
+                               interactions.train_offsets), shape=(interactions.num_users, interactions.num_items))
+  profiles = history @ items
+  num_features = len(vectorizer.vocabulary_)
+  return _to_bags(items, item_width, num_features), _to_bags(profiles, profile_width, num_features)
+
+
+# ====================================================================================== datasets
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Vocab:
+  """What the run saves as ``vocab.json``: the id maps, so that a resume on changed data is refused."""
+  interactions: Interactions
+  eval_negatives_seed: int
+
+  def __len__(self) -> int:
+    return self.interactions.num_items
+
+  def to_json(self) -> str:
+    i = self.interactions
+    digest = hashlib.sha1(i.train_keys.tobytes() + i.test_items.tobytes()).hexdigest()
+    return json.dumps({"dataset": i.name, "num_users": i.num_users, "num_items": i.num_items,
+                       "train_interactions": int(len(i.train_items)), "split_sha1": digest,
+                       "test_negatives": "source" if i.test_negatives is not None
+                       else f"sampled, seed {self.eval_negatives_seed}",
+                       "item_raw_ids": i.item_raw_ids.tolist()})
+
+
+def load(data_config, split: str, root: pathlib.Path) -> Dataset:
+  """The ``split`` of a MovieLens dataset as the loop batches it.
+
+  train: ``{"user": [N], "item": [N], "label": [N] float32}`` (pointwise) or ``{"user": [P], "item": [P],
+  "negative": [P, n]}`` (``data.pairs``, BPR). test: ``{"user": [U], "candidates": [U, 100]}`` plus
+  ``"seen": [U, num_items]`` bool when ``data.full_ranking`` (training items, excluded from full ranking).
+  """
+  name = data_config.name
+  if split not in SPLITS:
+    raise ValueError(f"{name} has splits {SPLITS}, not {split!r} (config.data.train_split/eval_split)")
+  interactions = read(name, data_config.source, root)
+  n = data_config.num_negatives
+  if n < 1:
+    raise ValueError(f"config.data.num_negatives={n}: implicit feedback needs >= 1 negative per positive")
+  vocab = Vocab(interactions, data_config.eval_negatives_seed)
+  fields = {"num_users": interactions.num_users, "num_items": interactions.num_items}
+  if data_config.item_features:
+    fields["item_features"], fields["user_profiles"] = content_features(interactions)
+  if split == "train":
+    p = len(interactions.train_items)
+    if data_config.pairs:
+      arrays = {"user": interactions.train_users, "item": interactions.train_items,
+                "negative": EpochItems(interactions, n, pairs=True)}
+    else:
+      arrays = {"user": np.tile(interactions.train_users, 1 + n), "item": EpochItems(interactions, n, pairs=False),
+                "label": np.repeat(np.array([1.0, 0.0], np.float32), [p, p * n])}
+  else:
+    users = np.arange(interactions.num_users, dtype=np.int32)
+    arrays = {"user": users, "candidates": interactions.test_candidates(data_config.eval_negatives_seed)}
+    if data_config.full_ranking:
+      arrays["seen"] = CandidateMask(interactions, users)
+  return Dataset(arrays, num_classes=0, name=f"{interactions.name}:{split}", vocab=vocab, model_fields=fields)

@@ -1,0 +1,101 @@
+"""Implicit-feedback recommendation: score (user, item) pairs, rank each user's held-out item.
+
+Training batches (``data/movielens.py``):
+  pointwise  ``{"user": [b], "item": [b], "label": [b]}``, positives and their redrawn negatives as separate
+             rows; ``task.loss = "log_loss"``: binary cross-entropy of the pair's logit (NCF's objective).
+  pairwise   ``{"user": [b], "item": [b], "negative": [b, n]}`` (``config.data.pairs=True``);
+             ``task.loss = "bpr"``: ``-log sigmoid(s(u, i) - s(u, j))`` averaged over the n negatives j
+             (Rendle et al. 2009).
+Evaluation batches: ``{"user": [b], "candidates": [b, 100]}`` (held-out item first, then 99 items the user
+never interacted with), plus ``"seen": [b, num_items]`` when ``config.data.full_ranking``.
+
+Metrics (``evals/ranking.py``, expected values over random tie-breaking), for each K in ``task.top_k``:
+  ``hr@K``, ``ndcg@K``                  leave-one-out, the held-out item among its 100 candidates (NCF)
+  ``full_recall@K``, ``full_ndcg@K``    the held-out item among every item the user did not train on
+                                        (one relevant item per user, so recall@K is its hit ratio)
+
+``task.pretrained = "GMF_RUN,MLP_RUN"`` starts a NeuMF from the newest checkpoints of a trained GMF and a
+trained MLP run (He et al. 2017, Sec. 3.4.1), joined with weight ``task.pretrained_alpha``.
+"""
+
+from typing import Any
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from bigjax.evals import ranking
+
+LOSSES = ("log_loss", "bpr")
+
+
+def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
+  return model.init({"params": rng}, batch["user"], batch["item"], train=False)["params"]
+
+
+def scores(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray) -> jnp.ndarray:
+  return model.apply({"params": params}, users, items, train=False).astype(jnp.float32)
+
+
+def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
+         task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+  if task_config.loss == "bpr":
+    if "negative" not in batch:
+      raise ValueError("config.task.loss='bpr' ranks a positive against its negatives: set config.data.pairs=True")
+    chex.assert_rank(batch["negative"], 2)
+    positive = scores(model, params, batch["user"], batch["item"])
+    negative = scores(model, params, batch["user"][:, None], batch["negative"])
+    value = -jax.nn.log_sigmoid(positive[:, None] - negative).mean()
+    return value, {"loss": value, "pair_accuracy": (positive[:, None] > negative).mean()}
+  if task_config.loss != "log_loss":
+    raise ValueError(f"unknown recommendation loss {task_config.loss!r}; choose one of {LOSSES}")
+  if "label" not in batch:
+    raise ValueError("config.task.loss='log_loss' scores labelled rows: set config.data.pairs=False")
+  logits = scores(model, params, batch["user"], batch["item"])
+  value = optax.sigmoid_binary_cross_entropy(logits, batch["label"]).mean()
+  return value, {"loss": value, "accuracy": ((logits > 0) == (batch["label"] > 0.5)).mean()}
+
+
+def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_config: Any) -> dict[str, jnp.ndarray]:
+  """Sums over the real (mask 1) users of each metric; the loop divides by ``count``."""
+  valid = batch["mask"] > 0
+  users = batch["user"]
+  target = jnp.zeros(users.shape, jnp.int32)  # the held-out item is candidate 0
+  sampled = ranking.rank_counts(scores(model, params, users[:, None], batch["candidates"]), target)
+  out = {"count": valid.sum().astype(jnp.float32)}
+  cuts = tuple(task_config.top_k)
+  for k in cuts:
+    out[f"hr@{k}"] = jnp.where(valid, ranking.hit_ratio(*sampled, k), 0.0).sum()
+    out[f"ndcg@{k}"] = jnp.where(valid, ranking.ndcg(*sampled, k), 0.0).sum()
+  if "seen" in batch:
+    everything = scores(model, params, users[:, None], jnp.arange(batch["seen"].shape[-1])[None, :])
+    full = ranking.rank_counts(everything, batch["candidates"][:, 0], exclude=batch["seen"])
+    for k in cuts:
+      out[f"full_recall@{k}"] = jnp.where(valid, ranking.hit_ratio(*full, k), 0.0).sum()
+      out[f"full_ndcg@{k}"] = jnp.where(valid, ranking.ndcg(*full, k), 0.0).sum()
+  return out
+
+
+def initial_params(model: nn.Module, params: Any, task_config: Any) -> Any:
+  """``params``, or NeuMF's from trained GMF and MLP runs when ``task.pretrained = "GMF_RUN,MLP_RUN"``."""
+  if not task_config.get("pretrained"):
+    return params
+  from bigjax import train  # the loop imports tasks; read the trained runs only when asked to
+  from bigjax.models import ncf
+
+  runs = [part.strip() for part in task_config.pretrained.split(",")]
+  if len(runs) != 2 or not isinstance(model, ncf.NeuMF):
+    raise ValueError(f"config.task.pretrained={task_config.pretrained!r}: expected 'GMF_RUN,MLP_RUN' for a NeuMF "
+                     f"model, got {len(runs)} run(s) for {type(model).__name__}")
+  loaded = []
+  for run, kind in zip(runs, (ncf.GMF, ncf.MLP)):
+    _, trained, trained_params = train.restore_params(run)
+    if type(trained) is not kind:
+      raise ValueError(f"config.task.pretrained: {run} trained a {type(trained).__name__}, expected a {kind.__name__}")
+    if (trained.num_users, trained.num_items) != (model.num_users, model.num_items):
+      raise ValueError(f"config.task.pretrained: {run} has {trained.num_users} users and {trained.num_items} items, "
+                       f"this run {model.num_users} and {model.num_items}: not the same data")
+    loaded.append(jax.device_get(trained_params))
+  return ncf.neumf_from_pretrained(jax.device_get(params), *loaded, alpha=task_config.pretrained_alpha)

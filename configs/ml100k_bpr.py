@@ -1,0 +1,18 @@
+"""BPR-MF (Rendle et al. 2009) on MovieLens-100K: matrix factorisation (64 factors) trained with the
+pairwise loss -log sigmoid(s(u, i) - s(u, j)) on (positive, negative) pairs, 4 negatives per positive
+redrawn every epoch; otherwise the NCF protocol (configs/ml100k_neumf.py).
+
+Command:  python -m bigjax.main --config=configs/ml100k_bpr.py --workdir=runs/ml100k_bpr
+Result:   not yet run.
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, ncf, ncf_variant
+
+
+def get_config(arg: str | None = None):
+  c = ncf(base_config(), "ml-100k", "ncf.MF")
+  c.model.factors = 64
+  c.data.pairs = True
+  c.task.loss = "bpr"
+  return ncf_variant(c, arg)

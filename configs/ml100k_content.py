@@ -1,0 +1,17 @@
+"""Content-based filtering on MovieLens-100K: items as TF-IDF of their title words, year and genres, users
+as the TF-IDF profile of the movies they trained on, scored by a learned 64-wide projection of both
+(``ncf.Content``: no user or item ids); trained and evaluated with the NCF protocol (configs/ml100k_neumf.py).
+
+Command:  python -m bigjax.main --config=configs/ml100k_content.py --workdir=runs/ml100k_content
+Result:   not yet run.
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, ncf, ncf_variant
+
+
+def get_config(arg: str | None = None):
+  c = ncf(base_config(), "ml-100k", "ncf.Content")
+  c.model.factors = 64
+  c.data.item_features = True
+  return ncf_variant(c, arg)

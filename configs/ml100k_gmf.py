@@ -1,0 +1,15 @@
+"""GMF (He et al. 2017) on MovieLens-100K: 8 factors, the NCF protocol (configs/ml100k_neumf.py). Also the
+GMF half of ``ml100k_neumf_pretrained``.
+
+Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ml100k_gmf
+Result:   not yet run.
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, ncf, ncf_variant
+
+
+def get_config(arg: str | None = None):
+  c = ncf(base_config(), "ml-100k", "ncf.GMF")
+  c.model.factors = 8
+  return ncf_variant(c, arg)

@@ -1,0 +1,18 @@
+"""Hybrid NeuMF on MovieLens-100K: NeuMF (8 factors, tower 64-32-16-8) whose item vectors add a learned
+projection of the item's TF-IDF features (title words, year, genres); the NCF protocol
+(configs/ml100k_neumf.py).
+
+Command:  python -m bigjax.main --config=configs/ml100k_hybrid.py --workdir=runs/ml100k_hybrid
+Result:   not yet run.
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, ncf, ncf_variant
+
+
+def get_config(arg: str | None = None):
+  c = ncf(base_config(), "ml-100k", "ncf.HybridNeuMF")
+  c.model.factors = 8
+  c.model.layers = (64, 32, 16, 8)
+  c.data.item_features = True
+  return ncf_variant(c, arg)

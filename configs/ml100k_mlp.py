@@ -1,0 +1,15 @@
+"""NCF's MLP (He et al. 2017) on MovieLens-100K: tower 64-32-16-8 (8 predictive factors), the NCF protocol
+(configs/ml100k_neumf.py). Also the MLP half of ``ml100k_neumf_pretrained``.
+
+Command:  python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ml100k_mlp
+Result:   not yet run.
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, ncf, ncf_variant
+
+
+def get_config(arg: str | None = None):
+  c = ncf(base_config(), "ml-100k", "ncf.MLP")
+  c.model.layers = (64, 32, 16, 8)
+  return ncf_variant(c, arg)

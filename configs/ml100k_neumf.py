@@ -1,0 +1,16 @@
+"""NeuMF (He et al. 2017) on MovieLens-100K with the paper's settings: 8 predictive factors (GMF 8 wide, MLP
+tower 64-32-16-8), 4 negatives per positive, Adam 1e-3, batch 256, 20 epochs; leave-one-out evaluation.
+
+Command:  python -m bigjax.main --config=configs/ml100k_neumf.py --workdir=runs/ml100k_neumf
+Result:   not yet run.
+Variants: ``smoke`` (a few steps, for tests).
+"""
+
+from bigjax.config_base import base_config, ncf, ncf_variant
+
+
+def get_config(arg: str | None = None):
+  c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
+  c.model.factors = 8
+  c.model.layers = (64, 32, 16, 8)
+  return ncf_variant(c, arg)

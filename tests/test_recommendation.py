@@ -1,0 +1,372 @@
+"""Recommendation (issue 5): ranking metrics, MovieLens splits and negatives, the NCF models and task."""
+
+import importlib.util
+import math
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from bigjax import config_base, train
+from bigjax.data import DataError, movielens, pipeline
+from bigjax.evals import ranking
+from bigjax.models import ncf
+from bigjax.tasks import recommendation
+from conftest import REPO, requires_ml100k, requires_ml1m
+
+
+# ====================================================================================== metrics
+
+def reference_metrics(scores, target, k, exclude=None):
+  """Expected HR@k, NDCG@k of ``target`` by enumerating every tie order (float64, one row)."""
+  scores = np.asarray(scores, np.float64)
+  others = [j for j in range(len(scores)) if j != target and not (exclude is not None and exclude[j])]
+  higher = sum(scores[j] > scores[target] for j in others)
+  tied = sum(scores[j] == scores[target] for j in others)
+  ranks = range(higher, higher + tied + 1)  # equally likely positions of the target among its ties
+  hr = np.mean([r < k for r in ranks])
+  dcg = np.mean([1 / math.log2(r + 2) if r < k else 0.0 for r in ranks])
+  return hr, dcg
+
+
+@pytest.mark.parametrize("scores, target, k, hr, dcg", [
+    ([0.9, 0.1, 0.5, 0.3], 0, 1, 1.0, 1.0),                         # ranked first
+    ([0.2, 0.9, 0.5, 0.3], 0, 2, 0.0, 0.0),                         # ranked last of 4
+    ([0.5, 0.9, 0.1, 0.3], 0, 2, 1.0, 1 / math.log2(3)),            # second
+    ([0.5, 0.5, 0.5, 0.5], 0, 2, 0.5, (1 + 1 / math.log2(3)) / 4),  # four-way tie: each position 1/4
+    ([0.5, 0.9, 0.5, 0.1], 0, 2, 0.5, (1 / math.log2(3)) / 2),      # one higher, one tied: rank 1 or 2
+])
+def test_hr_and_ndcg_against_hand_computed_rankings(scores, target, k, hr, dcg):
+  g, t = ranking.rank_counts(jnp.asarray([scores], jnp.float32), jnp.asarray([target]))
+  assert float(ranking.hit_ratio(g, t, k)[0]) == pytest.approx(hr)
+  assert float(ranking.ndcg(g, t, k)[0]) == pytest.approx(dcg)
+  assert (hr, dcg) == pytest.approx(reference_metrics(scores, target, k))
+
+
+def test_metrics_match_enumeration_on_random_tied_scores():
+  rng = np.random.default_rng(0)
+  scores = rng.integers(0, 6, size=(50, 30)).astype(np.float32)  # many ties
+  target = rng.integers(0, 30, size=50)
+  exclude = rng.random((50, 30)) < 0.3
+  exclude[np.arange(50), target] = False
+  g, t = ranking.rank_counts(jnp.asarray(scores), jnp.asarray(target), jnp.asarray(exclude))
+  for k in (1, 5, 10):
+    expected = np.array([reference_metrics(s, i, k, e) for s, i, e in zip(scores, target, exclude)])
+    np.testing.assert_allclose(ranking.hit_ratio(g, t, k), expected[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(ranking.ndcg(g, t, k), expected[:, 1], rtol=1e-6)
+
+
+def test_constant_scores_give_chance_and_nan_gives_zero():
+  g, t = ranking.rank_counts(jnp.zeros((1, 100)), jnp.zeros((1,), jnp.int32))
+  assert float(ranking.hit_ratio(g, t, 10)[0]) == pytest.approx(0.1)  # K / n, as a random ranking
+  nan_target = jnp.asarray([[jnp.nan, 0.0, 1.0]])
+  g, t = ranking.rank_counts(nan_target, jnp.zeros((1,), jnp.int32))
+  assert float(ranking.hit_ratio(g, t, 10)[0]) == 0.0 and float(ranking.ndcg(g, t, 10)[0]) == 0.0
+
+
+# ====================================================================================== data
+
+def write_ml100k(root: pathlib.Path, rows: list[tuple[int, int, int, int]], num_items: int = 8) -> pathlib.Path:
+  """A MovieLens-100K folder with ``rows`` (user, item, rating, timestamp) in file order."""
+  folder = root / "ml-100k"
+  folder.mkdir(parents=True)
+  (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows))
+  (folder / "u.genre").write_text("unknown|0\nAction|1\nComedy|2\n\n")
+  (folder / "u.item").write_text("".join(
+      f"{i}|Movie {'Night' if i % 2 else 'Day'} {i} (199{i % 10})|01-Jan-1995||http://x|0|{i % 2}|{1 - i % 2}\n"
+      for i in range(1, num_items + 1)), encoding="latin-1")
+  return root
+
+
+def test_leave_one_out_holds_out_the_latest_and_breaks_ties_by_file_order(tmp_path):
+  rows = [(1, 1, 5, 100), (1, 2, 4, 300), (1, 3, 3, 200),           # user 1: item 2 is the latest
+          (2, 5, 3, 50), (2, 4, 5, 90), (2, 6, 1, 90), (2, 1, 2, 10),  # user 2: 4 and 6 tie; 4 is listed first
+          (3, 7, 2, 1), (3, 8, 2, 2), (3, 3, 1, 3)]
+  data = movielens.read_ml100k(write_ml100k(tmp_path, rows))
+  assert (data.num_users, data.num_items) == (3, 8)
+  held_out = {int(u): int(data.item_raw_ids[i]) for u, i in enumerate(data.test_items)}
+  assert held_out == {0: 2, 1: 4, 2: 3}
+  train_pairs = {(int(u), int(data.item_raw_ids[i])) for u, i in zip(data.train_users, data.train_items)}
+  assert train_pairs == {(0, 1), (0, 3), (1, 5), (1, 6), (1, 1), (2, 7), (2, 8)}
+  assert "g:Comedy" in data.item_text[1] and "year:1992" in data.item_text[1]
+
+
+def test_duplicate_pairs_and_missing_files_are_named(tmp_path):
+  with pytest.raises(DataError, match="more than once"):
+    movielens.read_ml100k(write_ml100k(tmp_path / "a", [(1, 1, 5, 1), (1, 1, 4, 2), (1, 2, 3, 3)]))
+  with pytest.raises(DataError, match="u.data not found"):
+    movielens.read_ml100k(tmp_path / "nowhere")
+  with pytest.raises(DataError, match="ml-1m.train.rating not found"):
+    movielens.read_ml1m_ncf(tmp_path)
+  with pytest.raises(DataError, match="no local copy found"):
+    movielens.read("ml-1m", "auto", tmp_path)
+  (tmp_path / "ml-1m" / "afcfm").mkdir(parents=True)
+  (tmp_path / "ml-1m" / "afcfm" / "ml-1m.zip").write_bytes(b"not a zip")
+  with pytest.raises(DataError, match="corrupt"):
+    movielens.read_ml1m_afcfm(tmp_path)
+
+
+def synthetic(num_users=40, num_items=150, seed=0) -> movielens.Interactions:
+  rng = np.random.default_rng(seed)
+  rows = []
+  for u in range(1, num_users + 1):
+    items = rng.choice(np.arange(1, num_items + 1), size=rng.integers(3, 20), replace=False)
+    rows += [(u, int(i), 3, int(t)) for t, i in enumerate(items)]
+  return movielens._from_events("synthetic", *np.array(rows).T[[0, 1, 3]], {})
+
+
+def test_sampled_negatives_never_hold_a_positive_of_the_user():
+  data = synthetic()
+  positives = [set(data.train_items[data.train_offsets[u]:data.train_offsets[u + 1]]) for u in range(data.num_users)]
+  candidates = data.test_candidates(seed=3)
+  assert candidates.shape == (data.num_users, 100)
+  for u, row in enumerate(candidates):
+    assert row[0] == data.test_items[u]
+    assert len(set(row[1:])) == 99                                   # without replacement
+    assert not set(row[1:]) & (positives[u] | {data.test_items[u]})  # never a training or held-out positive
+  np.testing.assert_array_equal(candidates, data.test_candidates(seed=3))
+  assert not np.array_equal(candidates, data.test_candidates(seed=4))
+  epoch_items = movielens.EpochItems(data, num_negatives=4, pairs=False)
+  p = len(data.train_items)
+  for epoch in range(3):
+    items = epoch_items.epoch_view(seed=0, epoch=epoch)
+    np.testing.assert_array_equal(items[:p], data.train_items)
+    negatives = items[p:].reshape(4, p)
+    users = np.broadcast_to(data.train_users, negatives.shape)
+    assert not data.is_train_pair(users.ravel(), negatives.ravel()).any()
+
+
+@requires_ml100k
+def test_ml100k_split_and_candidates():
+  data = movielens.read("ml-100k", "auto", train.data.default_data_dir())
+  assert (data.num_users, data.num_items, len(data.train_items)) == (943, 1682, 100_000 - 943)
+  candidates = data.test_candidates(seed=0)
+  test_pairs = np.broadcast_to(np.arange(943)[:, None], (943, 99))
+  assert not data.is_train_pair(test_pairs.ravel(), candidates[:, 1:].ravel()).any()
+  assert not (candidates[:, 1:] == data.test_items[:, None]).any()
+
+
+@requires_ml1m
+def test_ml1m_afcfm_holds_every_interaction():
+  data = movielens.read_ml1m_afcfm(train.data.default_data_dir())
+  assert (data.num_users, data.num_items) == (6040, 3706)
+  assert len(data.train_items) + data.num_users == 1_000_209
+  assert len(np.unique(data.train_keys)) == len(data.train_keys)
+  assert data.item_text[0].endswith("g:Animation g:Children's g:Comedy")  # movie 1, Toy Story
+
+
+def test_negatives_are_redrawn_per_epoch_and_identical_across_a_resume():
+  data = synthetic()
+  arrays = {"user": np.tile(data.train_users, 5), "item": movielens.EpochItems(data, 4, pairs=False)}
+  layout = pipeline.TrainLayout(len(arrays["user"]), global_batch=16, steps_per_call=3)
+  num_calls = 3 * layout.steps_per_epoch // 3
+  whole = [b for b in pipeline.train_iterator(arrays, layout, seed=7, num_calls=num_calls, prefetch=0)]
+  it = pipeline.train_iterator(arrays, layout, seed=7, num_calls=num_calls, prefetch=0)
+  for _ in range(num_calls // 2):
+    next(it)
+  state = it.get_state()
+  resumed = pipeline.train_iterator({"user": arrays["user"], "item": movielens.EpochItems(data, 4, pairs=False)},
+                                    layout, seed=7, num_calls=num_calls, prefetch=0)
+  resumed.set_state(state)
+  for expected, got in zip(whole[num_calls // 2:], resumed):
+    np.testing.assert_array_equal(expected["item"], got["item"])
+  first, second = (arrays["item"].epoch_view(7, e) for e in (0, 1))
+  p = len(data.train_items)
+  assert np.array_equal(first[:p], second[:p]) and not np.array_equal(first[p:], second[p:])
+  np.testing.assert_array_equal(first, movielens.EpochItems(data, 4, pairs=False).epoch_view(7, 0))
+
+
+def test_tfidf_profiles_are_normalised_sums_of_history_rows():
+  data = movielens.read_ml100k(write_ml100k(pathlib.Path(__import__("tempfile").mkdtemp()), [
+      (u, i, 3, i) for u in range(1, 6) for i in range(1, 9) if (u + i) % 3]))
+  items, profiles = movielens.content_features(data, item_width=32, profile_width=64)
+  x = items.dense()
+  np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-6)
+  for u in range(data.num_users):
+    history = data.train_items[data.train_offsets[u]:data.train_offsets[u + 1]]
+    expected = x[history].sum(0)
+    np.testing.assert_allclose(profiles.dense()[u], expected / np.linalg.norm(expected), rtol=1e-5, atol=1e-7)
+
+
+# ====================================================================================== models
+
+def init_and_score(model, users, items, seed=0):
+  params = model.init(jax.random.PRNGKey(seed), jnp.asarray(users), jnp.asarray(items))["params"]
+  params = jax.tree.map(lambda a: np.asarray(a, np.float64),
+                        jax.tree.map(lambda x: x.unbox() if hasattr(x, "unbox") else x, params,
+                                     is_leaf=lambda x: hasattr(x, "unbox")))
+  return params, np.asarray(model.apply({"params": jax.tree.map(jnp.float32, params)}, users, items), np.float64)
+
+
+def numpy_mlp_tower(p, users, items):
+  x = np.concatenate([p["user_embedding"][users], p["item_embedding"][items]], -1)
+  i = 0
+  while f"hidden_{i}" in p:
+    x = np.maximum(x @ p[f"hidden_{i}"]["kernel"] + p[f"hidden_{i}"]["bias"], 0)
+    i += 1
+  return x
+
+
+def test_models_against_float64_numpy():
+  users, items = np.array([0, 3, 7, 7]), np.array([5, 0, 2, 9])
+  p, got = init_and_score(ncf.GMF(8, 10, factors=4), users, items)
+  h = p["tower"]["user_embedding"][users] * p["tower"]["item_embedding"][items]
+  np.testing.assert_allclose(got, (h @ p["predict"]["kernel"])[:, 0] + p["predict"]["bias"], rtol=1e-5, atol=1e-7)
+  p, got = init_and_score(ncf.MLP(8, 10, layers=(8, 6, 4)), users, items)
+  h = numpy_mlp_tower(p["tower"], users, items)
+  np.testing.assert_allclose(got, (h @ p["predict"]["kernel"])[:, 0] + p["predict"]["bias"], rtol=1e-5, atol=1e-7)
+  p, got = init_and_score(ncf.MF(8, 10, factors=3), users, items)
+  expected = ((p["user_embedding"][users] * p["item_embedding"][items]).sum(-1) + p["user_bias"][users, 0]
+              + p["item_bias"][items, 0] + p["bias"])
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_embedding_tables_are_padded_and_named_for_fsdp():
+  model = ncf.NeuMF(943, 1682, factors=8)
+  boxed = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.int32)))
+  table = boxed["params"]["gmf"]["user_embedding"]
+  assert table.value.shape == (1024, 8) and table.names == ("users", "factor")
+  assert boxed["params"]["mlp"]["item_embedding"].value.shape == (1792, 32)
+  rules = dict(config_base.base_config().sharding.logical_rules)
+  assert rules["users"] == rules["items"] == "fsdp"
+
+
+def test_content_and_hybrid_score_with_features():
+  data = movielens.read_ml100k(write_ml100k(pathlib.Path(__import__("tempfile").mkdtemp()), [
+      (u, i, 3, i) for u in range(1, 6) for i in range(1, 9) if (u + i) % 3]))
+  items, profiles = movielens.content_features(data)
+  users, cand = np.array([0, 1, 4]), np.array([2, 3, 0])
+  p, got = init_and_score(ncf.Content(5, 8, factors=6, item_features=items, user_profiles=profiles), users, cand)
+  table = p["feature_embedding"][:items.num_features]
+  expected = ((profiles.dense()[users] @ table) * (items.dense()[cand] @ table)).sum(-1) + p["bias"]
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+  _, hybrid = init_and_score(ncf.HybridNeuMF(5, 8, factors=4, layers=(8, 4), item_features=items), users, cand)
+  assert hybrid.shape == (3,) and np.isfinite(hybrid).all()
+  with pytest.raises(ValueError, match="item_features=True"):
+    ncf.HybridNeuMF(5, 8).init(jax.random.PRNGKey(0), jnp.zeros(1, jnp.int32), jnp.zeros(1, jnp.int32))
+
+
+def test_pretrained_neumf_starts_as_the_combination_of_its_parts():
+  users, items = jnp.arange(6) % 5, jnp.arange(6)
+  gmf, mlp = ncf.GMF(5, 9, factors=4), ncf.MLP(5, 9, layers=(8, 6, 3))
+  neumf = ncf.NeuMF(5, 9, factors=4, layers=(8, 6, 3))
+  unbox = lambda tree: jax.tree.map(lambda x: x.unbox() if hasattr(x, "unbox") else x, tree,
+                                    is_leaf=lambda x: hasattr(x, "unbox"))
+  init = lambda m, s: unbox(m.init(jax.random.PRNGKey(s), users, items)["params"])
+  gp, mp, np_ = init(gmf, 1), init(mlp, 2), init(neumf, 3)
+  joined = ncf.neumf_from_pretrained(np_, gp, mp, alpha=0.3)
+  expected = 0.3 * gmf.apply({"params": gp}, users, items) + 0.7 * mlp.apply({"params": mp}, users, items)
+  np.testing.assert_allclose(neumf.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-7)
+  with pytest.raises(ValueError, match="does not fit"):
+    ncf.neumf_from_pretrained(np_, init(ncf.GMF(5, 9, factors=5), 1), mp)
+
+
+# ====================================================================================== task
+
+def task_config(loss="log_loss"):
+  c = config_base.base_config().task
+  c.loss = loss
+  return c
+
+
+def test_losses_against_hand_computation():
+  model = ncf.MF(4, 6, factors=2)
+  users, items, labels = jnp.array([0, 1, 2, 3]), jnp.array([1, 2, 3, 4]), jnp.array([1.0, 0.0, 1.0, 0.0])
+  params = recommendation.init(model, jax.random.PRNGKey(0), {"user": users, "item": items})
+  s = np.asarray(recommendation.scores(model, params, users, items), np.float64)
+  value, _ = recommendation.loss(model, params, {"user": users, "item": items, "label": labels}, None, task_config())
+  y = np.asarray(labels, np.float64)
+  expected = np.mean(-y * np.log(1 / (1 + np.exp(-s))) - (1 - y) * np.log(1 - 1 / (1 + np.exp(-s))))
+  assert float(value) == pytest.approx(expected, rel=1e-5)
+  negatives = jnp.array([[0, 5], [3, 3], [1, 0], [2, 2]])
+  value, metrics = recommendation.loss(model, params, {"user": users, "item": items, "negative": negatives}, None,
+                                       task_config("bpr"))
+  sn = np.asarray(recommendation.scores(model, params, users[:, None], negatives), np.float64)
+  assert float(value) == pytest.approx(np.mean(np.log1p(np.exp(-(s[:, None] - sn)))), rel=1e-5)
+  with pytest.raises(ValueError, match="data.pairs=True"):
+    recommendation.loss(model, params, {"user": users, "item": items, "label": labels}, None, task_config("bpr"))
+
+
+def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking():
+  model = ncf.MF(3, 5, factors=2)
+  params = recommendation.init(model, jax.random.PRNGKey(1), {"user": jnp.zeros(1, jnp.int32),
+                                                              "item": jnp.zeros(1, jnp.int32)})
+  users = jnp.array([0, 1, 2])
+  candidates = jnp.array([[1, 0, 2], [4, 3, 0], [2, 4, 1]])
+  seen = jnp.array([[1, 0, 0, 0, 1], [0, 0, 1, 0, 0], [1, 1, 0, 0, 0]], bool)
+  c = task_config()
+  c.top_k = (1, 2)
+  sums = recommendation.evaluate(model, params, {"user": users, "candidates": candidates, "seen": seen,
+                                                 "mask": jnp.array([1.0, 1.0, 0.0])}, c)
+  everything = np.asarray(recommendation.scores(model, params, users[:, None], jnp.arange(5)[None]))
+  for k in (1, 2):
+    sampled = [reference_metrics(everything[u][candidates[u]], 0, k) for u in range(2)]
+    full = [reference_metrics(everything[u], int(candidates[u, 0]), k, np.asarray(seen[u])) for u in range(2)]
+    assert float(sums[f"hr@{k}"]) == pytest.approx(sum(m[0] for m in sampled))
+    assert float(sums[f"ndcg@{k}"]) == pytest.approx(sum(m[1] for m in sampled))
+    assert float(sums[f"full_recall@{k}"]) == pytest.approx(sum(m[0] for m in full))
+    assert float(sums[f"full_ndcg@{k}"]) == pytest.approx(sum(m[1] for m in full))
+  assert float(sums["count"]) == 2
+
+
+# ====================================================================================== configs end to end
+
+CONFIGS = ["ml100k_gmf", "ml100k_mlp", "ml100k_neumf", "ml100k_mf", "ml100k_bpr", "ml100k_content", "ml100k_hybrid"]
+
+
+def load_config(name: str, variant: str = "smoke") -> ml_collections.ConfigDict:
+  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_compiles():
+  """Unoptimised XLA compiles 2-3x faster; smoke runs check that everything runs, not its speed."""
+  before = jax.config.values["jax_disable_most_optimizations"]
+  jax.config.update("jax_disable_most_optimizations", True)
+  yield
+  jax.config.update("jax_disable_most_optimizations", before)
+
+
+def check_smoke_results(results, config):
+  assert results["trace_counts"] == {"train_call": 1, "eval_call": 1}
+  metrics = results["final_metrics"]
+  assert all(math.isfinite(v) for v in metrics.values()), metrics
+  for name in ("test/hr@10", "test/ndcg@10", "test/full_recall@10", "test/full_ndcg@10"):
+    assert 0.0 <= metrics[name] <= 1.0
+  assert metrics["test/ndcg@10"] <= metrics["test/hr@10"]
+
+
+@requires_ml100k
+@pytest.mark.parametrize("name", CONFIGS)
+def test_smoke_config_trains(name, tmp_path):
+  config = load_config(name)
+  check_smoke_results(train.run(config, tmp_path), config)
+
+
+@requires_ml100k
+def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
+  train.run(load_config("ml100k_gmf"), tmp_path / "gmf")
+  train.run(load_config("ml100k_mlp"), tmp_path / "mlp")
+  config = load_config("ml100k_neumf_pretrained")
+  config.task.pretrained = f"{tmp_path / 'gmf'},{tmp_path / 'mlp'}"
+  _, gmf, gp = train.restore_params(tmp_path / "gmf")
+  _, mlp, mp = train.restore_params(tmp_path / "mlp")
+  model, task = train.validate(config)
+  model = model.clone(num_users=gmf.num_users, num_items=gmf.num_items)
+  params = jax.tree.map(jnp.zeros_like, ncf.neumf_from_pretrained(
+      {"gmf": gp["tower"], "mlp": mp["tower"], "predict": {"kernel": jnp.zeros((8, 1)), "bias": jnp.zeros(1)}},
+      gp, mp))
+  joined = task.initial_params(model, params, config.task)
+  users, items = jnp.arange(20) % 7, jnp.arange(20)
+  expected = 0.5 * gmf.apply({"params": gp}, users, items) + 0.5 * mlp.apply({"params": mp}, users, items)
+  np.testing.assert_allclose(model.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-6)
+  check_smoke_results(train.run(config, tmp_path / "neumf"), config)
+  config.task.pretrained = f"{tmp_path / 'mlp'},{tmp_path / 'gmf'}"
+  with pytest.raises(ValueError, match="expected a GMF"):
+    task.initial_params(model, params, config.task)
