@@ -24,6 +24,8 @@ Two directives, with paths relative to the template's folder:
   {{curve RUN METRIC}}   on a line of its own: a table of METRIC at each step it was logged (from the run's
       metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time)
   {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
+  {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
+      best epoch's hit ratio, the number NCF's code reports), from its metrics.jsonl
   {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
       ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
       list items by index: ``runs.0.raw.wall_time_s``). FORMAT is a Python format spec (``.1f``); by default
@@ -474,6 +476,15 @@ def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
   return f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)} ({n} runs)"
 
 
+def _max_over_curve(workdir: pathlib.Path, metric: str) -> str:
+  values = read_curve(workdir, metric)
+  if not values:
+    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
+                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
+  step = max(values, key=lambda s: (values[s], -s))  # the earliest step among equal maxima
+  return f"{_format_metric(metric, values[step])} (step {step})"
+
+
 def render_template(template: pathlib.Path, out: str | None) -> str:
   """The template with every directive replaced; paths in directives are relative to its folder."""
   base = template.parent
@@ -512,9 +523,11 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       words = shlex.split(match.group(1))
       if words[:1] == ["mean"] and len(words) == 3:
         return _mean_over_runs(base / words[1], words[2])
+      if words[:1] == ["max"] and len(words) == 3:
+        return _max_over_curve(base / words[1], words[2])
       if not words or words[0] != "value" or len(words) not in (3, 4):
         raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
-                          f"{{{{mean ROOT KEY}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
+                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
       return _format_lookup(words[2], _lookup(base / words[1], words[2]), words[3] if len(words) == 4 else None)
 
     try:

@@ -482,9 +482,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         writer.write(step, eval_metrics)
         if is_main:
           logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
-        progress.restart_clock(step)
       if at_checkpoint or preempted:
         ckpt.save(step, state, train_iter.get_state())
+      if at_eval or at_checkpoint:
+        progress.restart_clock(step)  # the next logged rate counts training steps only
       if preempted:
         ckpt.wait()
         raise Preempted(step)
@@ -550,6 +551,7 @@ def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
     model = model or fit_model_to_data(config_model, config.model, train_ds)
     example = example or example_spec(train_ds.arrays)
   mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]).reshape(1, 1, 1), ("data", "fsdp", "tensor"))
+  # The optimizer's state has the same shapes whatever its schedule's length: that of config.train will do.
   _, abstract_state = abstract_train_state(config, model, task, mesh, example, max(config.train.num_steps, 1))
   ckpt = checkpoint.Checkpointer(workdir / "checkpoints")
   try:

@@ -11,5 +11,5 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.MLP")
-  c.model.layers = (64, 32, 16, 8)
+  c.model.factors = 8             # tower 64-32-16-8
   return ncf_variant(c, arg)

@@ -16,7 +16,6 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  c.model.layers = (64, 32, 16, 8)
   c.task.pretrained = "runs/ml100k_gmf,runs/ml100k_mlp"
   c.task.pretrained_alpha = 0.5
   c.optim.name = "sgd"

@@ -22,5 +22,4 @@ def get_config(arg: str | None = None):
   if arg and arg.startswith("f") and arg[1:].isdigit():
     factors, arg = int(arg[1:]), None
   c.model.factors = factors
-  c.model.layers = (8 * factors, 4 * factors, 2 * factors, factors)
   return ncf_variant(c, arg)

@@ -276,3 +276,17 @@ def test_template_curve_table_from_metrics_jsonl(tmp_path, capsys):
   (tmp_path / "T.md").write_text("{{curve runs/lm test/f1}}\n")
   assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
   assert "logs no 'test/f1'; it logs: train/loss, validation/loss" in capsys.readouterr().err
+
+
+def test_template_max_of_a_logged_metric(tmp_path, capsys):
+  write_run(tmp_path / "runs", "rec", 0.5, "0123456789abcdef")
+  run = tmp_path / "runs" / "rec"
+  records = [{"step": 10, "time": 1.0, "test/hr@10": 0.61}, {"step": 20, "time": 2.0, "test/hr@10": 0.66},
+             {"step": 30, "time": 3.0, "test/hr@10": 0.66}, {"step": 40, "time": 4.0, "test/hr@10": 0.62}]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+  (tmp_path / "T.md").write_text("best {{max runs/rec test/hr@10}}, last {{value runs/rec test/accuracy}}\n")
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == "best 0.6600 (step 20), last 50.00%"
+  (tmp_path / "T.md").write_text("{{max runs/rec test/ndcg@10}}\n")
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
+  assert "logs no 'test/ndcg@10'" in capsys.readouterr().err

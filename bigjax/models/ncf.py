@@ -1,8 +1,9 @@
 """Recommenders that score (user, item) pairs: NCF's GMF, MLP and NeuMF (He et al. 2017), matrix
 factorisation (the dot-product baseline of Rendle et al. 2020), a content-based model and a hybrid NeuMF.
 
-Every model maps ``users [...] int32, items [...] int32`` (broadcast against each other) to logits of the
-same shape: the score of the pair, a probability of interaction through a sigmoid.
+Every model maps ``users [...] int32, items [...] int32`` to logits of their broadcast shape: the score of
+each pair, a probability of interaction through a sigmoid. User and item vectors are computed before they
+are broadcast, so ``users [b, 1]`` against ``items [1, n]`` (full ranking) costs b + n lookups, not b * n.
 
 Initialisation follows the NCF code: embeddings ``N(0, 0.01)``, hidden layers Glorot-uniform, the output
 layer LeCun-uniform, biases 0. Embedding tables carry logical axis names (``users``/``items``
@@ -84,10 +85,22 @@ class MLPTower(nn.Module):
     dim = self.layers[0] // 2
     p = jnp.take(_embedding(self, "user_embedding", self.num_users, dim, "users"), users, axis=0)
     q = jnp.take(_embedding(self, "item_embedding", self.num_items, dim, "items"), items, axis=0)
-    x = jnp.concatenate([p, q if item_side is None else q + item_side], axis=-1)
-    for i, width in enumerate(self.layers[1:]):
+    x = nn.relu(_ConcatDense(self.layers[1], name="hidden_0")(p, q if item_side is None else q + item_side))
+    for i, width in enumerate(self.layers[2:], start=1):
       x = nn.relu(nn.Dense(width, kernel_init=nn.initializers.xavier_uniform(), name=f"hidden_{i}")(x))
     return x
+
+
+class _ConcatDense(nn.Module):
+  """``Dense(concat([a, b]))`` with Dense's parameters, computed as ``a @ K[:d] + b @ K[d:] + bias`` so that
+  ``a`` and ``b`` broadcast (one user against every item) without materialising their concatenation."""
+  features: int
+
+  @nn.compact
+  def __call__(self, a, b):
+    kernel = self.param("kernel", nn.initializers.xavier_uniform(), (a.shape[-1] + b.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    return a @ kernel[:a.shape[-1]] + b @ kernel[a.shape[-1]:] + bias
 
 
 def _predict(x: jnp.ndarray) -> jnp.ndarray:
@@ -103,40 +116,49 @@ class GMF(nn.Module):
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    users, items = jnp.broadcast_arrays(users, items)
     return _predict(GMFTower(self.num_users, self.num_items, self.factors, self.row_multiple, name="tower")(users, items))
 
 
+def tower_layers(factors: int, layers: tuple[int, ...]) -> tuple[int, ...]:
+  """``layers``, or NCF's tower for ``factors`` predictive factors: ``(8f, 4f, 2f, f)`` (f=8: 64-32-16-8)."""
+  return tuple(layers) or (8 * factors, 4 * factors, 2 * factors, factors)
+
+
 class MLP(nn.Module):
+  """NCF's MLP: ``factors`` predictive factors (the last layer's width); ``layers`` overrides the tower."""
   num_users: int = 0
   num_items: int = 0
-  layers: tuple[int, ...] = (64, 32, 16, 8)
+  factors: int = 8
+  layers: tuple[int, ...] = ()
   row_multiple: int = 128
 
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    users, items = jnp.broadcast_arrays(users, items)
-    return _predict(MLPTower(self.num_users, self.num_items, self.layers, self.row_multiple, name="tower")(users, items))
+    tower = MLPTower(self.num_users, self.num_items, tower_layers(self.factors, self.layers), self.row_multiple,
+                     name="tower")
+    return _predict(tower(users, items))
 
 
 class NeuMF(nn.Module):
-  """GMF and MLP with separate embeddings, joined by one output layer over ``[gmf(u, i), mlp(u, i)]``."""
+  """GMF and MLP with separate embeddings, joined by one output layer over ``[gmf(u, i), mlp(u, i)]``; both
+  parts have ``factors`` predictive factors (GMF that wide, the MLP tower ``(8f, 4f, 2f, f)`` unless
+  ``layers`` says otherwise)."""
   num_users: int = 0
   num_items: int = 0
   factors: int = 8
-  layers: tuple[int, ...] = (64, 32, 16, 8)
+  layers: tuple[int, ...] = ()
   row_multiple: int = 128
 
   def towers(self, users, items, gmf_side=None, mlp_side=None):
     gmf = GMFTower(self.num_users, self.num_items, self.factors, self.row_multiple, name="gmf")
-    mlp = MLPTower(self.num_users, self.num_items, self.layers, self.row_multiple, name="mlp")
+    mlp = MLPTower(self.num_users, self.num_items, tower_layers(self.factors, self.layers), self.row_multiple,
+                   name="mlp")
     return jnp.concatenate([gmf(users, items, gmf_side), mlp(users, items, mlp_side)], axis=-1)
 
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    users, items = jnp.broadcast_arrays(users, items)
     return _predict(self.towers(users, items))
 
 
@@ -149,9 +171,8 @@ class HybridNeuMF(NeuMF):
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    users, items = jnp.broadcast_arrays(users, items)
     gmf_side = _feature_side(self, "gmf_feature_embedding", items, self.factors)
-    mlp_side = _feature_side(self, "mlp_feature_embedding", items, self.layers[0] // 2)
+    mlp_side = _feature_side(self, "mlp_feature_embedding", items, tower_layers(self.factors, self.layers)[0] // 2)
     return _predict(self.towers(users, items, gmf_side, mlp_side))
 
 
@@ -165,7 +186,6 @@ class MF(nn.Module):
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    users, items = jnp.broadcast_arrays(users, items)
     p = jnp.take(_embedding(self, "user_embedding", self.num_users, self.factors, "users"), users, axis=0)
     q = jnp.take(_embedding(self, "item_embedding", self.num_items, self.factors, "items"), items, axis=0)
     b_u = jnp.take(_embedding(self, "user_bias", self.num_users, 1, "users")[:, 0], users, axis=0)
@@ -189,7 +209,6 @@ class Content(nn.Module):
     _check_sizes(self)
     if self.item_features is None or self.user_profiles is None:
       raise ValueError("Content needs item features and user profiles; set config.data.item_features=True")
-    users, items = jnp.broadcast_arrays(users, items)
     table = self.param("feature_embedding", nn.with_logical_partitioning(EMBED_INIT, ("features", "factor")),
                        (_rows(self.item_features.num_features, self.row_multiple), self.factors))
     profile = bag(jnp.asarray(self.user_profiles.ids)[users], jnp.asarray(self.user_profiles.weights)[users], table)

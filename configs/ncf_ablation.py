@@ -1,0 +1,65 @@
+"""The NCF paper's ablations (He et al. 2017, Sec. 4.2-4.4) as sweeps, on MovieLens-100K or -1M.
+
+Variant ``<dataset>_<stage>``, dataset ``ml100k`` or ``ml1m``; each stage is one sweep:
+
+  factors     GMF, MLP and NeuMF (no pre-training) at 8, 16, 32 and 64 predictive factors: 12 runs
+  pretrained  NeuMF at 8-64 factors started from the ``factors`` stage's GMF and MLP runs (trained with
+              SGD, as the paper does): 4 runs; run it after ``factors``, which it reads from
+              ``runs/ncf_ablation/<dataset>_factors``
+  negatives   NeuMF, 8 factors, 1 to 10 negatives per positive: 10 runs
+
+Everything else is the NCF protocol of configs/ml100k_neumf.py (Adam 1e-3, batch 256, 20 epochs).
+
+Commands (ML-100K; about 1-3 minutes per run on a 2-core CPU):
+  python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_factors --workdir=runs/ncf_ablation/ml100k_factors
+  python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_pretrained --workdir=runs/ncf_ablation/ml100k_pretrained
+  python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_negatives --workdir=runs/ncf_ablation/ml100k_negatives
+Result:   experiments/ncf/RESULTS.md.
+"""
+
+from bigjax.config_base import base_config, ncf
+
+DATASETS = {"ml100k": "ml-100k", "ml1m": "ml-1m"}
+STAGES = ("factors", "pretrained", "negatives")
+FACTORS = (8, 16, 32, 64)
+ROOT = "runs/ncf_ablation"
+
+
+def _parse(arg: str | None) -> tuple[str, str]:
+  dataset, _, stage = (arg or "").partition("_")
+  if dataset not in DATASETS or stage not in STAGES:
+    raise ValueError(f"variant {arg!r}: expected <dataset>_<stage> with dataset in {sorted(DATASETS)} and stage "
+                     f"in {STAGES}, e.g. ml100k_factors")
+  return dataset, stage
+
+
+def get_config(arg: str | None = None):
+  dataset, stage = _parse(arg)
+  c = ncf(base_config(), DATASETS[dataset], "ncf.NeuMF")
+  c.model.factors = 8
+  if dataset == "ml1m":
+    c.data.full_ranking = False
+  if stage == "pretrained":
+    c.task.pretrained = pretrained_runs(dataset, 8)
+    c.optim.name = "sgd"
+    c.optim.momentum = 0.0
+  return c
+
+
+def pretrained_runs(dataset: str, factors: int) -> str:
+  """``task.pretrained`` for ``factors``: the GMF and MLP points of the ``factors`` stage."""
+  from bigjax.sweep import point_name
+  root = f"{ROOT}/{dataset}_factors"
+  return ",".join(f"{root}/{point_name({'model.name': f'ncf.{kind}', 'model.factors': factors})}"
+                  for kind in ("GMF", "MLP"))
+
+
+def get_sweep(arg: str | None = None):
+  from bigjax.sweep import product, sweep, zip_
+  dataset, stage = _parse(arg)
+  if stage == "factors":
+    return product(sweep("model.name", ["ncf.GMF", "ncf.MLP", "ncf.NeuMF"]), sweep("model.factors", list(FACTORS)))
+  if stage == "pretrained":
+    return zip_(sweep("model.factors", list(FACTORS)),
+                sweep("task.pretrained", [pretrained_runs(dataset, f) for f in FACTORS]))
+  return sweep("data.num_negatives", list(range(1, 11)))
