@@ -102,7 +102,8 @@ def plan(args) -> dict:
   if problems:
     raise SystemExit(f"{args.bigjax_config} does not match what bench/torch_ncf.py trains: " + "; ".join(problems))
 
-  layers = tuple(m.layers)
+  f = m.factors
+  layers = tuple(m.get("layers") or ()) or (8 * f, 4 * f, 2 * f, f)  # ncf.tower_layers: NCF's tower for f factors
   torch_flags = ["--dataset", d.name, "--source", d.source, "--factors", str(m.factors),
                  "--layers", ",".join(map(str, layers)), "--num-negatives", str(d.num_negatives),
                  "--batch-size", str(d.batch_size), "--lr", repr(o.lr), "--betas", f"{o.b1!r},{o.b2!r}",
