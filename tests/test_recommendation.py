@@ -94,6 +94,27 @@ def test_leave_one_out_holds_out_the_latest_and_breaks_ties_by_file_order(tmp_pa
   assert "g:Comedy" in data.item_text[1] and "year:1992" in data.item_text[1]
 
 
+def test_validation_split_holds_out_the_latest_training_item(tmp_path):
+  rows = [(1, 1, 5, 100), (1, 2, 4, 300), (1, 3, 3, 200), (1, 4, 3, 150),
+          (2, 5, 3, 50), (2, 4, 5, 90), (2, 6, 1, 90), (2, 1, 2, 10)]
+  data = movielens.read_ml100k(write_ml100k(tmp_path, rows))
+  val = data.validation_split()
+  raw = lambda items: [int(data.item_raw_ids[i]) for i in items]
+  assert raw(data.test_items) == [2, 4] and raw(val.test_items) == [3, 6]  # user 2: 6 is the later of the tie
+  assert {(int(u), int(data.item_raw_ids[i])) for u, i in zip(val.train_users, val.train_items)} == {
+      (0, 1), (0, 4), (1, 5), (1, 1)}
+  np.testing.assert_array_equal(val.also_positive, data.test_items)
+  many = synthetic()
+  val = many.validation_split()
+  candidates = val.test_candidates(seed=0)
+  assert not (candidates[:, 1:] == many.test_items[:, None]).any()  # the test item is never a negative
+  assert not val.is_train_pair(np.arange(val.num_users), many.test_items).any()
+  config = config_base.base_config().data
+  config.name, config.eval_split = "ml-100k", "validation"
+  with pytest.raises(ValueError, match="validation"):
+    movielens.load(config, "test", tmp_path)
+
+
 def test_duplicate_pairs_and_missing_files_are_named(tmp_path):
   with pytest.raises(DataError, match="more than once"):
     movielens.read_ml100k(write_ml100k(tmp_path / "a", [(1, 1, 5, 1), (1, 1, 4, 2), (1, 2, 3, 3)]))

@@ -16,6 +16,10 @@ latest interaction (the largest timestamp; among equal ones the first listed in 
 testing, the rest train; ``ncf`` and ``afcfm`` bring their own held-out item. Users and items are re-indexed densely in
 the order of their original ids; items that appear only as a held-out item keep an (untrained) id.
 
+``config.data.eval_split = "validation"`` moves everything one interaction earlier for choosing
+hyperparameters: each user's latest training interaction is held out and evaluated the same way, and
+training leaves it out (the test item stays out of both).
+
 Test candidates: the held-out item first, then 99 items the user never interacted with (neither in training
 nor held out). ``ncf`` uses the paper's own negatives; everywhere else they are drawn uniformly without
 replacement by ``numpy.random.default_rng([data.eval_negatives_seed, user])``, recorded with the config.
@@ -42,7 +46,7 @@ from bigjax.data.errors import DataError
 
 DATASETS = ("ml-100k", "ml-1m")
 SOURCES = {"ml-100k": ("local", "tfds"), "ml-1m": ("ncf", "ratings", "afcfm", "tfds")}
-SPLITS = ("train", "test")
+SPLITS = ("train", "validation", "test")
 NUM_TEST_NEGATIVES = 99
 _TFDS_NAMES = {"ml-100k": "movielens/100k-ratings", "ml-1m": "movielens/1m-ratings"}
 _NEG_SALT = 0x6E6567  # "neg": keeps the training draw's stream apart from other uses of the same seed
@@ -62,6 +66,10 @@ class Interactions:
     test_negatives: int32 [num_users, 99] from the source (NCF's file), or None (then sampled).
     item_raw_ids: int64 [num_items], the original item id of each dense id.
     item_text: for each dense item id, the title and genres as one string of feature words ("" if unknown).
+    train_order: int64 [P], the time order of the training pairs (larger is later; ties in the order the
+      source lists them, or the source's line order where it has no timestamps).
+    also_positive: int32 [num_users] or None: one more positive item per user that test negatives must avoid
+      (in a validation split, the user's test item).
   """
   name: str
   num_users: int
@@ -72,6 +80,8 @@ class Interactions:
   test_negatives: np.ndarray | None
   item_raw_ids: np.ndarray
   item_text: tuple[str, ...]
+  train_order: np.ndarray
+  also_positive: np.ndarray | None = None
 
   @functools.cached_property
   def train_keys(self) -> np.ndarray:
@@ -99,11 +109,29 @@ class Interactions:
         seen = np.zeros(self.num_items, bool)
         seen[self.train_items[offsets[u]:offsets[u + 1]]] = True
         seen[self.test_items[u]] = True
+        if self.also_positive is not None:
+          seen[self.also_positive[u]] = True
         pool = np.flatnonzero(~seen)
         if len(pool) < NUM_TEST_NEGATIVES:
           raise DataError(f"{self.name}: user {u} has only {len(pool)} items left to sample 99 test negatives from")
         negatives[u] = np.random.default_rng([seed, u]).choice(pool, NUM_TEST_NEGATIVES, replace=False)
     return np.concatenate([self.test_items[:, None], negatives], axis=1).astype(np.int32)
+
+
+  def validation_split(self) -> "Interactions":
+    """Leave-one-out one step earlier: each user's latest *training* pair is held out instead of the test item
+    (which stays out of training and out of the validation negatives), for choosing hyperparameters
+    without looking at the test items' ranks."""
+    offsets = self.train_offsets
+    if (np.diff(offsets) < 2).any():
+      raise DataError(f"{self.name}: a user has fewer than 2 training interactions; no validation item to hold out")
+    latest = np.array([lo + int(np.argmax(self.train_order[lo:hi])) for lo, hi in zip(offsets[:-1], offsets[1:])])
+    keep = np.ones(len(self.train_items), bool)
+    keep[latest] = False
+    return dataclasses.replace(
+        self, name=f"{self.name}[validation]", train_users=self.train_users[keep], train_items=self.train_items[keep],
+        train_order=self.train_order[keep], test_items=self.train_items[latest], test_negatives=None,
+        also_positive=self.test_items)
 
 
 def _dense(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,11 +166,21 @@ def _from_events(name, users_raw, items_raw, timestamps, item_text_by_raw: dict[
   held_out = leave_latest_out(users, timestamps)
   test_items = np.empty(num_users, np.int32)
   test_items[users[held_out]] = items[held_out]
-  return _finish(name, num_users, item_ids, users[~held_out], items[~held_out], test_items, None, item_text_by_raw)
+  when = time_order(timestamps)
+  return _finish(name, num_users, item_ids, users[~held_out], items[~held_out], test_items, None, item_text_by_raw,
+                 when[~held_out])
+
+
+def time_order(timestamps: np.ndarray) -> np.ndarray:
+  """int64 rank of each row by (timestamp, then earlier-listed-is-later), as ``leave_latest_out`` orders them."""
+  order = np.lexsort((-np.arange(len(timestamps)), timestamps))
+  rank = np.empty(len(timestamps), np.int64)
+  rank[order] = np.arange(len(timestamps))
+  return rank
 
 
 def _finish(name, num_users, item_ids, train_users, train_items, test_items, test_negatives,
-            item_text_by_raw) -> Interactions:
+            item_text_by_raw, train_order) -> Interactions:
   order = np.lexsort((train_items, train_users))
   return Interactions(
       name=name, num_users=num_users, num_items=len(item_ids),
@@ -150,7 +188,8 @@ def _finish(name, num_users, item_ids, train_users, train_items, test_items, tes
       train_items=np.ascontiguousarray(train_items[order], np.int32),
       test_items=test_items.astype(np.int32), test_negatives=test_negatives,
       item_raw_ids=np.asarray(item_ids, np.int64),
-      item_text=tuple(item_text_by_raw.get(int(i), "") for i in item_ids))
+      item_text=tuple(item_text_by_raw.get(int(i), "") for i in item_ids),
+      train_order=np.asarray(train_order, np.int64)[order])
 
 
 def _read(path: pathlib.Path, what: str, encoding: str = "latin-1") -> str:
@@ -214,7 +253,7 @@ def read_ml1m_ncf(root: pathlib.Path) -> Interactions:
   """The NCF paper's preprocessed ML-1M: 0-based ids, its split and its test negatives (no titles: its item
   ids do not map back to MovieLens ids)."""
   folder = root / "ml-1m" / "ncf"
-  train = _table(_read(folder / "ml-1m.train.rating", "NCF ml-1m train"), "\t", folder / "ml-1m.train.rating", 2)
+  train = _table(_read(folder / "ml-1m.train.rating", "NCF ml-1m train"), "\t", folder / "ml-1m.train.rating", 4)
   test = _table(_read(folder / "ml-1m.test.rating", "NCF ml-1m test"), "\t", folder / "ml-1m.test.rating", 2)
   negatives = []
   for line in _read(folder / "ml-1m.test.negative", "NCF ml-1m negatives").splitlines():
@@ -230,7 +269,7 @@ def read_ml1m_ncf(root: pathlib.Path) -> Interactions:
   test_items = np.empty(num_users, np.int32)
   test_items[test[:, 0]] = test[:, 1]
   return _finish("ml-1m[ncf]", num_users, np.arange(num_items), train[:, 0], train[:, 1], test_items,
-                 negatives.astype(np.int32), {})
+                 negatives.astype(np.int32), {}, time_order(train[:, 3]))
 
 
 def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
@@ -258,8 +297,9 @@ def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
     raise DataError(f"{path}: ml-1m/test.csv must hold exactly one interaction per user")
   test_items = np.empty(len(user_ids), np.int32)
   test_items[users["test"]] = items["test"]
+  # No timestamps: the archive's line order stands in for time (a validation split holds out the last line).
   return _finish("ml-1m[afcfm]", len(user_ids), item_ids, users["train"], items["train"], test_items, None,
-                 _movies_dat(root))
+                 _movies_dat(root), np.arange(len(users["train"])))
 
 
 def read_tfds(dataset: str, data_dir: str | None) -> Interactions:
@@ -300,6 +340,11 @@ def read(dataset: str, source: str, root: pathlib.Path) -> Interactions:
   if source == "tfds":
     return read_tfds(dataset, None)
   return _LOCAL_READERS[dataset, source][0](root)
+
+
+@functools.lru_cache(maxsize=4)
+def _validation(interactions: Interactions) -> Interactions:
+  return interactions.validation_split()
 
 
 # ====================================================================================== training instances
@@ -472,7 +517,13 @@ def load(data_config, split: str, root: pathlib.Path) -> Dataset:
   name = data_config.name
   if split not in SPLITS:
     raise ValueError(f"{name} has splits {SPLITS}, not {split!r} (config.data.train_split/eval_split)")
+  if (split == "validation") != (data_config.eval_split == "validation") and split != "train":
+    raise ValueError(f"{name}: split {split!r} with config.data.eval_split={data_config.eval_split!r}; the "
+                     f"validation split trains without each user's latest training item, so evaluate on it only as "
+                     f"eval_split")
   interactions = read(name, data_config.source, root)
+  if data_config.eval_split == "validation":  # hyperparameter search: both splits one interaction earlier
+    interactions = _validation(interactions)
   n = data_config.num_negatives
   if n < 1:
     raise ValueError(f"config.data.num_negatives={n}: implicit feedback needs >= 1 negative per positive")
