@@ -168,8 +168,12 @@ def ncf(c: ml_collections.ConfigDict, dataset: str, model: str) -> ml_collection
 
 
 def ncf_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
-  """``smoke``: a tiny model of the same kind (4 factors: MLP tower 32-16-8-4) for 32 steps on 256 test users."""
-  if variant == "smoke":
+  """``smoke``: a tiny model of the same kind (4 factors: MLP tower 32-16-8-4) for 32 steps on 256 test users.
+  ``validation``: the same run evaluated on the validation split (each user's latest training item held out),
+  for choosing hyperparameters without the test items."""
+  if variant == "validation":
+    c.data.eval_split = "validation"
+  elif variant == "smoke":
     if "factors" in c.model:
       c.model.factors = 4
     c.data.eval_batch_size = 128
@@ -177,5 +181,5 @@ def ncf_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_collect
     c.train.steps_per_call = 8
     c.train.log_every_steps = 8
   elif variant:
-    raise ValueError(f"unknown variant {variant!r}; known: smoke")
+    raise ValueError(f"unknown variant {variant!r}; known: smoke, validation")
   return c

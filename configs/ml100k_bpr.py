@@ -2,7 +2,7 @@
 pairwise loss -log sigmoid(s(u, i) - s(u, j)) on (positive, negative) pairs, 4 negatives per positive
 redrawn every epoch; otherwise the NCF protocol (configs/ml100k_neumf.py).
 
-Command:  python -m bigjax.main --config=configs/ml100k_bpr.py --workdir=runs/ml100k_bpr
+Command:  python -m bigjax.main --config=configs/ml100k_bpr.py --workdir=runs/ncf/ml100k_bpr
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """

@@ -2,7 +2,7 @@
 as the TF-IDF profile of the movies they trained on, scored by a learned 64-wide projection of both
 (``ncf.Content``: no user or item ids); trained and evaluated with the NCF protocol (configs/ml100k_neumf.py).
 
-Command:  python -m bigjax.main --config=configs/ml100k_content.py --workdir=runs/ml100k_content
+Command:  python -m bigjax.main --config=configs/ml100k_content.py --workdir=runs/ncf/ml100k_content
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """

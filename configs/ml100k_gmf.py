@@ -1,7 +1,7 @@
 """GMF (He et al. 2017) on MovieLens-100K: 8 factors, the NCF protocol (configs/ml100k_neumf.py). Also the
 GMF half of ``ml100k_neumf_pretrained``.
 
-Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ml100k_gmf
+Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ncf/ml100k_gmf
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """

@@ -2,7 +2,7 @@
 projection of the item's TF-IDF features (title words, year, genres); the NCF protocol
 (configs/ml100k_neumf.py).
 
-Command:  python -m bigjax.main --config=configs/ml100k_hybrid.py --workdir=runs/ml100k_hybrid
+Command:  python -m bigjax.main --config=configs/ml100k_hybrid.py --workdir=runs/ncf/ml100k_hybrid
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """

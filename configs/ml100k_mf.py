@@ -1,7 +1,7 @@
 """Matrix factorisation (dot product with user, item and global biases) on MovieLens-100K: the baseline
 of Rendle et al. (2020), trained with the NCF protocol (configs/ml100k_neumf.py), 64 factors.
 
-Command:  python -m bigjax.main --config=configs/ml100k_mf.py --workdir=runs/ml100k_mf
+Command:  python -m bigjax.main --config=configs/ml100k_mf.py --workdir=runs/ncf/ml100k_mf
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """
@@ -13,3 +13,14 @@ def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.MF")
   c.model.factors = 64
   return ncf_variant(c, arg)
+
+
+def get_sweep(arg: str | None = None):
+  """``:validation``: L2 weight decay for the 64-factor MF, chosen on the validation split (4 runs)::
+
+    python -m bigjax.sweep --config=configs/ml100k_mf.py:validation --workdir=runs/ncf/ml100k_mf_validation
+  """
+  from bigjax.sweep import sweep
+  if arg != "validation":
+    raise ValueError("ml100k_mf's sweep chooses hyperparameters on the validation split: use :validation")
+  return sweep("optim.weight_decay", [0.0, 1e-5, 1e-4, 1e-3])

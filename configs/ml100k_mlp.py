@@ -1,7 +1,7 @@
 """NCF's MLP (He et al. 2017) on MovieLens-100K: tower 64-32-16-8 (8 predictive factors), the NCF protocol
 (configs/ml100k_neumf.py). Also the MLP half of ``ml100k_neumf_pretrained``.
 
-Command:  python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ml100k_mlp
+Command:  python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ncf/ml100k_mlp
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """

@@ -1,7 +1,7 @@
 """NeuMF (He et al. 2017) on MovieLens-100K with the paper's settings: 8 predictive factors (GMF 8 wide, MLP
 tower 64-32-16-8), 4 negatives per positive, Adam 1e-3, batch 256, 20 epochs; leave-one-out evaluation.
 
-Command:  python -m bigjax.main --config=configs/ml100k_neumf.py --workdir=runs/ml100k_neumf
+Command:  python -m bigjax.main --config=configs/ml100k_neumf.py --workdir=runs/ncf/ml100k_neumf
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests).
 """

@@ -2,9 +2,9 @@
 copied from the runs of configs/ml100k_gmf.py and configs/ml100k_mlp.py, the output layer joins them with
 alpha 0.5, and NeuMF is then trained with plain SGD (the paper: Adam's moments are not carried over).
 
-Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ml100k_gmf
-          python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ml100k_mlp
-          python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py --workdir=runs/ml100k_neumf_pretrained
+Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ncf/ml100k_gmf
+          python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ncf/ml100k_mlp
+          python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py --workdir=runs/ncf/ml100k_neumf_pretrained
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP with
           --config.task.pretrained=GMF_RUN,MLP_RUN).
@@ -16,7 +16,7 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  c.task.pretrained = "runs/ml100k_gmf,runs/ml100k_mlp"
+  c.task.pretrained = "runs/ncf/ml100k_gmf,runs/ncf/ml100k_mlp"
   c.task.pretrained_alpha = 0.5
   c.optim.name = "sgd"
   c.optim.momentum = 0.0

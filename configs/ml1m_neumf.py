@@ -6,7 +6,7 @@ the AFCFM copy of all 1,000,209 interactions with its own held-out item per user
 drawn with config.data.eval_negatives_seed. Full ranking is off (6,040 x 3,706 MLP scores per
 evaluation); turn it on with --config.data.full_ranking=True.
 
-Command:  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=runs/ml1m_neumf
+Command:  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=runs/ncf/ml1m_neumf
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests); ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors:
           GMF that wide, MLP tower 8f-4f-2f-f).
