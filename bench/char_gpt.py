@@ -28,7 +28,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The seed-CNN bench's machine, revision and subprocess helpers, shared rather than copied.
 # pylint: disable-next=wrong-import-position
-from seed_cnn import REPO_ROOT, _fmt, _jax_versions, finish, git_revision, machine_info, run_logged
+from seed_cnn import (REPO_ROOT, _fmt, _jax_versions, bigjax_run_command, finish, git_revision, machine_info,
+                      run_and_read)
 
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("torch", "bigjax")
@@ -136,30 +137,21 @@ def bench_row(name: str, args, the_plan: dict, workdir: str) -> dict:
     if args.torch_threads:
       cmd += ["--threads", str(args.torch_threads)]
   else:
-    run_dir = os.path.join(workdir, "bigjax_run")
-    if os.path.exists(run_dir) and os.listdir(run_dir):
-      # bigjax would resume (or just return) that run instead of timing a fresh one.
-      return dict(row, status="failed", error=f"{run_dir} already holds a run; pass a new --workdir")
-    cmd = [sys.executable, "-m", "bigjax.main", f"--config={args.bigjax_config}", f"--workdir={run_dir}",
-           *the_plan["bigjax_overrides"], *args.bigjax_flag]
-    out_json = os.path.join(run_dir, "results.json")
+    cmd, out_json = bigjax_run_command(workdir, args.bigjax_config, [*the_plan["bigjax_overrides"], *args.bigjax_flag])
+    if cmd is None:
+      return dict(row, status="failed", error=out_json)
 
-  log = os.path.join(workdir, f"{name}.log")
-  rc, tail, process_s = run_logged(name, cmd, log)
-  row.update(command=cmd, process_time_s=process_s, log=log)
-  if rc != 0 or not os.path.exists(out_json):
-    why = (f"exit code {rc}" if rc != 0 else f"no {out_json}") + f"; see {log}"
-    return dict(row, status="failed", error=why, output_tail=tail[-10:])
-  with open(out_json) as f:
-    raw = json.load(f)
-  row.update(status="ok", raw=raw)
+  row = run_and_read(row, name, cmd, out_json, workdir)
+  if row["status"] != "ok":
+    return row
+  raw = row["raw"]
 
   if name == "torch":
     row.update(wall_time_s=raw["wall_time_s"], train_time_s=raw["train_time_s"], tokens_per_s=raw["tokens_per_s"],
                loop_tokens_per_s=steps * tokens_per_step / raw["loop_time_s"],
                validation_loss=raw["validation_loss"], num_params=raw["num_params"], versions=raw["versions"])
   else:
-    train_s, median_rate, covered = logged_train_time(os.path.join(run_dir, "metrics.jsonl"))
+    train_s, median_rate, covered = logged_train_time(os.path.join(os.path.dirname(out_json), "metrics.jsonl"))
     if covered != raw.get("steps"):
       train_s = None  # a resumed or cut-short log: fall back to the loop's rate below
     loop_s = raw.get("train_time_s")

@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The other benches' machine, revision, subprocess and config helpers, shared rather than copied.
 # pylint: disable=wrong-import-position
 from char_gpt import logged_train_time, read_config
-from seed_cnn import REPO_ROOT, _fmt, _jax_versions, finish, git_revision, machine_info, run_logged
+from seed_cnn import (REPO_ROOT, _fmt, _jax_versions, bigjax_run_command, finish, git_revision, machine_info,
+                      run_and_read, run_logged)
 
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("torch", "bigjax")
@@ -211,23 +212,14 @@ def bench_row(name: str, args, the_plan: dict, workdir: str) -> dict:
     if args.torch_threads:
       cmd += ["--threads", str(args.torch_threads)]
   else:
-    run_dir = os.path.join(workdir, "bigjax_run")
-    if os.path.exists(run_dir) and os.listdir(run_dir):
-      # bigjax would resume (or just return) that run instead of timing a fresh one.
-      return dict(row, status="failed", error=f"{run_dir} already holds a run; pass a new --workdir")
-    cmd = [sys.executable, "-m", "bigjax.main", f"--config={args.bigjax_config}", f"--workdir={run_dir}",
-           *the_plan["bigjax_overrides"], *args.bigjax_flag]
-    out_json = os.path.join(run_dir, "results.json")
+    cmd, out_json = bigjax_run_command(workdir, args.bigjax_config, [*the_plan["bigjax_overrides"], *args.bigjax_flag])
+    if cmd is None:
+      return dict(row, status="failed", error=out_json)
 
-  log = os.path.join(workdir, f"{name}.log")
-  rc, tail, process_s = run_logged(name, cmd, log)
-  row.update(command=cmd, process_time_s=process_s, log=log)
-  if rc != 0 or not os.path.exists(out_json):
-    why = (f"exit code {rc}" if rc != 0 else f"no {out_json}") + f"; see {log}"
-    return dict(row, status="failed", error=why, output_tail=tail[-10:])
-  with open(out_json) as f:
-    raw = json.load(f)
-  row.update(status="ok", raw=raw)
+  row = run_and_read(row, name, cmd, out_json, workdir)
+  if row["status"] != "ok":
+    return row
+  raw = row["raw"]
 
   if name == "torch":
     row.update(epoch_time_s=raw["epoch_time_s"], eval_time_s=raw["eval_time_s"], steps_per_s=raw["steps_per_s"],
@@ -236,6 +228,7 @@ def bench_row(name: str, args, the_plan: dict, workdir: str) -> dict:
                num_params=raw["num_params"], versions={**raw["versions"], "threads": raw["threads"]["intra_op"]})
     return row
 
+  run_dir = os.path.dirname(out_json)
   metrics_jsonl = os.path.join(run_dir, "metrics.jsonl")
   train_s, median_rate, covered = logged_train_time(metrics_jsonl)
   if covered != raw.get("steps"):

@@ -140,6 +140,29 @@ def run_logged(name: str, cmd: list[str], log_path: str) -> tuple[int, list[str]
   return rc, list(tail), time.perf_counter() - t0
 
 
+def bigjax_run_command(workdir: str, config: str, overrides: list[str]) -> tuple[list[str] | None, str]:
+  """``(bigjax.main command, its results.json)`` for a fresh run in ``workdir/bigjax_run``; the command is None
+  (and the string says why) when that directory already holds a run, which bigjax would resume, not time."""
+  run_dir = os.path.join(workdir, "bigjax_run")
+  if os.path.exists(run_dir) and os.listdir(run_dir):
+    return None, f"{run_dir} already holds a run; pass a new --workdir"
+  return ([sys.executable, "-m", "bigjax.main", f"--config={config}", f"--workdir={run_dir}", *overrides],
+          os.path.join(run_dir, "results.json"))
+
+
+def run_and_read(row: dict, name: str, cmd: list[str], out_json: str, workdir: str) -> dict:
+  """Runs one framework's command (logged to ``workdir/<name>.log``) and returns ``row`` updated with its
+  status and the JSON it wrote (``raw``), or with the error and the log's tail."""
+  log = os.path.join(workdir, f"{name}.log")
+  rc, tail, process_s = run_logged(name, cmd, log)
+  row.update(command=cmd, process_time_s=process_s, log=log)
+  if rc != 0 or not os.path.exists(out_json):
+    why = (f"exit code {rc}" if rc != 0 else f"no {out_json}") + f"; see {log}"
+    return dict(row, status="failed", error=why, output_tail=tail[-10:])
+  with open(out_json) as f:
+    return dict(row, status="ok", raw=json.load(f))
+
+
 def missing_reason(name: str, args) -> str | None:
   """Why a framework can't run here, or None."""
   if name == "keras":

@@ -34,6 +34,17 @@ requires_mnist = pytest.mark.skipif(
     reason=f"MNIST idx files not found under {data.default_data_dir()}/mnist (set $BIGJAX_DATA_DIR)")
 
 
+@pytest.fixture(scope="module")
+def fast_compiles():
+  """Unoptimised XLA compiles 2-3x faster; for modules that check numbers or that things run, not speed
+  (``pytestmark = pytest.mark.usefixtures("fast_compiles")``)."""
+  import jax
+  before = jax.config.values["jax_disable_most_optimizations"]
+  jax.config.update("jax_disable_most_optimizations", True)
+  yield
+  jax.config.update("jax_disable_most_optimizations", before)
+
+
 def cli_env(num_devices: int = 1) -> dict[str, str]:
   env = dict(os.environ)
   env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"

@@ -14,16 +14,11 @@ from bigjax.data import corpora
 from bigjax.models import rnn, transformer
 from bigjax.tasks import language_model as lm
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 VOCAB = 11
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-  """Unoptimised XLA compiles 2-3x faster; these tests check numbers, not speed."""
-  before = jax.config.values["jax_disable_most_optimizations"]
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
 
 
 def models():

@@ -17,6 +17,8 @@ from bigjax.models import ncf
 from bigjax.tasks import recommendation
 from conftest import REPO, requires_ml100k, requires_ml1m
 
+pytestmark = pytest.mark.usefixtures("fast_compiles")
+
 
 # ====================================================================================== metrics
 
@@ -345,13 +347,6 @@ def load_config(name: str, variant: str = "smoke") -> ml_collections.ConfigDict:
   return module.get_config(variant)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-  """Unoptimised XLA compiles 2-3x faster; smoke runs check that everything runs, not its speed."""
-  before = jax.config.values["jax_disable_most_optimizations"]
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
 
 
 def check_smoke_results(results, config):

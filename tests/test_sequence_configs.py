@@ -5,11 +5,12 @@ import importlib.util
 import json
 import math
 
-import jax
 import pytest
 
 from bigjax import sample, train
 from conftest import REPO, requires_mnist, requires_mr, requires_sentences, requires_shakespeare
+
+pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 CONFIGS = [
     pytest.param("shakespeare_char_gpt", "smoke", marks=requires_shakespeare),
@@ -24,13 +25,6 @@ CONFIGS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-  """Unoptimised XLA compiles 2-3x faster; smoke runs check that everything runs, not its speed."""
-  before = jax.config.values["jax_disable_most_optimizations"]
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
 
 
 def load_config(name: str, variant: str):
