@@ -16,11 +16,11 @@ def get_config(arg: str | None = None):
 
 
 def get_sweep(arg: str | None = None):
-  """``:validation``: L2 weight decay for the 64-factor MF, chosen on the validation split (4 runs)::
+  """``:validation``: L2 weight decay x factors for MF, chosen on the validation split (12 runs)::
 
-    python -m bigjax.sweep --config=configs/ml100k_mf.py:validation --workdir=runs/ncf/ml100k_mf_validation
+    python -m bigjax.sweep --config=configs/ml100k_mf.py:validation --workdir=runs/ncf/ml100k_mf_validation --parallel=2
   """
-  from bigjax.sweep import sweep
+  from bigjax.sweep import product, sweep
   if arg != "validation":
     raise ValueError("ml100k_mf's sweep chooses hyperparameters on the validation split: use :validation")
-  return sweep("optim.weight_decay", [0.0, 1e-5, 1e-4, 1e-3])
+  return product(sweep("model.factors", [64, 128]), sweep("optim.weight_decay", [0.0, 3e-6, 1e-5, 3e-5, 1e-4, 1e-3]))
