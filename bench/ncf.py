@@ -91,7 +91,7 @@ def plan(args) -> dict:
     problems.append(f"model.name={m.name!r} (torch_ncf trains ncf.NeuMF)")
   if t.name != "recommendation" or t.loss != "log_loss" or d.pairs:
     problems.append(f"task {t.name}/{t.loss}, pairs={d.pairs} (torch_ncf: pointwise log loss)")
-  if d.item_features or t.get("pretrained"):
+  if d.item_features or (t.get("pretrained_gmf") or t.get("pretrained_mlp")):
     problems.append("item features or pre-trained parts (torch_ncf: plain NeuMF from scratch)")
   if o.name != "adam" or o.schedule != "constant" or o.clip_norm or o.weight_decay:
     problems.append(f"optimizer {o.name}, schedule {o.schedule}, clip {o.clip_norm}, weight decay "

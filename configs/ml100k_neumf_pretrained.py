@@ -7,7 +7,7 @@ Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/nc
           python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py --workdir=runs/ncf/ml100k_neumf_pretrained
 Result:   not yet run.
 Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP with
-          --config.task.pretrained=GMF_RUN,MLP_RUN).
+          --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
@@ -16,7 +16,8 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  c.task.pretrained = "runs/ncf/ml100k_gmf,runs/ncf/ml100k_mlp"
+  c.task.pretrained_gmf = "runs/ncf/ml100k_gmf"
+  c.task.pretrained_mlp = "runs/ncf/ml100k_mlp"
   c.task.pretrained_alpha = 0.5
   c.optim.name = "sgd"
   c.optim.momentum = 0.0

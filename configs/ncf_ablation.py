@@ -40,18 +40,18 @@ def get_config(arg: str | None = None):
   if dataset == "ml1m":
     c.data.full_ranking = False
   if stage == "pretrained":
-    c.task.pretrained = pretrained_runs(dataset, 8)
+    c.task.pretrained_gmf, c.task.pretrained_mlp = pretrained_runs(dataset, 8)
     c.optim.name = "sgd"
     c.optim.momentum = 0.0
   return c
 
 
-def pretrained_runs(dataset: str, factors: int) -> str:
-  """``task.pretrained`` for ``factors``: the GMF and MLP points of the ``factors`` stage."""
+def pretrained_runs(dataset: str, factors: int) -> tuple[str, str]:
+  """``(task.pretrained_gmf, task.pretrained_mlp)`` for ``factors``: the GMF and MLP points of the ``factors`` stage."""
   from bigjax.sweep import point_name
   root = f"{ROOT}/{dataset}_factors"
-  return ",".join(f"{root}/{point_name({'model.name': f'ncf.{kind}', 'model.factors': factors})}"
-                  for kind in ("GMF", "MLP"))
+  gmf, mlp = (f"{root}/{point_name({'model.name': f'ncf.{kind}', 'model.factors': factors})}" for kind in ("GMF", "MLP"))
+  return gmf, mlp
 
 
 def get_sweep(arg: str | None = None):
@@ -61,5 +61,6 @@ def get_sweep(arg: str | None = None):
     return product(sweep("model.name", ["ncf.GMF", "ncf.MLP", "ncf.NeuMF"]), sweep("model.factors", list(FACTORS)))
   if stage == "pretrained":
     return zip_(sweep("model.factors", list(FACTORS)),
-                sweep("task.pretrained", [pretrained_runs(dataset, f) for f in FACTORS]))
+                sweep("task.pretrained_gmf", [pretrained_runs(dataset, f)[0] for f in FACTORS]),
+                sweep("task.pretrained_mlp", [pretrained_runs(dataset, f)[1] for f in FACTORS]))
   return sweep("data.num_negatives", list(range(1, 11)))

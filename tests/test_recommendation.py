@@ -370,7 +370,7 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
   train.run(load_config("ml100k_gmf"), tmp_path / "gmf")
   train.run(load_config("ml100k_mlp"), tmp_path / "mlp")
   config = load_config("ml100k_neumf_pretrained")
-  config.task.pretrained = f"{tmp_path / 'gmf'},{tmp_path / 'mlp'}"
+  config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "gmf"), str(tmp_path / "mlp")
   _, gmf, gp = train.restore_params(tmp_path / "gmf")
   _, mlp, mp = train.restore_params(tmp_path / "mlp")
   model, task = train.validate(config)
@@ -383,6 +383,6 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
   expected = 0.5 * gmf.apply({"params": gp}, users, items) + 0.5 * mlp.apply({"params": mp}, users, items)
   np.testing.assert_allclose(model.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-6)
   check_smoke_results(train.run(config, tmp_path / "neumf"), config)
-  config.task.pretrained = f"{tmp_path / 'mlp'},{tmp_path / 'gmf'}"
+  config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "mlp"), str(tmp_path / "gmf")
   with pytest.raises(ValueError, match="expected a GMF"):
     task.initial_params(model, params, config.task)

@@ -14,8 +14,8 @@ Metrics (``evals/ranking.py``, expected values over random tie-breaking), for ea
   ``full_recall@K``, ``full_ndcg@K``    the held-out item among every item the user did not train on
                                         (one relevant item per user, so recall@K is its hit ratio)
 
-``task.pretrained = "GMF_RUN,MLP_RUN"`` starts a NeuMF from the newest checkpoints of a trained GMF and a
-trained MLP run (He et al. 2017, Sec. 3.4.1), joined with weight ``task.pretrained_alpha``.
+``task.pretrained_gmf`` and ``task.pretrained_mlp`` (workdirs) start a NeuMF from the newest checkpoints of a
+trained GMF and a trained MLP run (He et al. 2017, Sec. 3.4.1), joined with weight ``task.pretrained_alpha``.
 """
 
 from typing import Any
@@ -79,23 +79,23 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_
 
 
 def initial_params(model: nn.Module, params: Any, task_config: Any) -> Any:
-  """``params``, or NeuMF's from trained GMF and MLP runs when ``task.pretrained = "GMF_RUN,MLP_RUN"``."""
-  if not task_config.get("pretrained"):
+  """``params``, or NeuMF's from the trained GMF and MLP runs ``task.pretrained_gmf`` / ``task.pretrained_mlp``."""
+  runs = [task_config.get("pretrained_gmf", ""), task_config.get("pretrained_mlp", "")]
+  if not any(runs):
     return params
   from bigjax import train  # the loop imports tasks; read the trained runs only when asked to
   from bigjax.models import ncf
 
-  runs = [part.strip() for part in task_config.pretrained.split(",")]
-  if len(runs) != 2 or not isinstance(model, ncf.NeuMF):
-    raise ValueError(f"config.task.pretrained={task_config.pretrained!r}: expected 'GMF_RUN,MLP_RUN' for a NeuMF "
-                     f"model, got {len(runs)} run(s) for {type(model).__name__}")
+  if not all(runs) or not isinstance(model, ncf.NeuMF):
+    raise ValueError(f"config.task.pretrained_gmf={runs[0]!r}, pretrained_mlp={runs[1]!r}: a NeuMF starts from both "
+                     f"a GMF and an MLP run; this model is a {type(model).__name__}")
   loaded = []
-  for run, kind in zip(runs, (ncf.GMF, ncf.MLP)):
+  for run, kind, field in zip(runs, (ncf.GMF, ncf.MLP), ("pretrained_gmf", "pretrained_mlp")):
     _, trained, trained_params = train.restore_params(run)
     if type(trained) is not kind:
-      raise ValueError(f"config.task.pretrained: {run} trained a {type(trained).__name__}, expected a {kind.__name__}")
+      raise ValueError(f"config.task.{field}: {run} trained a {type(trained).__name__}, expected a {kind.__name__}")
     if (trained.num_users, trained.num_items) != (model.num_users, model.num_items):
-      raise ValueError(f"config.task.pretrained: {run} has {trained.num_users} users and {trained.num_items} items, "
+      raise ValueError(f"config.task.{field}: {run} has {trained.num_users} users and {trained.num_items} items, "
                        f"this run {model.num_users} and {model.num_items}: not the same data")
     loaded.append(jax.device_get(trained_params))
   return ncf.neumf_from_pretrained(jax.device_get(params), *loaded, alpha=task_config.pretrained_alpha)
