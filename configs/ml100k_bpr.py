@@ -16,3 +16,14 @@ def get_config(arg: str | None = None):
   c.data.pairs = True
   c.task.loss = "bpr"
   return ncf_variant(c, arg)
+
+
+def get_sweep(arg: str | None = None):
+  """``:validation``: L2 weight decay for BPR-MF, chosen on the validation split (4 runs)::
+
+    python -m bigjax.sweep --config=configs/ml100k_bpr.py:validation --workdir=runs/ncf/ml100k_bpr_validation --parallel=2
+  """
+  from bigjax.sweep import sweep
+  if arg != "validation":
+    raise ValueError("ml100k_bpr's sweep chooses hyperparameters on the validation split: use :validation")
+  return sweep("optim.weight_decay", [0.0, 3e-6, 1e-5, 3e-5])
