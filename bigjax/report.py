@@ -213,8 +213,13 @@ def best_point(points: list[Point], metric: str, mode: str) -> int | None:
   return (max if mode == "max" else min)(means, key=lambda mi: mi[0])[1]
 
 
+# Metrics where larger is better; everything else (losses, perplexity, bits per character, times) is minimised.
+_HIGHER_IS_BETTER = ("accuracy", "hr@", "ndcg@", "recall@", "precision@", "auc")
+
+
 def default_best_mode(metric: str) -> str:
-  return "max" if "accuracy" in metric else "min"
+  name = metric.rsplit("/", 1)[-1]
+  return "max" if any(key in name for key in _HIGHER_IS_BETTER) else "min"
 
 
 def check_metrics(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) -> None:

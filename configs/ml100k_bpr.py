@@ -3,7 +3,8 @@ pairwise loss -log sigmoid(s(u, i) - s(u, j)) on (positive, negative) pairs, 4 n
 redrawn every epoch; otherwise the NCF protocol (configs/ml100k_neumf.py).
 
 Command:  python -m bigjax.main --config=configs/ml100k_bpr.py --workdir=runs/ncf/ml100k_bpr
-Result:   not yet run.
+Result:   test HR@10 0.6628, NDCG@10 0.3908 after 20 epochs; 29 s, on a 2-core CPU shared with other runs.
+          experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests).
 """
 

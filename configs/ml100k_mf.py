@@ -2,7 +2,9 @@
 of Rendle et al. (2020), trained with the NCF protocol (configs/ml100k_neumf.py), 64 factors.
 
 Command:  python -m bigjax.main --config=configs/ml100k_mf.py --workdir=runs/ncf/ml100k_mf
-Result:   not yet run.
+Result:   test HR@10 0.6458, NDCG@10 0.3844 after 20 epochs; 44 s (weight decay 1e-5, chosen on the
+          validation split: 0.6755 / 0.3962), on a 2-core CPU shared with other runs.
+          experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests).
 """
 

@@ -290,3 +290,10 @@ def test_template_max_of_a_logged_metric(tmp_path, capsys):
   (tmp_path / "T.md").write_text("{{max runs/rec test/ndcg@10}}\n")
   assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
   assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
+
+
+def test_ranking_metrics_are_maximised_and_losses_minimised():
+  for metric in ("test/accuracy", "test/hr@10", "validation/ndcg@10", "test/full_recall@10"):
+    assert report.default_best_mode(metric) == "max", metric
+  for metric in ("test/loss", "validation/perplexity", "validation/bpc", "train/grad_norm"):
+    assert report.default_best_mode(metric) == "min", metric
