@@ -45,6 +45,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 from bigjax.data import text as bigjax_text  # pylint: disable=wrong-import-position
+from torch_common import setup_torch  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 # shakespeare_char_gpt.py, variant cpu
 LAYERS, HEADS, WIDTH, CONTEXT = 4, 4, 128, 64
@@ -65,12 +66,6 @@ def parse_args(argv=None):
     p.error("--steps must be >= 1")
   return args
 
-
-def cpu_cores() -> int:
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # not on Linux
-    return os.cpu_count() or 1
 
 
 def lr_at(step: int, total_steps: int) -> float:
@@ -151,13 +146,7 @@ def validation_loss(torch, model, val_windows) -> float:
 
 def main(argv=None):
   args = parse_args(argv)
-  try:
-    import torch  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    sys.exit(f"torch_char_gpt: PyTorch not installed ({e}); pip install torch (CPU build)")
-  threads = args.threads or cpu_cores()
-  torch.set_num_threads(threads)
-  torch.manual_seed(args.seed)
+  torch, threads = setup_torch("torch_char_gpt", args.threads, args.seed)
 
   # ---------------------------------------------------------------- data
   t0 = time.perf_counter()

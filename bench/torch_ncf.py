@@ -50,6 +50,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 # pylint: disable=wrong-import-position
 from bigjax.data import movielens  # numpy only; importing it does not import jax
+from torch_common import setup_torch  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 DEFAULT_EVAL_BATCH = {"ml-1m": 604, "ml-100k": 943}  # configs/ml1m_neumf.py, configs/ml100k_neumf.py
 
@@ -85,12 +86,6 @@ def parse_args(argv=None):
   args.eval_batch_size = args.eval_batch_size or DEFAULT_EVAL_BATCH[args.dataset]
   return args
 
-
-def cpu_cores() -> int:
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # not on Linux
-    return os.cpu_count() or 1
 
 
 def data_root(data_dir: str | None) -> pathlib.Path:
@@ -172,13 +167,7 @@ def evaluate(torch, model, users, candidates, batch_size: int, k: int) -> dict[s
 
 def main(argv=None):
   args = parse_args(argv)
-  try:
-    import torch  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    sys.exit(f"torch_ncf: PyTorch not installed ({e}); pip install torch (CPU build)")
-  threads = args.threads or cpu_cores()
-  torch.set_num_threads(threads)
-  torch.manual_seed(args.seed)
+  torch, threads = setup_torch("torch_ncf", args.threads, args.seed)
 
   # ---------------------------------------------------------------- data
   t0 = time.perf_counter()

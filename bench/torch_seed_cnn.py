@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 # bigjax's own reader, so every bench trains on the very arrays bigjax does (no jax import).
 from bigjax import data as bigjax_data  # pylint: disable=wrong-import-position
+from torch_common import setup_torch  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 
 def parse_args(argv=None):
@@ -45,12 +46,6 @@ def parse_args(argv=None):
   p.add_argument("--json", metavar="OUT", help="write the results as JSON to this path")
   return p.parse_args(argv)
 
-
-def cpu_cores() -> int:
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:  # not on Linux
-    return os.cpu_count() or 1
 
 
 def build_seed_model(nn):
@@ -84,15 +79,8 @@ def evaluate(torch, model, images, labels, batch_size=1000):
 
 def main(argv=None):
   args = parse_args(argv)
-  try:
-    import torch  # pylint: disable=import-outside-toplevel
-    from torch import nn  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    sys.exit(f"torch_seed_cnn: PyTorch not installed ({e}); pip install torch (CPU build)")
-
-  threads = args.threads or cpu_cores()
-  torch.set_num_threads(threads)
-  torch.manual_seed(args.seed)
+  torch, threads = setup_torch("torch_seed_cnn", args.threads, args.seed)
+  nn = torch.nn
 
   train = bigjax_data.load("mnist", "train")
   test = bigjax_data.load("mnist", "test")
