@@ -190,24 +190,20 @@ def bench_row(name: str, args, workdir: str) -> dict:
     cmd = [sys.executable, os.path.join(BENCH_DIR, f"{name}_seed_cnn.py"), "--epochs", str(args.epochs),
            "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--json", out_json]
   else:
-    run_dir = os.path.join(workdir, "bigjax_run")
     try:
       overrides = bigjax_overrides(args.bigjax_config, args.batch_size, args.seed)
     except Exception as e:  # pylint: disable=broad-except
       print(f"\n[{name}] failed: {e}", flush=True)
       return dict(row, status="failed", error=f"reading {args.bigjax_config}: {e}")
-    cmd = [sys.executable, "-m", "bigjax.main", f"--config={args.bigjax_config}", f"--workdir={run_dir}",
-           f"--config.train.num_epochs={args.epochs}", *overrides, *args.bigjax_flag]
-    out_json = os.path.join(run_dir, "results.json")
+    cmd, out_json = bigjax_run_command(workdir, args.bigjax_config,
+                                       [f"--config.train.num_epochs={args.epochs}", *overrides, *args.bigjax_flag])
+    if cmd is None:
+      return dict(row, status="failed", error=out_json)
 
-  rc, tail, process_s = run_logged(name, cmd, os.path.join(workdir, f"{name}.log"))
-  row.update(command=cmd, process_time_s=process_s, log=os.path.join(workdir, f"{name}.log"))
-  if rc != 0 or not os.path.exists(out_json):
-    why = (f"exit code {rc}" if rc != 0 else f"no {out_json}") + f"; see {row['log']}"
-    return dict(row, status="failed", error=why, output_tail=tail[-10:])
-  with open(out_json) as f:
-    raw = json.load(f)
-  row.update(status="ok", raw=raw)
+  row = run_and_read(row, name, cmd, out_json, workdir)
+  if row["status"] != "ok":
+    return row
+  raw = row["raw"]
 
   if name == "keras":
     row.update(wall_time_s=raw["wall_time_s"], steps_per_s=raw["steady_steps_per_s"],
