@@ -408,9 +408,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       params = task.initial_params(model, state.params, config.task)
       if params is not state.params:
         state = state.replace(params=jax.device_put(params, state_sharding.params))
-    start_step = 0
+    start_step, restored_sums = 0, {}
   else:
     start_step, state, data_state = restored
+    # The train metrics summed since the last log, so a run resumed mid-interval logs what an uninterrupted
+    # one would (checkpoints written before this was saved hold none: the interval restarts).
+    restored_sums = data_state.pop("metric_sums", {})
     if start_step >= sched.total_steps and (workdir / "results.json").exists():
       logging.info("%s holds a finished run (step %d); its results.json is kept as it is", workdir, start_step)
       train_iter.close()
@@ -454,6 +457,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                sched.steps_per_call, compile_time)
   step = start_step
   sums = zero_sums()
+  if restored_sums:
+    if set(restored_sums) != set(sums):
+      raise checkpoint_mismatch(workdir, start_step, {"metric_sums": restored_sums})
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    sums = {k: jax.device_put(np.float32(v), replicated) for k, v in restored_sums.items()}
   eval_metrics: dict[str, float] = {}
   train_metrics: dict[str, float] = {}
   train_start = time.perf_counter()
@@ -483,7 +491,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         if is_main:
           logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
       if at_checkpoint or preempted:
-        ckpt.save(step, state, train_iter.get_state())
+        partial = {k: float(v) for k, v in jax.device_get(sums).items()}  # float32 -> float -> float32 is exact
+        ckpt.save(step, state, {**train_iter.get_state(), "metric_sums": partial})
       if at_eval or at_checkpoint:
         progress.restart_clock(step)  # the next logged rate counts training steps only
       if preempted:

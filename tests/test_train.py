@@ -257,3 +257,22 @@ def test_missing_data_is_a_clear_error(tmp_path):
   assert proc.returncode == 2
   assert "train-images-idx3-ubyte.gz" in proc.stderr and "not found" in proc.stderr
   assert not (tmp_path / "run").exists()
+
+
+def test_resume_mid_log_interval_logs_what_an_uninterrupted_run_logs(tmp_path):
+  """A checkpoint between two logs carries the train-metric sums so far: the resumed run's next log and its
+  final train metrics equal the uninterrupted run's."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.steps_per_call = 16, 4
+  config.train.log_every_steps, config.train.eval_every_steps = 8, 16
+  config.train.checkpoint_every_steps, config.train.keep_checkpoints = 4, 10
+  whole = train.run(config, tmp_path / "whole")
+  shutil.copytree(tmp_path / "whole", tmp_path / "resumed")
+  (tmp_path / "resumed" / "results.json").unlink()
+  for step in (8, 12, 16):  # back to the checkpoint at step 4, half-way through the first log interval
+    shutil.rmtree(tmp_path / "resumed" / "checkpoints" / str(step))
+  resumed = train.run(config, tmp_path / "resumed")
+  assert resumed["resumed_from_step"] == 4
+  assert train_losses(tmp_path / "resumed")[8] == train_losses(tmp_path / "whole")[8]
+  train_metrics = lambda r: {k: v for k, v in r["final_metrics"].items() if k.startswith("train/")}
+  assert train_metrics(resumed) == train_metrics(whole)
