@@ -150,9 +150,12 @@ def bigjax_run_command(workdir: str, config: str, overrides: list[str]) -> tuple
           os.path.join(run_dir, "results.json"))
 
 
-def run_and_read(row: dict, name: str, cmd: list[str], out_json: str, workdir: str) -> dict:
+def run_and_read(row: dict, name: str, cmd: list[str] | None, out_json: str, workdir: str) -> dict:
   """Runs one framework's command (logged to ``workdir/<name>.log``) and returns ``row`` updated with its
-  status and the JSON it wrote (``raw``), or with the error and the log's tail."""
+  status and the JSON it wrote (``raw``), or with the error and the log's tail. ``cmd`` None (from
+  ``bigjax_run_command``) fails the row with ``out_json`` as the reason."""
+  if cmd is None:
+    return dict(row, status="failed", error=out_json)
   log = os.path.join(workdir, f"{name}.log")
   rc, tail, process_s = run_logged(name, cmd, log)
   row.update(command=cmd, process_time_s=process_s, log=log)
@@ -197,8 +200,6 @@ def bench_row(name: str, args, workdir: str) -> dict:
       return dict(row, status="failed", error=f"reading {args.bigjax_config}: {e}")
     cmd, out_json = bigjax_run_command(workdir, args.bigjax_config,
                                        [f"--config.train.num_epochs={args.epochs}", *overrides, *args.bigjax_flag])
-    if cmd is None:
-      return dict(row, status="failed", error=out_json)
 
   row = run_and_read(row, name, cmd, out_json, workdir)
   if row["status"] != "ok":

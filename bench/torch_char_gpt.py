@@ -34,7 +34,6 @@ Measures:
 """
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -45,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 from bigjax.data import text as bigjax_text  # pylint: disable=wrong-import-position
-from torch_common import setup_torch  # pylint: disable=wrong-import-position  # bench/ is on sys.path
+from torch_common import setup_torch, write_results  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 # shakespeare_char_gpt.py, variant cpu
 LAYERS, HEADS, WIDTH, CONTEXT = 4, 4, 128, 64
@@ -234,10 +233,7 @@ def main(argv=None):
       "data": ("bigjax.data.text.tiny_shakespeare() from "
                f"{bigjax_text.data_root(None) / bigjax_text.SHAKESPEARE_FILE}"),
   }
-  print(json.dumps({k: v for k, v in results.items() if k not in ("evals", "train_history")}, indent=2))
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=2)
+  write_results(results, args.json, ("evals", "train_history"))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What the PyTorch side of every bench shares: the CPU cores this process may use, and torch set up on them."""
 
+import json
 import os
 import sys
 
@@ -22,3 +23,11 @@ def setup_torch(prog: str, threads: int | None, seed: int):
   torch.set_num_threads(threads)
   torch.manual_seed(seed)
   return torch, threads
+
+
+def write_results(results: dict, path: str | None, long_fields: tuple[str, ...]) -> None:
+  """Prints ``results`` without its ``long_fields`` (per-step histories) and writes all of it to ``path``."""
+  print(json.dumps({k: v for k, v in results.items() if k not in long_fields}, indent=2))
+  if path:
+    with open(path, "w") as f:
+      json.dump(results, f, indent=2)

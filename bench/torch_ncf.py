@@ -36,7 +36,6 @@ Measures:
 """
 
 import argparse
-import json
 import math
 import os
 import pathlib
@@ -50,7 +49,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 # pylint: disable=wrong-import-position
 from bigjax.data import movielens  # numpy only; importing it does not import jax
-from torch_common import setup_torch  # pylint: disable=wrong-import-position  # bench/ is on sys.path
+from torch_common import setup_torch, write_results  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 DEFAULT_EVAL_BATCH = {"ml-1m": 604, "ml-100k": 943}  # configs/ml1m_neumf.py, configs/ml100k_neumf.py
 
@@ -264,10 +263,7 @@ def main(argv=None):
       "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
       "data": f"bigjax.data.movielens.read({args.dataset!r}, {args.source!r}, {str(root)!r})",
   }
-  print(json.dumps({k: v for k, v in results.items() if k not in ("history", "eval_times_s")}, indent=2))
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=2)
+  write_results(results, args.json, ("history", "eval_times_s"))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Measures (data loading excluded, as in bigjax's `wall_time_s`):
 """
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -32,7 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 # bigjax's own reader, so every bench trains on the very arrays bigjax does (no jax import).
 from bigjax import data as bigjax_data  # pylint: disable=wrong-import-position
-from torch_common import setup_torch  # pylint: disable=wrong-import-position  # bench/ is on sys.path
+from torch_common import setup_torch, write_results  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 
 def parse_args(argv=None):
@@ -144,10 +143,7 @@ def main(argv=None):
       "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
       "data": f"bigjax.data.load('mnist') from {bigjax_data.default_data_dir() / 'mnist'}",
   }
-  print(json.dumps(results, indent=2))
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(results, f, indent=2)
+  write_results(results, args.json, ())
 
 
 if __name__ == "__main__":

@@ -34,6 +34,15 @@ requires_mnist = pytest.mark.skipif(
     reason=f"MNIST idx files not found under {data.default_data_dir()}/mnist (set $BIGJAX_DATA_DIR)")
 
 
+def load_config(name: str, variant: str | None = None):
+  """``configs/<name>.py``'s ``get_config(variant)``."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
 @pytest.fixture(scope="module")
 def fast_compiles():
   """Unoptimised XLA compiles 2-3x faster; for modules that check numbers or that things run, not speed

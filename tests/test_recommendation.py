@@ -1,12 +1,10 @@
 """Recommendation (issue 5): ranking metrics, MovieLens splits and negatives, the NCF models and task."""
 
-import importlib.util
 import math
 import pathlib
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
@@ -15,7 +13,7 @@ from bigjax.data import DataError, movielens, pipeline
 from bigjax.evals import ranking
 from bigjax.models import ncf
 from bigjax.tasks import recommendation
-from conftest import REPO, requires_ml100k, requires_ml1m
+from conftest import load_config, requires_ml100k, requires_ml1m
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -340,13 +338,6 @@ def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking()
 CONFIGS = ["ml100k_gmf", "ml100k_mlp", "ml100k_neumf", "ml100k_mf", "ml100k_bpr", "ml100k_content", "ml100k_hybrid"]
 
 
-def load_config(name: str, variant: str = "smoke") -> ml_collections.ConfigDict:
-  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
-
-
 
 
 def check_smoke_results(results, config):
@@ -361,15 +352,15 @@ def check_smoke_results(results, config):
 @requires_ml100k
 @pytest.mark.parametrize("name", CONFIGS)
 def test_smoke_config_trains(name, tmp_path):
-  config = load_config(name)
+  config = load_config(name, "smoke")
   check_smoke_results(train.run(config, tmp_path), config)
 
 
 @requires_ml100k
 def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
-  train.run(load_config("ml100k_gmf"), tmp_path / "gmf")
-  train.run(load_config("ml100k_mlp"), tmp_path / "mlp")
-  config = load_config("ml100k_neumf_pretrained")
+  train.run(load_config("ml100k_gmf", "smoke"), tmp_path / "gmf")
+  train.run(load_config("ml100k_mlp", "smoke"), tmp_path / "mlp")
+  config = load_config("ml100k_neumf_pretrained", "smoke")
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "gmf"), str(tmp_path / "mlp")
   _, gmf, gp = train.restore_params(tmp_path / "gmf")
   _, mlp, mp = train.restore_params(tmp_path / "mlp")

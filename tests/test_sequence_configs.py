@@ -1,14 +1,13 @@
 """Each issue-4 config's ``smoke`` variant trains end to end (one compiled step, finite metrics, its
 vocabulary saved with the run), and ``bigjax.sample`` continues a prompt from a trained language model."""
 
-import importlib.util
 import json
 import math
 
 import pytest
 
 from bigjax import sample, train
-from conftest import REPO, requires_mnist, requires_mr, requires_sentences, requires_shakespeare
+from conftest import load_config, requires_mnist, requires_mr, requires_sentences, requires_shakespeare
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -25,13 +24,6 @@ CONFIGS = [
 ]
 
 
-
-
-def load_config(name: str, variant: str):
-  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
 
 
 @pytest.mark.parametrize("name, variant", CONFIGS)

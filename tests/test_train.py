@@ -1,7 +1,6 @@
 """End-to-end tests of the training loop: smoke configs, compile-once, resume after SIGKILL and SIGTERM,
 corrupt checkpoints, NaN, bad configs. Real runs on real data; no mocks."""
 
-import importlib.util
 import json
 import math
 import pathlib
@@ -17,19 +16,12 @@ import orbax.checkpoint as ocp
 import pytest
 
 from bigjax import train
-from conftest import REPO, cli_command, cli_env, read_metrics, requires_mnist, run_cli, train_losses
+from conftest import REPO, cli_command, cli_env, load_config, read_metrics, requires_mnist, run_cli, train_losses
 
 # digits_mlp, long enough to be interrupted: 20 epochs x 44 steps, 4 steps per call, a checkpoint every 8.
 FAULT_OVERRIDES = ("--config.train.num_epochs=20", "--config.train.log_every_steps=4",
                    "--config.train.checkpoint_every_steps=8", "--config.train.keep_checkpoints=3")
 FAULT_STEPS = 880
-
-
-def load_config(name: str, variant: str | None = None):
-  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
 
 
 def final_state(workdir: pathlib.Path) -> dict:

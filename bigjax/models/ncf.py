@@ -46,14 +46,23 @@ def bag(ids: jnp.ndarray, weights: jnp.ndarray, table: jnp.ndarray) -> jnp.ndarr
   return jnp.einsum("...l,...ld->...d", weights, jnp.take(table, ids, axis=0))
 
 
+def _feature_table(module: nn.Module, name: str, num_features: int, dim: int) -> jnp.ndarray:
+  """A learned ``[features, dim]`` projection of TF-IDF rows (rows padded like the id tables)."""
+  return module.param(name, nn.with_logical_partitioning(EMBED_INIT, ("features", "factor")),
+                      (_rows(num_features, module.row_multiple), dim))
+
+
+def _rows_of(bags, rows: jnp.ndarray, table: jnp.ndarray) -> jnp.ndarray:
+  """``bags`` (a movielens.Bags constant) rows ``rows`` projected by ``table``."""
+  return bag(jnp.asarray(bags.ids)[rows], jnp.asarray(bags.weights)[rows], table)
+
+
 def _feature_side(module: nn.Module, name: str, items: jnp.ndarray, dim: int) -> jnp.ndarray:
   """Item features (``module.item_features``, TF-IDF bags) projected to ``dim``: ``tfidf(item) @ W``."""
   features = module.item_features
   if features is None:
     raise ValueError(f"{type(module).__name__} reads item features; set config.data.item_features=True")
-  table = module.param(name, nn.with_logical_partitioning(EMBED_INIT, ("features", "factor")),
-                       (_rows(features.num_features, module.row_multiple), dim))
-  return bag(jnp.asarray(features.ids)[items], jnp.asarray(features.weights)[items], table)
+  return _rows_of(features, items, _feature_table(module, name, features.num_features, dim))
 
 
 class GMFTower(nn.Module):
@@ -116,7 +125,8 @@ class GMF(nn.Module):
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    return _predict(GMFTower(self.num_users, self.num_items, self.factors, self.row_multiple, name="tower")(users, items))
+    tower = GMFTower(self.num_users, self.num_items, self.factors, self.row_multiple, name="tower")
+    return _predict(tower(users, items))
 
 
 def tower_layers(factors: int, layers: tuple[int, ...]) -> tuple[int, ...]:
@@ -209,10 +219,8 @@ class Content(nn.Module):
     _check_sizes(self)
     if self.item_features is None or self.user_profiles is None:
       raise ValueError("Content needs item features and user profiles; set config.data.item_features=True")
-    table = self.param("feature_embedding", nn.with_logical_partitioning(EMBED_INIT, ("features", "factor")),
-                       (_rows(self.item_features.num_features, self.row_multiple), self.factors))
-    profile = bag(jnp.asarray(self.user_profiles.ids)[users], jnp.asarray(self.user_profiles.weights)[users], table)
-    item = bag(jnp.asarray(self.item_features.ids)[items], jnp.asarray(self.item_features.weights)[items], table)
+    table = _feature_table(self, "feature_embedding", self.item_features.num_features, self.factors)
+    profile, item = _rows_of(self.user_profiles, users, table), _rows_of(self.item_features, items, table)
     return (profile * item).sum(-1) + self.param("bias", nn.initializers.zeros, ())
 
 
