@@ -115,6 +115,25 @@ def test_validation_split_holds_out_the_latest_training_item(tmp_path):
     movielens.load(config, "test", tmp_path)
 
 
+def test_ml1m_readers_of_ratings_dat_and_the_ncf_files(tmp_path):
+  folder = tmp_path / "ml-1m"
+  (folder / "ncf").mkdir(parents=True)
+  (folder / "ratings.dat").write_text("1::10::5::100\n1::20::3::300\n1::30::4::300\n2::20::4::50\n2::10::2::60\n")
+  (folder / "movies.dat").write_text("10::Heat (1995)::Action|Crime\n20::Babe (1995)::Comedy\n", encoding="latin-1")
+  data = movielens.read("ml-1m", "ratings", tmp_path)
+  assert data.name == "ml-1m[ratings]" and (data.num_users, data.num_items) == (2, 3)
+  assert [int(data.item_raw_ids[i]) for i in data.test_items] == [20, 10]  # user 1: 20 and 30 tie; 20 is first
+  assert data.item_text[0] == "heat year:1995 g:Action g:Crime" and data.item_text[2] == ""
+  (folder / "ncf" / "ml-1m.train.rating").write_text("0\t1\t5\t10\n0\t2\t4\t20\n1\t0\t3\t5\n")
+  (folder / "ncf" / "ml-1m.test.rating").write_text("0\t3\t5\t30\n1\t1\t4\t9\n")
+  negatives = [list(range(4, 103)), list(range(5, 104))]
+  (folder / "ncf" / "ml-1m.test.negative").write_text(
+      "".join(f"({u},{t})\t" + "\t".join(map(str, n)) + "\n" for u, t, n in zip((0, 1), (3, 1), negatives)))
+  ncf_data = movielens.read("ml-1m", "auto", tmp_path)  # the paper's files come first
+  assert ncf_data.name == "ml-1m[ncf]" and ncf_data.num_items == 104
+  np.testing.assert_array_equal(ncf_data.test_candidates(seed=0), [[3, *negatives[0]], [1, *negatives[1]]])
+
+
 def test_duplicate_pairs_and_missing_files_are_named(tmp_path):
   with pytest.raises(DataError, match="more than once"):
     movielens.read_ml100k(write_ml100k(tmp_path / "a", [(1, 1, 5, 1), (1, 1, 4, 2), (1, 2, 3, 3)]))
