@@ -34,6 +34,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bigjax.models.layers import dense_dot_general
+
 
 def _normal(stddev: float, names: tuple) -> nn.initializers.Initializer:
   return nn.with_logical_partitioning(nn.initializers.normal(stddev), names)
@@ -73,7 +75,7 @@ class SelfAttention(nn.Module):
       raise ValueError(f"embed_dim={embed} must be a multiple of num_heads={self.num_heads}")
     head_dim = embed // self.num_heads
     project = functools.partial(nn.DenseGeneral, (self.num_heads, head_dim), use_bias=self.use_bias,
-                                dtype=self.dtype, kernel_init=_normal(0.02, ("embed", "heads", "kv")),
+                                dtype=self.dtype, dot_general=dense_dot_general, kernel_init=_normal(0.02, ("embed", "heads", "kv")),
                                 bias_init=_zeros(("heads", "kv")))
     q, k, v = (project(name=name)(x) for name in ("query", "key", "value"))  # [b, l, heads, head_dim]
     causal = self.causal
@@ -88,6 +90,7 @@ class SelfAttention(nn.Module):
     else:
       out = jax.nn.dot_product_attention(q, k, v, mask=mask, is_causal=causal, implementation=self.attention_impl)
     return nn.DenseGeneral(embed, axis=(-2, -1), use_bias=self.use_bias, dtype=self.dtype, name="out",
+                           dot_general=dense_dot_general,
                            kernel_init=_normal(self.out_init_std, ("heads", "kv", "embed")),
                            bias_init=_zeros(("embed",)))(out)
 
@@ -149,10 +152,10 @@ class Block(nn.Module):
     x = x + nn.Dropout(self.dropout, deterministic=not self.train)(y)
 
     y = _layer_norm(self.use_bias, self.dtype, "ln_2")(x)
-    y = nn.Dense(self.mlp_dim, use_bias=self.use_bias, dtype=self.dtype, name="mlp_in",
+    y = nn.Dense(self.mlp_dim, use_bias=self.use_bias, dtype=self.dtype, name="mlp_in", dot_general=dense_dot_general,
                  kernel_init=_normal(0.02, ("embed", "mlp")), bias_init=_zeros(("mlp",)))(y)
     y = nn.gelu(nn.with_logical_constraint(y, ("batch", "length", "mlp")), approximate=False)
-    y = nn.Dense(x.shape[-1], use_bias=self.use_bias, dtype=self.dtype, name="mlp_out",
+    y = nn.Dense(x.shape[-1], use_bias=self.use_bias, dtype=self.dtype, name="mlp_out", dot_general=dense_dot_general,
                  kernel_init=_normal(self.out_init_std, ("mlp", "embed")), bias_init=_zeros(("embed",)))(y)
     return x + nn.Dropout(self.dropout, deterministic=not self.train)(y), None
 
@@ -243,7 +246,7 @@ class Decoder(_Transformer):
     else:
       head = self.param("lm_head", _normal(0.02, ("embed", "vocab")), (self.embed_dim, self.vocab_size), jnp.float32)
     # Low-precision inputs, float32 accumulation and output: the loss sees full-precision logits.
-    return jnp.einsum("ble,ev->blv", x, head.astype(x.dtype), preferred_element_type=jnp.float32)
+    return dense_dot_general(x, head.astype(x.dtype), (((2,), (0,)), ((), ())), preferred_element_type=jnp.float32)
 
 
 class Encoder(_Transformer):
