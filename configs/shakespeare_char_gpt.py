@@ -13,8 +13,8 @@ Variant ``cpu``: nanoGPT's README CPU recipe (4 layers, 4 heads, 128 wide, conte
 2000 steps, lr decay over 2000, no dropout), which it reports at validation loss 1.88.
 
 Command:  python -m bigjax.main --config=configs/shakespeare_char_gpt.py:cpu --workdir=runs/shakespeare_char_gpt_cpu
-Result:   validation loss 1.8998 (2.74 bits per character) after 2000 steps, 254 s on a quiet 2-core CPU (AMD
-          EPYC), jax 0.10.2; PyTorch with the same recipe: 1.9174 in 202 s (bench/char_gpt.py).
+Result:   validation loss 1.8998 (2.74 bits per character) after 2000 steps, 57 s on a quiet 2-core CPU (AMD
+          EPYC), jax 0.10.2; PyTorch with the same recipe: 1.9174 in 78 s (bench/char_gpt.py: 0.76x).
           experiments/shakespeare_char/RESULTS.md.
 
 Variants: ``smoke`` and ``cpu_smoke`` (a few steps of a tiny model, for tests).
