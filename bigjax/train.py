@@ -3,7 +3,9 @@
 Sections, top to bottom: config & workdir -> mesh & rng -> data -> init (eval_shape, then jit with
 out_shardings) -> restore -> step (compiled once, donated state) -> loop with periodic log, eval,
 checkpoint, preemption -> final results. The loop knows no model family: the task module supplies
-``init``, ``loss`` and ``evaluate`` (see ``bigjax.tasks``).
+``init``, ``loss`` and ``evaluate`` (see ``bigjax.tasks``), and may supply its own update (``make_update``,
+``init_opt_state``: e.g. a GAN's two players, each with its own optimizer state) and evaluation of generated
+samples (``make_sample_eval``).
 """
 
 import dataclasses
@@ -50,8 +52,9 @@ class Preempted(Exception):
 @flax.struct.dataclass
 class TrainState:
   step: jax.Array            # int32 []: number of optimizer updates applied
-  params: Any
-  opt_state: Any
+  params: Any                # what task.init returns: the parameters, or (a task with its own update) any
+                             # pytree of variables, e.g. {"generator": {"params", "batch_stats"}, ...}
+  opt_state: Any             # tx.init(params), or task.init_opt_state(tx, params)
   rng: jax.Array             # uint32 [2]: per-step keys are fold_in(rng, step)
   first_bad_step: jax.Array  # int32 []: first step with a non-finite loss or grad norm, -1 if none
 
@@ -213,25 +216,45 @@ def example_spec(arrays: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], Any
 
 # ====================================================================================== steps
 
+def default_update(model, task, task_config, tx):
+  """``(params, opt_state, batch, rng) -> (params, opt_state, metrics, ok)``: one gradient step on ``task.loss``.
+
+  ``ok`` (bool ``[]``) says whether the step is finite; a task with its own update (``task.make_update``,
+  e.g. a GAN's alternating steps) returns the same four things.
+  """
+  def update(params, opt_state, batch, rng):
+    loss_fn = lambda p: task.loss(model, p, batch, rng, task_config)
+    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    grad_norm = optax.tree.norm(grads)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    return optax.apply_updates(params, updates), opt_state, {**metrics, "grad_norm": grad_norm}, ok
+  return update
+
+
+def make_update(model, task, task_config, tx):
+  if hasattr(task, "make_update"):
+    return task.make_update(model, task_config, tx)
+  return default_update(model, task, task_config, tx)
+
+
 def make_train_call(model, task, task_config, tx, lr_schedule):
   """``(state, metric_sums, batches[K, B, ...]) -> (state, metric_sums)``: K optimizer steps in one call.
 
   A step whose loss or gradient norm is not finite leaves the state unchanged and records its index
   in ``first_bad_step``; every later step is then a no-op too, so the state stays the last good one.
   """
+  update = make_update(model, task, task_config, tx)
+
   def one_step(state: TrainState, batch):
     rng = jax.random.fold_in(state.rng, state.step)
-    loss_fn = lambda p: task.loss(model, p, batch, rng, task_config)
-    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    grad_norm = optax.tree.norm(grads)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & (state.first_bad_step < 0)
+    params, opt_state, metrics, finite = update(state.params, state.opt_state, batch, rng)
+    ok = finite & (state.first_bad_step < 0)
     keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
     bad = jnp.where((state.first_bad_step < 0) & ~ok, state.step, state.first_bad_step)
     new_state = state.replace(step=state.step + 1, params=keep(params, state.params),
                               opt_state=keep(opt_state, state.opt_state), first_bad_step=bad)
-    metrics = {**metrics, "grad_norm": grad_norm, "lr": lr_schedule(state.step)}
+    metrics = {**metrics, "lr": lr_schedule(state.step)}
     metrics = {k: jnp.where(ok, v, 0.0) for k, v in metrics.items()}
     return new_state, {**metrics, "steps": ok.astype(jnp.float32)}
 
@@ -251,12 +274,13 @@ def make_eval_call(model, task, task_config):
   return eval_call
 
 
-def train_metric_names(model, task, task_config, abstract_params, batch: dict[str, Any]) -> tuple[str, ...]:
-  """The metrics the task's loss reports (found by tracing it abstractly), plus what the step adds."""
+def train_metric_names(model, task, task_config, tx, abstract_state, batch: dict[str, Any]) -> tuple[str, ...]:
+  """The metrics one update reports (found by tracing it abstractly), plus what the step adds."""
   one = {k: jax.ShapeDtypeStruct(v.shape[1:], v.dtype) for k, v in batch.items()}  # drop the K axis
-  _, metrics = jax.eval_shape(lambda p, b: task.loss(model, p, b, jax.random.PRNGKey(0), task_config),
-                              abstract_params, one)
-  return (*sorted(metrics), "grad_norm", "lr", "steps")
+  update = make_update(model, task, task_config, tx)
+  _, _, metrics, _ = jax.eval_shape(lambda p, o, b: update(p, o, b, jax.random.PRNGKey(0)),
+                                    abstract_state.params, abstract_state.opt_state, one)
+  return (*sorted(metrics), "lr", "steps")
 
 
 # ====================================================================================== program
@@ -300,7 +324,8 @@ def abstract_train_state(config: ml_collections.ConfigDict, model: nn.Module, ta
   def boxed_init_state(rng):  # parameters (and their optimizer moments) still in their logical-name boxes
     params_rng, train_rng = jax.random.split(rng)
     params = task.init(model, params_rng, dummy)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+    opt_state = task.init_opt_state(tx, params) if hasattr(task, "init_opt_state") else tx.init(params)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
                       rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
 
   boxed = jax.eval_shape(boxed_init_state, jax.random.PRNGKey(0))
@@ -334,7 +359,7 @@ def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any
   eval_batch = {k: jax.ShapeDtypeStruct((config.data.eval_batch_size, *shape), dtype,
                                         sharding=parallel.batch_sharding(mesh))
                 for k, (shape, dtype) in {**(eval_example or example), "mask": ((), np.dtype(np.float32))}.items()}
-  sum_names = train_metric_names(model, task, config.task, abstract_state.params, train_batch)
+  sum_names = train_metric_names(model, task, config.task, tx, abstract_state, train_batch)
   zero_sums = lambda: {k: jax.device_put(np.float32(0), replicated) for k in sum_names}
   compile_start = time.perf_counter()
   # No mesh context while tracing: activations follow from the parameter and batch shardings (XLA's
@@ -428,7 +453,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   eval_host_batches = list(pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
                                                  jax.process_index(), jax.process_count()))  # padded once
 
-  def evaluate(params) -> dict[str, float]:
+  # A task that generates (GAN) also scores samples: metrics that are not sums over eval batches.
+  sample_eval = (task.make_sample_eval(model, config, train_arrays, eval_arrays, workdir, is_main)
+                 if hasattr(task, "make_sample_eval") else None)
+
+  def evaluate(params, step: int) -> dict[str, float]:
     totals: dict[str, float] = {}
     for host_batch in eval_host_batches:
       sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
@@ -438,6 +467,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     means = {k: v / count for k, v in totals.items()}
     if hasattr(task, "finalize_metrics"):  # metrics that are not means (perplexity = exp(mean loss))
       means = task.finalize_metrics(means)
+    if sample_eval is not None:
+      means = {**means, **sample_eval(params, step)}
     return {f"{config.data.eval_split}/{k}": v for k, v in means.items()}
 
   def check_finite(state) -> None:
@@ -486,7 +517,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         rates = progress.report(step, train_metrics)
         writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
       if at_eval:
-        eval_metrics = evaluate(state.params)
+        eval_metrics = evaluate(state.params, step)
         writer.write(step, eval_metrics)
         if is_main:
           logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
@@ -500,7 +531,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         raise Preempted(step)
     check_finite(state)  # also covers a run resumed from its final checkpoint
     if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
-      eval_metrics = evaluate(state.params)
+      eval_metrics = evaluate(state.params, step)
     jax.block_until_ready(state)
     train_time = time.perf_counter() - train_start
     ckpt.wait()

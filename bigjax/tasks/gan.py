@@ -1,0 +1,240 @@
+"""Generative adversarial networks: two players, two optimizer states, updated alternately in one jitted step.
+
+The model is a pair from ``bigjax/models/gan.py`` (``generator()``, ``discriminator()``). The train state holds
+``params = {"generator": variables, "discriminator": variables}``, each player's flax variables (``"params"``
+and, with batch norm, ``"batch_stats"``), and ``opt_state = {"generator": ..., "discriminator": ...}``: the
+optimizer of ``config.optim`` (Radford et al.: Adam 2e-4, b1 0.5 for both) with one state per player. Both
+live in the loop's checkpoints, so a resumed run continues both players exactly.
+
+One step (``make_update``), on real images ``x`` (``[b, 28, 28, 1]`` in [0, 1], scaled to [-1, 1]) and noise z:
+  1. ``fake = G(z)`` in train mode, once; its batch statistics update G's running averages.
+  2. Discriminator step: ``loss_D(D(x), D(fake))`` with ``fake`` held constant; D's running averages take the
+     real pass then the fake pass (each pass normalised by its own batch, as in Radford et al.'s code).
+  3. Generator step: ``loss_G(D'(fake))`` through the updated D' in train mode, whose running averages are left
+     as they were: the generator step changes nothing of the discriminator, and the discriminator step nothing
+     of the generator. The gradient reaches G's parameters through the pull-back of step 1's forward pass.
+
+Losses (``config.task.loss``), on logits r = D(x), f = D(fake):
+  ``non_saturating`` (Goodfellow et al. 2014): D: -log s(r) - log(1 - s(f)); G: -log s(f).
+  ``hinge`` (Lim & Ye 2017; Miyato et al. 2018): D: relu(1 - r) + relu(1 + f); G: -f.
+  ``least_squares`` (Mao et al. 2017, a=0, b=c=1): D: (r - 1)^2 / 2 + f^2 / 2; G: (f - 1)^2 / 2.
+
+Evaluation: ``evaluate`` gives the discriminator's mean probability on real test images; ``make_sample_eval``
+scores ``config.task.eval_samples`` generated images with the fixed classifier of
+``config.task.evaluator_workdir`` (``bigjax/evals/gan.py``) and writes a grid of the fixed noise batch's samples.
+"""
+
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bigjax.evals import gan as gan_metrics
+
+LOSSES = ("non_saturating", "hinge", "least_squares")
+GRID = 64  # samples in the grid written at each evaluation (8 x 8), the first of the fixed noise
+
+
+def discriminator_loss(real_logits: jnp.ndarray, fake_logits: jnp.ndarray, loss: str) -> jnp.ndarray:
+  """``[b], [b] -> []``: the discriminator's loss, mean over the batch (see the module docstring)."""
+  if loss == "non_saturating":
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+  if loss == "hinge":
+    return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+  if loss == "least_squares":
+    return 0.5 * jnp.mean((real_logits - 1.0) ** 2) + 0.5 * jnp.mean(fake_logits ** 2)
+  raise ValueError(f"config.task.loss={loss!r} is not a GAN loss; choose one of {LOSSES}")
+
+
+def generator_loss(fake_logits: jnp.ndarray, loss: str) -> jnp.ndarray:
+  """``[b] -> []``: the generator's loss, mean over the batch."""
+  if loss == "non_saturating":
+    return jnp.mean(jax.nn.softplus(-fake_logits))
+  if loss == "hinge":
+    return -jnp.mean(fake_logits)
+  if loss == "least_squares":
+    return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
+  raise ValueError(f"config.task.loss={loss!r} is not a GAN loss; choose one of {LOSSES}")
+
+
+def to_model_range(images: jnp.ndarray) -> jnp.ndarray:
+  return images * 2.0 - 1.0
+
+
+def to_data_range(images: jnp.ndarray) -> jnp.ndarray:
+  return (images + 1.0) / 2.0
+
+
+def init(model: Any, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> dict[str, Any]:
+  g_rng, d_rng = jax.random.split(rng)
+  z = jnp.zeros((1, model.latent_dim), jnp.float32)
+  return {"generator": model.generator().init({"params": g_rng}, z, train=False),
+          "discriminator": model.discriminator().init({"params": d_rng}, batch["image"], train=False)}
+
+
+def init_opt_state(tx: optax.GradientTransformation, params: dict[str, Any]) -> dict[str, Any]:
+  return {player: tx.init(variables["params"]) for player, variables in params.items()}
+
+
+def _split(variables):
+  """flax variables -> (params, the other collections, names of those collections)."""
+  state = {k: v for k, v in variables.items() if k != "params"}
+  return variables["params"], state, list(state)
+
+
+def sample(model: Any, generator_variables: Any, z: jnp.ndarray) -> jnp.ndarray:
+  """``[n, latent] -> [n, 28, 28, 1]`` in [0, 1]: the generator in inference mode (batch-norm running averages)."""
+  return to_data_range(model.generator().apply(generator_variables, z, train=False))
+
+
+def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
+  """``(params, opt_state, batch, rng) -> (params, opt_state, metrics, finite)``: a D step then a G step."""
+  generator, discriminator = model.generator(), model.discriminator()
+  loss_name = task_config.loss
+  if loss_name not in LOSSES:
+    raise ValueError(f"config.task.loss={loss_name!r} is not a GAN loss; choose one of {LOSSES}")
+
+  def update(params, opt_state, batch, rng):
+    real = to_model_range(batch["image"])
+    chex.assert_rank(real, 4)
+    z_rng, real_rng, fake_rng, g_rng = jax.random.split(rng, 4)
+    z = jax.random.normal(z_rng, (real.shape[0], model.latent_dim), jnp.float32)
+    g_params, g_state, g_mutable = _split(params["generator"])
+    d_params, d_state, d_mutable = _split(params["discriminator"])
+
+    def generate(p):
+      fake, new_state = generator.apply({"params": p, **g_state}, z, train=True, mutable=g_mutable)
+      return fake, new_state
+    fake, pull_back, g_new_state = jax.vjp(generate, g_params, has_aux=True)
+    chex.assert_equal_shape([fake, real])
+
+    def discriminate(p, state, images, key):
+      logits, new_state = discriminator.apply({"params": p, **state}, images, train=True, mutable=d_mutable,
+                                              rngs={"dropout": key})
+      return logits, new_state
+
+    # ---- discriminator step: fake is a constant here
+    def d_loss_fn(p):
+      real_logits, state = discriminate(p, d_state, real, real_rng)
+      fake_logits, state = discriminate(p, state, fake, fake_rng)
+      return discriminator_loss(real_logits, fake_logits, loss_name), (state, real_logits, fake_logits)
+    (d_loss, (d_new_state, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+    d_updates, d_opt = tx.update(d_grads, opt_state["discriminator"], d_params)
+    d_params = optax.apply_updates(d_params, d_updates)
+
+    # ---- generator step: through the updated discriminator, whose running averages it leaves alone
+    def g_loss_fn(images):
+      logits, _ = discriminate(d_params, d_new_state, images, g_rng)
+      return generator_loss(logits, loss_name)
+    g_loss, fake_grads = jax.value_and_grad(g_loss_fn)(fake)
+    (g_grads,) = pull_back(fake_grads)
+    g_updates, g_opt = tx.update(g_grads, opt_state["generator"], g_params)
+    g_params = optax.apply_updates(g_params, g_updates)
+
+    new_params = {"generator": {"params": g_params, **g_new_state},
+                  "discriminator": {"params": d_params, **d_new_state}}
+    metrics = {"d_loss": d_loss, "g_loss": g_loss,
+               "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads),
+               "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    finite = jnp.all(jnp.stack([jnp.isfinite(v) for v in metrics.values()]))
+    return new_params, {"generator": g_opt, "discriminator": d_opt}, metrics, finite
+
+  return update
+
+
+def loss(model, params, batch, rng, task_config):
+  raise NotImplementedError("a GAN has two losses, one per player: the loop calls make_update, not loss")
+
+
+def evaluate(model: Any, params: Any, batch: dict[str, jnp.ndarray], task_config: Any) -> dict[str, jnp.ndarray]:
+  """Sums over real eval images: the discriminator's probability that they are real (inference mode)."""
+  logits = model.discriminator().apply(params["discriminator"], to_model_range(batch["image"]), train=False)
+  valid = batch["mask"] > 0
+  return {"d_real": jnp.where(valid, jax.nn.sigmoid(logits), 0.0).sum(), "count": valid.sum().astype(jnp.float32)}
+
+
+def load_evaluator(workdir: str):
+  """``(apply, model)`` of the fixed classifier trained in ``workdir``: ``apply(images [n, 28, 28, 1] in [0, 1])
+  -> (features [n, d], probabilities [n, classes])``, features from its ``config.task.evaluator_features`` layer."""
+  from bigjax import train  # the loop imports tasks; read the evaluator's run only when asked to
+  import pathlib
+  how = (f"train it first: python -m bigjax.main --config=configs/mnist_gan_evaluator.py --workdir={workdir} "
+         f"(or point config.task.evaluator_workdir at a trained classifier's workdir)")
+  if not workdir or not (pathlib.Path(workdir) / "config.json").exists():
+    raise train.ConfigError(f"config.task.evaluator_workdir={workdir!r} holds no trained evaluator classifier; {how}")
+  try:
+    _, classifier, classifier_params = train.restore_params(workdir)
+  except train.ConfigError as error:
+    raise train.ConfigError(f"config.task.evaluator_workdir={workdir!r}: {error}; {how}") from None
+  return classifier, classifier_params
+
+
+def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: dict, workdir: Any, is_main: bool):
+  """``(params, step) -> {name: float}``: scores generated samples with the fixed evaluator and writes their grid.
+
+  Once, here: the evaluator's features of the eval split (the reference) and of the first
+  ``config.task.eval_samples`` training images, whose distance to the reference is the real data's floor
+  (same sample size as the generated set, as the Fréchet distance is biased by it). At each evaluation:
+  ``fid`` of ``eval_samples`` samples from a fixed noise set, ``fid_ratio = fid / fid_floor``, ``confident``
+  (fraction with top probability >= 0.9), ``class_entropy``; a PNG under ``<workdir>/samples/`` and a
+  TensorBoard image of the first 64 samples.
+  """
+  import pathlib
+  tc = config.task
+  classifier, classifier_params = load_evaluator(tc.evaluator_workdir)
+  layer = tc.evaluator_features
+  chunk = config.data.eval_batch_size
+  n = tc.eval_samples
+  if n < 2 or n > len(train_arrays["image"]):
+    raise ValueError(f"config.task.eval_samples={n} must be in [2, {len(train_arrays['image'])}] (training images)")
+
+  @jax.jit
+  def classify(images):
+    logits, state = classifier.apply({"params": classifier_params}, images, train=False,
+                                     capture_intermediates=lambda module, _: module.name == layer)
+    if layer not in state["intermediates"]:
+      raise ValueError(f"config.task.evaluator_features={layer!r} names no layer of the evaluator "
+                       f"{type(classifier).__name__}; its layers: {sorted(classifier_params)}")
+    features = state["intermediates"][layer]["__call__"][0]
+    return features.reshape(features.shape[0], -1), jax.nn.softmax(logits)
+
+  def classify_all(images_of_chunk, count):
+    feats, probs = zip(*(jax.device_get(classify(images_of_chunk(i))) for i in range(0, count, chunk)))
+    return np.concatenate(feats)[:count], np.concatenate(probs)[:count]
+
+  def pad(images, i):
+    part = images[i:i + chunk]
+    return np.concatenate([part, np.zeros((chunk - len(part), *part.shape[1:]), part.dtype)]) if len(part) < chunk else part
+
+  test_features, test_probs = classify_all(lambda i: pad(eval_arrays["image"], i), len(eval_arrays["image"]))
+  train_features, _ = classify_all(lambda i: pad(train_arrays["image"], i), n)
+  reference = gan_metrics.gaussian_stats(test_features)
+  floor = gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(train_features), *reference)
+  noise = jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(config.seed), 2**31 - 1),
+                            (-(-n // chunk) * chunk, model.latent_dim), jnp.float32)
+  generate = jax.jit(lambda variables, z: sample(model, variables, z))
+  tb = None
+  if is_main:
+    from tensorboardX import SummaryWriter
+    tb = SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"), flush_secs=30)
+
+  def sample_eval(params, step: int) -> dict[str, float]:
+    generator_variables = params["generator"]
+    images = []
+    feats, probs = classify_all(lambda i: images.append(jax.device_get(generate(generator_variables,
+                                                                                noise[i:i + chunk]))) or images[-1], n)
+    fid = gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(feats), *reference)
+    if is_main:
+      grid = gan_metrics.image_grid(np.concatenate(images)[:GRID])
+      gan_metrics.save_png(pathlib.Path(workdir) / "samples" / f"step_{step:07d}.png", grid)
+      tb.add_image("samples", grid[None], step, dataformats="CHW")
+      tb.flush()
+    return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / max(floor, 1e-12),
+            "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs),
+            "real_confident": gan_metrics.confident_fraction(test_probs),
+            "real_class_entropy": gan_metrics.class_entropy(test_probs)}
+
+  return sample_eval

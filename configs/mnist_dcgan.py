@@ -1,0 +1,51 @@
+"""DCGAN (Radford et al. 2016) on MNIST, scored by the fixed classifier of ``configs/mnist_gan_evaluator.py``.
+
+Generator 100 -> 7x7x64 -> ConvT 14x14x32 -> ConvT 28x28x1 (batch norm, ReLU, tanh); discriminator Conv 32 /2 ->
+Conv 64 /2 (batch norm, LeakyReLU 0.2) -> logit; non-saturating loss; Adam 2e-4, b1 0.5 for both players
+(Radford et al.'s settings); batch 64.
+
+First train the evaluator (once, shared by every GAN run):
+          python -m bigjax.main --config=configs/mnist_gan_evaluator.py --workdir=runs/gan_evaluator
+Command:  python -m bigjax.main --config=configs/mnist_dcgan.py --workdir=runs/gan/mnist_dcgan
+Result:   see experiments/gan/RESULTS.md (Fréchet distance, its real-data floor, confidence, class entropy,
+          wall time on the 2-core CPU).
+Variants: ``smoke`` (a tiny pair for 8 steps, 128 samples scored; for tests). Sweep: ``get_sweep`` (the losses).
+"""
+
+from bigjax.config_base import base_config, smoke
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.data.name = "mnist"
+  c.data.batch_size = 64
+  c.data.eval_batch_size = 500    # also the chunk in which samples are generated and scored
+  c.model.name = "gan.DCGAN"
+  c.model.latent_dim = 100
+  c.model.features = 32
+  c.task.name = "gan"
+  c.task.loss = "non_saturating"
+  c.task.eval_samples = 10000
+  c.optim.name = "adam"
+  c.optim.lr = 2e-4
+  c.optim.b1 = 0.5
+  c.train.num_epochs = 3
+  c.train.steps_per_call = 4      # 937 steps per epoch -> evaluated and checkpointed every 936
+  c.train.log_every_steps = 200
+  if arg == "smoke":
+    c.model.features = 8
+    c.data.batch_size = 32
+    c.data.eval_batch_size = 64
+    c.task.eval_samples = 128
+    c.task.evaluator_workdir = "runs/gan_evaluator_smoke"
+    smoke(c, steps=8, eval_examples=256)
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of mnist_dcgan; known: smoke")
+  return c
+
+
+def get_sweep(arg: str | None = None):
+  """The three losses of ``bigjax/tasks/gan.py``, seed 0, for ``python -m bigjax.sweep``."""
+  del arg
+  from bigjax.sweep import sweep
+  return sweep("task.loss", ["non_saturating", "hinge", "least_squares"])
