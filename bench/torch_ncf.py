@@ -259,6 +259,8 @@ def main(argv=None):
       f"hr@{args.top_k}": epochs[-1][f"hr@{args.top_k}"],
       f"ndcg@{args.top_k}": epochs[-1][f"ndcg@{args.top_k}"],
       "final_train_loss": epochs[-1]["train_loss"],
+      # The best epoch on the test items, as NCF's code reports it (a selection on the test set).
+      **{f"best_{m}@{args.top_k}": max(e[f"{m}@{args.top_k}"] for e in epochs) for m in ("hr", "ndcg")},
       "history": epochs,
       "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
       "data": f"bigjax.data.movielens.read({args.dataset!r}, {args.source!r}, {str(root)!r})",
