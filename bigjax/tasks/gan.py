@@ -90,57 +90,74 @@ def sample(model: Any, generator_variables: Any, z: jnp.ndarray) -> jnp.ndarray:
   return to_data_range(model.generator().apply(generator_variables, z, train=False))
 
 
-def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
-  """``(params, opt_state, batch, rng) -> (params, opt_state, metrics, finite)``: a D step then a G step."""
+def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransformation):
+  """``(generate, discriminator_step, generator_step)``, the three parts of one update (module docstring).
+
+  ``generate(params, z) -> (fake, pull_back, generator_state)``; ``discriminator_step(params, opt_state, real,
+  fake, real_rng, fake_rng)`` (dropout keys of the two passes) and ``generator_step(params, opt_state, fake, pull_back, generator_state, rng)`` each return
+  ``(params, opt_state, metrics)`` with the whole ``{"generator", "discriminator"}`` trees, the other player's
+  entries passed through untouched.
+  """
   generator, discriminator = model.generator(), model.discriminator()
   loss_name = task_config.loss
   if loss_name not in LOSSES:
     raise ValueError(f"config.task.loss={loss_name!r} is not a GAN loss; choose one of {LOSSES}")
+
+  def generate(params, z):
+    g_params, g_state, g_mutable = _split(params["generator"])
+    apply = lambda p: generator.apply({"params": p, **g_state}, z, train=True, mutable=g_mutable)
+    return jax.vjp(apply, g_params, has_aux=True)
+
+  def discriminate(d_params, d_state, images, rng):
+    mutable = [k for k in d_state]
+    return discriminator.apply({"params": d_params, **d_state}, images, train=True, mutable=mutable,
+                               rngs={"dropout": rng})
+
+  def discriminator_step(params, opt_state, real, fake, real_rng, fake_rng):
+    d_params, d_state, _ = _split(params["discriminator"])
+
+    def d_loss_fn(p):  # fake is a constant here; the running averages take the real pass, then the fake one
+      real_logits, state = discriminate(p, d_state, real, real_rng)
+      fake_logits, state = discriminate(p, state, fake, fake_rng)
+      return discriminator_loss(real_logits, fake_logits, loss_name), (state, real_logits, fake_logits)
+    (d_loss, (state, real_logits, fake_logits)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+    updates, d_opt = tx.update(grads, opt_state["discriminator"], d_params)
+    new = {"params": optax.apply_updates(d_params, updates), **state}
+    metrics = {"d_loss": d_loss, "d_grad_norm": optax.tree.norm(grads),
+               "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    return {**params, "discriminator": new}, {**opt_state, "discriminator": d_opt}, metrics
+
+  def generator_step(params, opt_state, fake, pull_back, generator_state, rng):
+    d_params, d_state, _ = _split(params["discriminator"])
+    g_params = params["generator"]["params"]
+    # The discriminator runs in train mode (batch statistics); its updated running averages are dropped.
+    g_loss_fn = lambda images: generator_loss(discriminate(d_params, d_state, images, rng)[0], loss_name)
+    g_loss, fake_grads = jax.value_and_grad(g_loss_fn)(fake)
+    (grads,) = pull_back(fake_grads)
+    updates, g_opt = tx.update(grads, opt_state["generator"], g_params)
+    new = {"params": optax.apply_updates(g_params, updates), **generator_state}
+    metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
+    return {**params, "generator": new}, {**opt_state, "generator": g_opt}, metrics
+
+  return generate, discriminator_step, generator_step
+
+
+def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
+  """``(params, opt_state, batch, rng) -> (params, opt_state, metrics, finite)``: a D step then a G step."""
+  generate, discriminator_step, generator_step = make_player_steps(model, task_config, tx)
 
   def update(params, opt_state, batch, rng):
     real = to_model_range(batch["image"])
     chex.assert_rank(real, 4)
     z_rng, real_rng, fake_rng, g_rng = jax.random.split(rng, 4)
     z = jax.random.normal(z_rng, (real.shape[0], model.latent_dim), jnp.float32)
-    g_params, g_state, g_mutable = _split(params["generator"])
-    d_params, d_state, d_mutable = _split(params["discriminator"])
-
-    def generate(p):
-      fake, new_state = generator.apply({"params": p, **g_state}, z, train=True, mutable=g_mutable)
-      return fake, new_state
-    fake, pull_back, g_new_state = jax.vjp(generate, g_params, has_aux=True)
+    fake, pull_back, generator_state = generate(params, z)  # once: both steps see the same fake batch
     chex.assert_equal_shape([fake, real])
-
-    def discriminate(p, state, images, key):
-      logits, new_state = discriminator.apply({"params": p, **state}, images, train=True, mutable=d_mutable,
-                                              rngs={"dropout": key})
-      return logits, new_state
-
-    # ---- discriminator step: fake is a constant here
-    def d_loss_fn(p):
-      real_logits, state = discriminate(p, d_state, real, real_rng)
-      fake_logits, state = discriminate(p, state, fake, fake_rng)
-      return discriminator_loss(real_logits, fake_logits, loss_name), (state, real_logits, fake_logits)
-    (d_loss, (d_new_state, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
-    d_updates, d_opt = tx.update(d_grads, opt_state["discriminator"], d_params)
-    d_params = optax.apply_updates(d_params, d_updates)
-
-    # ---- generator step: through the updated discriminator, whose running averages it leaves alone
-    def g_loss_fn(images):
-      logits, _ = discriminate(d_params, d_new_state, images, g_rng)
-      return generator_loss(logits, loss_name)
-    g_loss, fake_grads = jax.value_and_grad(g_loss_fn)(fake)
-    (g_grads,) = pull_back(fake_grads)
-    g_updates, g_opt = tx.update(g_grads, opt_state["generator"], g_params)
-    g_params = optax.apply_updates(g_params, g_updates)
-
-    new_params = {"generator": {"params": g_params, **g_new_state},
-                  "discriminator": {"params": d_params, **d_new_state}}
-    metrics = {"d_loss": d_loss, "g_loss": g_loss,
-               "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads),
-               "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    params, opt_state, d_metrics = discriminator_step(params, opt_state, real, fake, real_rng, fake_rng)
+    params, opt_state, g_metrics = generator_step(params, opt_state, fake, pull_back, generator_state, g_rng)
+    metrics = {**d_metrics, **g_metrics}
     finite = jnp.all(jnp.stack([jnp.isfinite(v) for v in metrics.values()]))
-    return new_params, {"generator": g_opt, "discriminator": d_opt}, metrics, finite
+    return params, opt_state, metrics, finite
 
   return update
 
