@@ -5,7 +5,9 @@ dropout 0.5 (0.2 on the input) -> logit; non-saturating loss; Adam 2e-4, b1 0.5;
 
 First train the evaluator: python -m bigjax.main --config=configs/mnist_gan_evaluator.py --workdir=runs/gan_evaluator
 Command:  python -m bigjax.main --config=configs/mnist_gan_mlp.py --workdir=runs/gan/mnist_gan_mlp
-Result:   see experiments/gan/RESULTS.md.
+Result:   after 3 epochs (seed 0) the generator has collapsed: Fréchet distance 950.87 (floor 2.69), 0.1% of samples
+          confident >= 0.9, class entropy 1.012; 243 s on the 2-core CPU shared with other jobs.
+          Record: experiments/gan/RESULTS.md.
 Variants: ``smoke`` (a tiny pair for 8 steps, 128 samples scored; for tests).
 """
 
