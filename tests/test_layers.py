@@ -1,6 +1,8 @@
 """Tests for bigjax.models.layers.dense_dot_general: values, first and second derivatives against float64 NumPy
 and finite differences, for every dense shape the transformer uses (both ways of computing the kernel
-gradient), forms it passes on unchanged, low-precision inputs, and flax Dense/DenseGeneral built on it.
+gradient), forms it passes on unchanged, low-precision inputs, and flax Dense/DenseGeneral built on it; the
+convolutions as matmuls (strided, 'SAME'/'VALID', transposed) against XLA's, values and gradients, and their
+modules against flax's Conv/ConvTranspose.
 """
 
 import flax.linen as nn
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+from bigjax.models import layers
 from bigjax.models.layers import dense_dot_general
 
 # (lhs shape, rhs shape, contracted axes): lhs [*batch, *contract] . rhs [*contract, *features]
@@ -134,3 +137,59 @@ def test_flax_dense_layers_built_on_it_match_the_default(x64):
     np.testing.assert_allclose(ours.apply(params, inputs), default.apply(params, inputs), rtol=1e-12)
     for a, b in zip(jax.tree.leaves(jax.grad(loss)(params, ours)), jax.tree.leaves(jax.grad(loss)(params, default))):
       np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------- convolutions
+
+CONVS = [  # (size, in, out, stride, padding)
+    (28, 1, 3, 2, "SAME"), (14, 3, 4, 2, "SAME"), (9, 2, 3, 2, "SAME"), (10, 2, 3, 1, "VALID"), (7, 2, 2, 3, "SAME"),
+]
+CONV_TRANSPOSES = [(7, 3, 2, 2), (14, 2, 1, 2), (5, 2, 2, 3), (6, 2, 3, 1)]  # (size, in, out, stride)
+
+
+def xla_conv(x, k, stride, padding):
+  return lax.conv_general_dilated(x, k, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def xla_conv_transpose(x, k, stride):
+  return lax.conv_transpose(x, k, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@pytest.mark.parametrize("size,cin,cout,stride,padding", CONVS)
+def test_conv2d_equals_xla_convolution_with_its_gradients(size, cin, cout, stride, padding, x64):
+  rng = np.random.default_rng(5)
+  x, k = jnp.asarray(rng.normal(size=(2, size, size, cin))), jnp.asarray(rng.normal(size=(4, 4, cin, cout)))
+  ours = lambda x, k: layers.conv2d(x, k, stride, padding)
+  reference = lambda x, k: xla_conv(x, k, stride, padding)
+  np.testing.assert_allclose(ours(x, k), reference(x, k), rtol=1e-12, atol=1e-12)
+  for a, b in zip(jax.grad(lambda x, k: jnp.sum(jnp.sin(ours(x, k))), argnums=(0, 1))(x, k),
+                  jax.grad(lambda x, k: jnp.sum(jnp.sin(reference(x, k))), argnums=(0, 1))(x, k)):
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("size,cin,cout,stride", CONV_TRANSPOSES)
+def test_conv_transpose2d_equals_lax_conv_transpose_with_its_gradients(size, cin, cout, stride, x64):
+  rng = np.random.default_rng(6)
+  x, k = jnp.asarray(rng.normal(size=(2, size, size, cin))), jnp.asarray(rng.normal(size=(4, 4, cin, cout)))
+  out = layers.conv_transpose2d(x, k, stride)
+  assert out.shape == (2, stride * size, stride * size, cout)
+  np.testing.assert_allclose(out, xla_conv_transpose(x, k, stride), rtol=1e-12, atol=1e-12)
+  for a, b in zip(jax.grad(lambda x, k: jnp.sum(jnp.sin(layers.conv_transpose2d(x, k, stride))), argnums=(0, 1))(x, k),
+                  jax.grad(lambda x, k: jnp.sum(jnp.sin(xla_conv_transpose(x, k, stride))), argnums=(0, 1))(x, k)):
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_conv_modules_match_flax_layers_parameter_for_parameter(x64):
+  """Same parameter tree and auto-names as nn.Conv / nn.ConvTranspose, the same outputs for both impls: a
+  checkpoint of one loads into the other."""
+  x = jnp.asarray(np.random.default_rng(7).normal(size=(2, 14, 14, 3)))
+  pairs = [(nn.Conv(4, (4, 4), (2, 2), padding="SAME", param_dtype=jnp.float64), layers.Conv(4, (4, 4), 2)),
+           (nn.ConvTranspose(4, (4, 4), (2, 2), padding="SAME", param_dtype=jnp.float64), layers.ConvTranspose(4, (4, 4), 2))]
+  for flax_layer, ours in pairs:
+    params = flax_layer.init(jax.random.key(0), x)
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.key(0), x)) == jax.tree.map(jnp.shape, params)
+    for impl in ("patches", "xla"):
+      np.testing.assert_allclose(ours.clone(impl=impl).apply(params, x), flax_layer.apply(params, x),
+                                 rtol=1e-12, atol=1e-12)
+  with pytest.raises(ValueError, match="conv impl"):
+    layers.Conv(4, (4, 4), impl="cudnn").init(jax.random.key(0), x)

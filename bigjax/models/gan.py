@@ -14,6 +14,8 @@ import dataclasses
 import flax.linen as nn
 import jax.numpy as jnp
 
+from bigjax.models import layers
+
 # Radford et al.: weights from N(0, 0.02); batch-norm scale from N(1, 0.02).
 _DCGAN_INIT = nn.initializers.normal(0.02)
 
@@ -30,14 +32,15 @@ class DCGANGenerator(nn.Module):
   """``[b, latent] -> Dense(7*7*2F) BN ReLU -> ConvT(F, 4x4, /2) BN ReLU -> ConvT(1, 4x4, /2) tanh -> [b, 28, 28, 1]``."""
 
   features: int = 32
+  impl: str = "patches"  # convolutions: patches + matmul (fast on CPU) or "xla" (see models/layers.py)
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
     x = nn.Dense(7 * 7 * 2 * self.features, use_bias=False, kernel_init=_DCGAN_INIT)(z)
     x = nn.relu(_batch_norm(train)(x)).reshape(z.shape[0], 7, 7, 2 * self.features)
-    x = nn.ConvTranspose(self.features, (4, 4), (2, 2), padding="SAME", use_bias=False, kernel_init=_DCGAN_INIT)(x)
+    x = layers.ConvTranspose(self.features, (4, 4), 2, use_bias=False, kernel_init=_DCGAN_INIT, impl=self.impl)(x)
     x = nn.relu(_batch_norm(train)(x))                                                     # [b, 14, 14, F]
-    x = nn.ConvTranspose(1, (4, 4), (2, 2), padding="SAME", kernel_init=_DCGAN_INIT)(x)   # [b, 28, 28, 1]
+    x = layers.ConvTranspose(1, (4, 4), 2, kernel_init=_DCGAN_INIT, impl=self.impl)(x)   # [b, 28, 28, 1]
     return jnp.tanh(x)
 
 
@@ -48,12 +51,13 @@ class DCGANDiscriminator(nn.Module):
   """
 
   features: int = 32
+  impl: str = "patches"
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
-    x = nn.Conv(self.features, (4, 4), (2, 2), padding="SAME", kernel_init=_DCGAN_INIT)(x)          # [b, 14, 14, F]
+    x = layers.Conv(self.features, (4, 4), 2, kernel_init=_DCGAN_INIT, impl=self.impl)(x)          # [b, 14, 14, F]
     x = nn.leaky_relu(x, 0.2)
-    x = nn.Conv(2 * self.features, (4, 4), (2, 2), padding="SAME", use_bias=False, kernel_init=_DCGAN_INIT)(x)
+    x = layers.Conv(2 * self.features, (4, 4), 2, use_bias=False, kernel_init=_DCGAN_INIT, impl=self.impl)(x)
     x = nn.leaky_relu(_batch_norm(train)(x), 0.2)                                                   # [b, 7, 7, 2F]
     return nn.Dense(1, kernel_init=_DCGAN_INIT)(x.reshape(x.shape[0], -1))[:, 0]
 
@@ -64,12 +68,13 @@ class DCGAN:
 
   latent_dim: int = 100
   features: int = 32
+  conv_impl: str = "patches"  # "patches": 12x faster steps than XLA's convolutions on the 2-core CPU
 
   def generator(self) -> nn.Module:
-    return DCGANGenerator(self.features)
+    return DCGANGenerator(self.features, self.conv_impl)
 
   def discriminator(self) -> nn.Module:
-    return DCGANDiscriminator(self.features)
+    return DCGANDiscriminator(self.features, self.conv_impl)
 
 
 class Maxout(nn.Module):

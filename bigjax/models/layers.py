@@ -1,4 +1,5 @@
-"""Small pieces shared by the model files.
+"""Small pieces shared by the model files: a dense product with a CPU-friendly backward pass, and
+convolutions (strided, transposed) written as matmuls, with flax-compatible ``Conv``/``ConvTranspose``.
 
 ``dense_dot_general``: ``lax.dot_general`` for the products a dense layer computes (the inputs' last axes
 against the kernel's first ones, no batch axes), with the same values and gradients but its own backward
@@ -13,11 +14,18 @@ narrower of the two is the one copied: ``dot(x, g)`` when ``x`` has no more feat
 ``dot(g, x)`` transposed (the small kernel-shaped result). The MLP backward then takes 0.35x the time and
 the char-GPT step 0.6x (``bench/dense_backward.py``, ``bench/char_gpt.py``). Values equal JAX's rule up to
 float rounding (summation order).
+
+``conv2d`` / ``conv_transpose2d``: XLA:CPU's convolutions compute kernel gradients with slow generic loops
+(100 ms per 4x4 stride-2 layer of a batch-64 DCGAN step); as patches + matmul (strided convolution) and
+per-tap matmuls + interior-padded placements (transposed convolution) the DCGAN step runs 12x faster on the
+2-core CPU (``bench/dcgan_step.py``). ``Conv`` and ``ConvTranspose`` hold the parameters flax's layers hold.
 """
 
 import functools
 import math
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -70,3 +78,118 @@ def _dense_product_bwd(n, precision, preferred_element_type, residuals, grad):
 
 
 _dense_product.defvjp(_dense_product_fwd, _dense_product_bwd)
+
+
+# ====================================================================================== convolutions as matmuls
+
+def patches(x: jax.Array, kh: int, kw: int, stride: int = 1) -> jax.Array:
+  """VALID patches of ``x``: ``[b, h, w, c] -> [b, h', w', kh * kw * c]``, h' = (h - kh) // stride + 1.
+
+  Feature index = (i * kw + j) * c + channel, matching ``kernel.reshape(kh * kw * c, out)`` of an
+  ``[kh, kw, c, out]`` kernel. Built from shifted (strided) slices: its gradient is pads and adds, cheap on
+  every backend, where XLA:CPU's convolution kernel gradients are slow loops.
+  """
+  h = (x.shape[1] - kh) // stride + 1
+  w = (x.shape[2] - kw) // stride + 1
+  shifted = [x[:, i: i + stride * (h - 1) + 1: stride, j: j + stride * (w - 1) + 1: stride]
+             for i in range(kh) for j in range(kw)]
+  return jnp.concatenate(shifted, axis=-1)
+
+
+def same_padding(size: int, k: int, stride: int) -> tuple[int, int]:
+  """(low, high) padding of one spatial axis for a 'SAME' convolution, as ``lax.conv_general_dilated`` pads."""
+  out = -(-size // stride)
+  total = max((out - 1) * stride + k - size, 0)
+  return total // 2, total - total // 2
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: str = "VALID") -> jax.Array:
+  """2-D convolution without bias as patches + one matmul; ``[b, h, w, c], [kh, kw, c, f] -> [b, h', w', f]``.
+
+  The same function as ``lax.conv_general_dilated(x, kernel, (stride, stride), padding)`` in NHWC/HWIO.
+  """
+  kh, kw, cin, features = kernel.shape
+  if padding == "SAME":
+    x = jnp.pad(x, ((0, 0), same_padding(x.shape[1], kh, stride), same_padding(x.shape[2], kw, stride), (0, 0)))
+  elif padding != "VALID":
+    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+  return dense_dot_general(patches(x, kh, kw, stride), kernel.reshape(kh * kw * cin, features), (((3,), (0,)), ((), ())))
+
+
+def conv_transpose2d(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """'SAME' transposed convolution as ``flax.linen.ConvTranspose(padding="SAME")`` computes it (kernel not
+  flipped): ``[b, h, w, c], [kh, kw, c, f] -> [b, stride * h, stride * w, f]``.
+
+  Written as matmuls and a sum of placements ("col2im"): every input pixel times each tap's ``[c, f]``
+  matrix, and tap (i, j) of input pixel (y, x) lands on output pixel
+  ``(stride * y + pad_h - i, stride * x + pad_w - j)``, ``pad`` being the low padding that
+  ``lax.conv_transpose`` gives a 'SAME' transposed convolution. Each placement is a ``lax.pad`` with interior
+  padding (its gradient a strided slice), so no zero-dilated input and no im2col matrix is ever built.
+  """
+  kh, kw = kernel.shape[:2]
+  dense = (((3,), (0,)), ((), ()))
+
+  def low_pad(k):  # lax.conv_transpose's 'SAME' low padding of the zero-dilated input
+    return k - 1 if stride > k - 1 else -(-(k + stride - 2) // 2)
+
+  zero = jnp.zeros((), x.dtype)
+  out = None
+  for i in range(kh):
+    for j in range(kw):
+      low_h, low_w = low_pad(kh) - i, low_pad(kw) - j  # where input pixel 0 of this tap lands (may be < 0)
+      tap = dense_dot_general(x, kernel[i, j], dense)  # [b, h, w, f]: one matmul per tap, each contiguous
+      placed = lax.pad(tap, zero, ((0, 0, 0), (low_h, stride - 1 - low_h, stride - 1),
+                                                  (low_w, stride - 1 - low_w, stride - 1), (0, 0, 0)))
+      out = placed if out is None else out + placed
+  return out
+
+
+class Conv(nn.Module):
+  """``flax.linen.Conv`` for NHWC images, square strides, 'SAME' or 'VALID' padding, with the same parameters
+  (``kernel [kh, kw, in, out]``, ``bias [out]``) and auto-name, computed by ``conv2d`` (``impl="patches"``) or by
+  XLA's convolution (``impl="xla"``; on accelerators the better choice). ``[b, h, w, c] -> [b, h', w', features]``.
+  """
+
+  features: int
+  kernel_size: tuple[int, int]
+  strides: int = 1
+  padding: str = "SAME"
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()
+  impl: str = "patches"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+    if self.impl == "patches":
+      y = conv2d(x, kernel, self.strides, self.padding)
+    elif self.impl == "xla":
+      y = lax.conv_general_dilated(x, kernel, (self.strides,) * 2, self.padding,
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    else:
+      raise ValueError(f"conv impl must be 'patches' or 'xla', got {self.impl!r}")
+    return y + self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32) if self.use_bias else y
+
+
+class ConvTranspose(nn.Module):
+  """``flax.linen.ConvTranspose(padding="SAME")`` with the same parameters and auto-name, computed by
+  ``conv_transpose2d`` (``impl="patches"``) or by ``lax.conv_transpose`` (``impl="xla"``);
+  ``[b, h, w, c] -> [b, strides * h, strides * w, features]``."""
+
+  features: int
+  kernel_size: tuple[int, int]
+  strides: int = 2
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()
+  impl: str = "patches"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+    if self.impl == "patches":
+      y = conv_transpose2d(x, kernel, self.strides)
+    elif self.impl == "xla":
+      y = lax.conv_transpose(x, kernel, (self.strides,) * 2, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    else:
+      raise ValueError(f"conv impl must be 'patches' or 'xla', got {self.impl!r}")
+    return y + self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32) if self.use_bias else y
