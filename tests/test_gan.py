@@ -207,3 +207,13 @@ def test_kill_and_resume_is_bitwise_identical_for_both_players(evaluator, tmp_pa
   results = json.loads((workdir / "results.json").read_text())
   assert 0 < results["resumed_from_step"] < 120
   assert_bitwise_equal(final_state(workdir), final_state(tmp_path / "whole"))
+
+
+@requires_mnist
+def test_non_finite_losses_stop_the_run(evaluator, tmp_path):
+  config = load_config("mnist_dcgan", "smoke")
+  config.task.evaluator_workdir = str(evaluator)
+  config.optim.lr = 1e30  # one Adam step moves every weight by ~1e30: the discriminator's next pass overflows
+  with pytest.raises(train.NonFiniteError, match=r"non-finite loss or gradient norm at step \d+"):
+    train.run(config, tmp_path)
+  assert not (tmp_path / "results.json").exists()
