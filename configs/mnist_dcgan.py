@@ -25,6 +25,7 @@ def get_config(arg: str | None = None):
   c.model.name = "gan.DCGAN"
   c.model.latent_dim = 100
   c.model.features = 32
+  c.model.conv_impl = "patches"   # "xla" on accelerators (bigjax/models/layers.py)
   c.task.name = "gan"
   c.task.loss = "non_saturating"
   c.task.eval_samples = 10000

@@ -133,6 +133,34 @@ def test_each_players_step_leaves_the_other_player_alone(pair, loss):
                                               jax.tree.leaves(params["generator"]["batch_stats"])))
 
 
+@pytest.mark.parametrize("decay", [0.0, 0.9])
+def test_generator_average_follows_its_recurrence(decay):
+  """After each update: ema = d * ema + (1 - d) * generator (params and batch statistics), from ema_0 = generator_0;
+  with d = 0 it is the live generator. The players' optimizer states leave the average out."""
+  pair = gan_models.DCGAN(latent_dim=8, features=4)
+  tx = optax.adam(1e-2, b1=0.5)
+  config = load_config("mnist_dcgan", "smoke").task
+  config.generator_ema = decay
+  real = jax.random.uniform(jax.random.PRNGKey(1), (6, 28, 28, 1))
+  params = gan.init(pair, jax.random.PRNGKey(0), {"image": real})
+  assert_bitwise_equal(params["generator_ema"], params["generator"])
+  opt_state = gan.init_opt_state(tx, params)
+  assert set(opt_state) == {"generator", "discriminator"}
+  update = jax.jit(gan.make_update(pair, config, tx))
+  expected = jax.tree.map(np.asarray, params["generator_ema"])
+  for step in range(3):
+    params, opt_state, _, finite = update(params, opt_state, {"image": real}, jax.random.PRNGKey(10 + step))
+    assert bool(finite)
+    expected = jax.tree.map(lambda e, g: decay * e + (1 - decay) * np.asarray(g), expected, params["generator"])
+    for ours, reference in zip(jax.tree.leaves(params["generator_ema"]), jax.tree.leaves(expected)):
+      np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
+  if decay == 0.0:
+    assert_bitwise_equal(params["generator_ema"], params["generator"])
+  config.generator_ema = 1.0
+  with pytest.raises(ValueError, match="generator_ema"):
+    gan.make_update(pair, config, tx)
+
+
 # ---------------------------------------------------------------------------------------------- runs
 
 @pytest.fixture(scope="module")
@@ -166,7 +194,8 @@ def test_smoke_config_trains_scores_samples_and_compiles_once(name, evaluator, t
   assert 0 <= metrics["test/class_entropy"] <= math.log(10) + 1e-9
   assert list((tmp_path / "samples").glob("step_*.png"))
   state = final_state(tmp_path)
-  assert set(state["params"]) == set(state["opt_state"]) == {"generator", "discriminator"}
+  assert set(state["opt_state"]) == {"generator", "discriminator"}
+  assert set(state["params"]) == {"generator", "generator_ema", "discriminator"}
 
 
 # digits of the smoke DCGAN, long enough to be interrupted: 120 steps, 4 per call, a checkpoint every 8.

@@ -19,6 +19,11 @@ Losses (``config.task.loss``), on logits r = D(x), f = D(fake):
   ``hinge`` (Lim & Ye 2017; Miyato et al. 2018): D: relu(1 - r) + relu(1 + f); G: -f.
   ``least_squares`` (Mao et al. 2017, a=0, b=c=1): D: (r - 1)^2 / 2 + f^2 / 2; G: (f - 1)^2 / 2.
 
+Generator average (``config.task.generator_ema = d``): after each step ``params["generator_ema"]`` (parameters
+and batch-norm averages) becomes ``d * itself + (1 - d) * generator``; samples are scored and drawn from it
+(Yazici et al. 2019, "The unusual effectiveness of averaging in GAN training"; Karras et al. 2018). With
+``d = 0`` it is the live generator. It is part of the checkpointed state, so a resume continues it exactly.
+
 Evaluation: ``evaluate`` gives the discriminator's mean probability on real test images; ``make_sample_eval``
 scores ``config.task.eval_samples`` generated images with the fixed classifier of
 ``config.task.evaluator_workdir`` (``bigjax/evals/gan.py``) and writes a grid of the fixed noise batch's samples.
@@ -35,6 +40,7 @@ import optax
 from bigjax.evals import gan as gan_metrics
 
 LOSSES = ("non_saturating", "hinge", "least_squares")
+PLAYERS = ("generator", "discriminator")  # the trained variable trees; "generator_ema" is their running average
 GRID = 64  # samples in the grid written at each evaluation (8 x 8), the first of the fixed noise
 
 
@@ -71,12 +77,14 @@ def to_data_range(images: jnp.ndarray) -> jnp.ndarray:
 def init(model: Any, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> dict[str, Any]:
   g_rng, d_rng = jax.random.split(rng)
   z = jnp.zeros((1, model.latent_dim), jnp.float32)
-  return {"generator": model.generator().init({"params": g_rng}, z, train=False),
+  generator = model.generator().init({"params": g_rng}, z, train=False)
+  return {"generator": generator,
+          "generator_ema": jax.tree.map(jnp.copy, generator),  # starts at the generator (own buffers: donated apart)
           "discriminator": model.discriminator().init({"params": d_rng}, batch["image"], train=False)}
 
 
 def init_opt_state(tx: optax.GradientTransformation, params: dict[str, Any]) -> dict[str, Any]:
-  return {player: tx.init(variables["params"]) for player, variables in params.items()}
+  return {player: tx.init(params[player]["params"]) for player in PLAYERS}
 
 
 def _split(variables):
@@ -145,6 +153,9 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
 def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
   """``(params, opt_state, batch, rng) -> (params, opt_state, metrics, finite)``: a D step then a G step."""
   generate, discriminator_step, generator_step = make_player_steps(model, task_config, tx)
+  decay = float(task_config.generator_ema)
+  if not 0.0 <= decay < 1.0:
+    raise ValueError(f"config.task.generator_ema={decay} must be in [0, 1) (0: sample the live generator)")
 
   def update(params, opt_state, batch, rng):
     real = to_model_range(batch["image"])
@@ -155,6 +166,8 @@ def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
     chex.assert_equal_shape([fake, real])
     params, opt_state, d_metrics = discriminator_step(params, opt_state, real, fake, real_rng, fake_rng)
     params, opt_state, g_metrics = generator_step(params, opt_state, fake, pull_back, generator_state, g_rng)
+    params = {**params, "generator_ema": jax.tree.map(lambda e, g: decay * e + (1.0 - decay) * g,
+                                                      params["generator_ema"], params["generator"])}
     metrics = {**d_metrics, **g_metrics}
     finite = jnp.all(jnp.stack([jnp.isfinite(v) for v in metrics.values()]))
     return params, opt_state, metrics, finite
@@ -239,7 +252,7 @@ def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: d
     tb = SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"), flush_secs=30)
 
   def sample_eval(params, step: int) -> dict[str, float]:
-    generator_variables = params["generator"]
+    generator_variables = params["generator_ema"]
     images = []
     feats, probs = classify_all(lambda i: images.append(jax.device_get(generate(generator_variables,
                                                                                 noise[i:i + chunk]))) or images[-1], n)
