@@ -158,38 +158,31 @@ class Conv(nn.Module):
   kernel_init: Any = nn.initializers.lecun_normal()
   impl: str = "patches"
 
+  def _convolve(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    if self.impl == "patches":
+      return conv2d(x, kernel, self.strides, self.padding)
+    return lax.conv_general_dilated(x, kernel, (self.strides,) * 2, self.padding,
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-    if self.impl == "patches":
-      y = conv2d(x, kernel, self.strides, self.padding)
-    elif self.impl == "xla":
-      y = lax.conv_general_dilated(x, kernel, (self.strides,) * 2, self.padding,
-                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    else:
+    if self.impl not in ("patches", "xla"):
       raise ValueError(f"conv impl must be 'patches' or 'xla', got {self.impl!r}")
+    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+    y = self._convolve(x, kernel)
     return y + self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32) if self.use_bias else y
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(Conv):
   """``flax.linen.ConvTranspose(padding="SAME")`` with the same parameters and auto-name, computed by
   ``conv_transpose2d`` (``impl="patches"``) or by ``lax.conv_transpose`` (``impl="xla"``);
-  ``[b, h, w, c] -> [b, strides * h, strides * w, features]``."""
+  ``[b, h, w, c] -> [b, strides * h, strides * w, features]``. Only 'SAME' padding."""
 
-  features: int
-  kernel_size: tuple[int, int]
   strides: int = 2
-  use_bias: bool = True
-  kernel_init: Any = nn.initializers.lecun_normal()
-  impl: str = "patches"
 
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+  def _convolve(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    if self.padding != "SAME":
+      raise ValueError(f"ConvTranspose computes 'SAME' padding only, got {self.padding!r}")
     if self.impl == "patches":
-      y = conv_transpose2d(x, kernel, self.strides)
-    elif self.impl == "xla":
-      y = lax.conv_transpose(x, kernel, (self.strides,) * 2, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    else:
-      raise ValueError(f"conv impl must be 'patches' or 'xla', got {self.impl!r}")
-    return y + self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32) if self.use_bias else y
+      return conv_transpose2d(x, kernel, self.strides)
+    return lax.conv_transpose(x, kernel, (self.strides,) * 2, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
