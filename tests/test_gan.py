@@ -5,7 +5,6 @@ import json
 import math
 import signal
 import subprocess
-import time
 
 import jax
 import jax.numpy as jnp
@@ -18,8 +17,8 @@ from bigjax import train
 from bigjax.evals import gan as gan_metrics
 from bigjax.models import gan as gan_models
 from bigjax.tasks import gan
-from conftest import REPO, cli_command, cli_env, load_config, read_metrics, requires_mnist
-from test_train import assert_bitwise_equal, final_state
+from conftest import REPO, cli_command, cli_env, load_config, requires_mnist
+from test_train import assert_bitwise_equal, final_state, start_and_signal
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -215,20 +214,8 @@ def test_kill_and_resume_is_bitwise_identical_for_both_players(evaluator, tmp_pa
   assert whole.returncode == 0, whole.stderr[-3000:]
 
   workdir = tmp_path / "killed"
-  proc = subprocess.Popen(cli_command("mnist_dcgan.py:smoke", workdir, *overrides), env=env, cwd=REPO,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   at_step = int(np.random.default_rng().integers(20, 80))
-  deadline = time.time() + 240
-  while time.time() < deadline and proc.poll() is None:
-    try:
-      steps = [m["step"] for m in read_metrics(workdir)]
-    except (FileNotFoundError, json.JSONDecodeError):
-      steps = []
-    if steps and max(steps) >= at_step:
-      proc.send_signal(signal.SIGKILL)
-      break
-    time.sleep(0.002)
-  proc.wait(timeout=60)
+  proc = start_and_signal(workdir, signal.SIGKILL, at_step, "mnist_dcgan.py:smoke", overrides, env, timeout=240)
   assert proc.returncode == -signal.SIGKILL, "run finished before it could be killed"
   resumed = subprocess.run(cli_command("mnist_dcgan.py:smoke", workdir, *overrides), env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=300)

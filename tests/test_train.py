@@ -97,11 +97,13 @@ def uninterrupted(tmp_path_factory) -> pathlib.Path:
   return workdir
 
 
-def start_and_signal(workdir: pathlib.Path, sig: int, at_step: int) -> subprocess.Popen:
+def start_and_signal(workdir: pathlib.Path, sig: int, at_step: int, config: str = "digits_mlp.py",
+                     overrides: tuple[str, ...] = FAULT_OVERRIDES, env: dict | None = None,
+                     timeout: float = 120) -> subprocess.Popen:
   """Starts a run and sends ``sig`` once metrics.jsonl shows a step >= at_step; returns the finished process."""
-  proc = subprocess.Popen(cli_command("digits_mlp.py", workdir, *FAULT_OVERRIDES), env=cli_env(), cwd=REPO,
+  proc = subprocess.Popen(cli_command(config, workdir, *overrides), env=env or cli_env(), cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-  deadline = time.time() + 120
+  deadline = time.time() + timeout
   while time.time() < deadline and proc.poll() is None:
     try:
       steps = [m["step"] for m in read_metrics(workdir)]
