@@ -48,6 +48,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.task.evaluator_features = "Dense_0"  # GAN: the evaluator layer whose outputs the Fréchet distance compares
   c.task.eval_samples = 10000     # GAN: samples scored at each evaluation (and training images in the floor)
   c.task.generator_ema = 0.0      # GAN: decay of the generator's running average, which is sampled and scored
+  c.task.discriminator_lr_scale = 1.0  # GAN: the discriminator's step size relative to config.optim's (TTUR)
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "adam"

@@ -99,6 +99,7 @@ def test_image_grid_places_each_sample():
 
 @pytest.mark.parametrize("pair, loss", [(gan_models.DCGAN(latent_dim=8, features=4), "non_saturating"),
                                         (gan_models.DCGAN(latent_dim=8, features=4), "hinge"),
+                                        (gan_models.DCGAN(latent_dim=8, features=4, dense_features=16), "non_saturating"),
                                         (gan_models.MLPGAN(latent_dim=8, hidden=16, units=8, pieces=2), "least_squares")])
 def test_each_players_step_leaves_the_other_player_alone(pair, loss):
   tx = optax.adam(1e-2, b1=0.5)
@@ -130,6 +131,38 @@ def test_each_players_step_leaves_the_other_player_alone(pair, loss):
   if "batch_stats" in params["generator"]:  # the generator's running averages move in its forward pass
     assert any(np.any(a != b) for a, b in zip(jax.tree.leaves(after_g["generator"]["batch_stats"]),
                                               jax.tree.leaves(params["generator"]["batch_stats"])))
+
+
+@pytest.mark.parametrize("scale", [0.5, 4.0])
+def test_discriminator_lr_scale_multiplies_its_step_and_only_its_step(scale):
+  """With SGD, the discriminator's change under ``discriminator_lr_scale = k`` is k times its change at k = 1; the
+  generator, stepped before any discriminator change reaches it here, gets the same update either way."""
+  pair = gan_models.DCGAN(latent_dim=8, features=4)
+  tx = optax.sgd(1e-2)
+  config = load_config("mnist_dcgan", "smoke").task
+  real = gan.to_model_range(jax.random.uniform(jax.random.PRNGKey(1), (6, 28, 28, 1)))
+  params = gan.init(pair, jax.random.PRNGKey(0), {"image": real})
+  opt_state = gan.init_opt_state(tx, params)
+  z = jax.random.normal(jax.random.PRNGKey(2), (6, pair.latent_dim))
+  keys = jax.random.split(jax.random.PRNGKey(3), 3)
+
+  def d_then_g(k):
+    config.discriminator_lr_scale = k
+    generate, d_step, g_step = gan.make_player_steps(pair, config, tx)
+    fake, pull_back, g_state = generate(params, z)
+    after_d, opt_d, _ = d_step(params, opt_state, real, fake, keys[0], keys[1])
+    after_g, _, _ = g_step(params, opt_state, fake, pull_back, g_state, keys[2])  # against the same (old) D
+    return after_d["discriminator"]["params"], after_g["generator"]["params"]
+
+  d_one, g_one = d_then_g(1.0)
+  d_k, g_k = d_then_g(scale)
+  old = params["discriminator"]["params"]
+  for one, k, start in zip(jax.tree.leaves(d_one), jax.tree.leaves(d_k), jax.tree.leaves(old)):
+    np.testing.assert_allclose(np.asarray(k) - start, scale * (np.asarray(one) - start), rtol=1e-4, atol=1e-6)
+  assert_bitwise_equal(g_k, g_one)
+  config.discriminator_lr_scale = 0.0
+  with pytest.raises(ValueError, match="discriminator_lr_scale"):
+    gan.make_player_steps(pair, config, tx)
 
 
 @pytest.mark.parametrize("decay", [0.0, 0.9])

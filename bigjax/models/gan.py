@@ -29,14 +29,20 @@ def _batch_norm(train: bool) -> nn.BatchNorm:
 
 
 class DCGANGenerator(nn.Module):
-  """``[b, latent] -> Dense(7*7*2F) BN ReLU -> ConvT(F, 4x4, /2) BN ReLU -> ConvT(1, 4x4, /2) tanh -> [b, 28, 28, 1]``."""
+  """``[b, latent] -> [Dense(H) BN ReLU] -> Dense(7*7*2F) BN ReLU -> ConvT(F, 4x4, /2) BN ReLU -> ConvT(1, 4x4, /2)
+  tanh -> [b, 28, 28, 1]``; the bracketed layer only when ``dense_features`` H > 0 (InfoGAN's MNIST generator,
+  Chen et al. 2016, has H = 1024)."""
 
   features: int = 32
   impl: str = "patches"  # convolutions: patches + matmul (fast on CPU) or "xla" (see models/layers.py)
+  dense_features: int = 0
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
-    x = nn.Dense(7 * 7 * 2 * self.features, use_bias=False, kernel_init=_DCGAN_INIT)(z)
+    x = z
+    if self.dense_features:
+      x = nn.relu(_batch_norm(train)(nn.Dense(self.dense_features, use_bias=False, kernel_init=_DCGAN_INIT)(x)))
+    x = nn.Dense(7 * 7 * 2 * self.features, use_bias=False, kernel_init=_DCGAN_INIT)(x)
     x = nn.relu(_batch_norm(train)(x)).reshape(z.shape[0], 7, 7, 2 * self.features)
     x = layers.ConvTranspose(self.features, (4, 4), 2, use_bias=False, kernel_init=_DCGAN_INIT, impl=self.impl)(x)
     x = nn.relu(_batch_norm(train)(x))                                                     # [b, 14, 14, F]
@@ -45,21 +51,26 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-  """``[b, 28, 28, 1] -> Conv(F, 4x4, /2) LReLU -> Conv(2F, 4x4, /2) BN LReLU -> Dense(1) -> [b]`` logits.
+  """``[b, 28, 28, 1] -> Conv(F, 4x4, /2) LReLU -> Conv(2F, 4x4, /2) BN LReLU -> [Dense(H) BN LReLU] -> Dense(1)
+  -> [b]`` logits; the bracketed layer only when ``dense_features`` H > 0 (as in InfoGAN's MNIST discriminator).
 
   No batch norm on the first layer, as in Radford et al.
   """
 
   features: int = 32
   impl: str = "patches"
+  dense_features: int = 0
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
     x = layers.Conv(self.features, (4, 4), 2, kernel_init=_DCGAN_INIT, impl=self.impl)(x)          # [b, 14, 14, F]
     x = nn.leaky_relu(x, 0.2)
     x = layers.Conv(2 * self.features, (4, 4), 2, use_bias=False, kernel_init=_DCGAN_INIT, impl=self.impl)(x)
-    x = nn.leaky_relu(_batch_norm(train)(x), 0.2)                                                   # [b, 7, 7, 2F]
-    return nn.Dense(1, kernel_init=_DCGAN_INIT)(x.reshape(x.shape[0], -1))[:, 0]
+    x = nn.leaky_relu(_batch_norm(train)(x), 0.2).reshape(x.shape[0], -1)                          # [b, 7*7*2F]
+    if self.dense_features:
+      x = nn.Dense(self.dense_features, use_bias=False, kernel_init=_DCGAN_INIT)(x)
+      x = nn.leaky_relu(_batch_norm(train)(x), 0.2)
+    return nn.Dense(1, kernel_init=_DCGAN_INIT)(x)[:, 0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +80,13 @@ class DCGAN:
   latent_dim: int = 100
   features: int = 32
   conv_impl: str = "patches"  # "patches": 12x faster steps than XLA's convolutions on the 2-core CPU
+  dense_features: int = 0     # > 0: a fully-connected layer that wide after the noise and before the logit
 
   def generator(self) -> nn.Module:
-    return DCGANGenerator(self.features, self.conv_impl)
+    return DCGANGenerator(self.features, self.conv_impl, self.dense_features)
 
   def discriminator(self) -> nn.Module:
-    return DCGANDiscriminator(self.features, self.conv_impl)
+    return DCGANDiscriminator(self.features, self.conv_impl, self.dense_features)
 
 
 class Maxout(nn.Module):

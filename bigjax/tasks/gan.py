@@ -24,6 +24,9 @@ and batch-norm averages) becomes ``d * itself + (1 - d) * generator``; samples a
 (Yazici et al. 2019, "The unusual effectiveness of averaging in GAN training"; Karras et al. 2018). With
 ``d = 0`` it is the live generator. It is part of the checkpointed state, so a resume continues it exactly.
 
+Two time-scales (``config.task.discriminator_lr_scale = k``, Heusel et al. 2017): the discriminator's updates
+are ``k`` times what ``config.optim`` gives, i.e. its learning rate (and schedule) times ``k`` for Adam or SGD.
+
 Evaluation: ``evaluate`` gives the discriminator's mean probability on real test images; ``make_sample_eval``
 scores ``config.task.eval_samples`` generated images with the fixed classifier of
 ``config.task.evaluator_workdir`` (``bigjax/evals/gan.py``) and writes a grid of the fixed noise batch's samples.
@@ -110,6 +113,9 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
   loss_name = task_config.loss
   if loss_name not in LOSSES:
     raise ValueError(f"config.task.loss={loss_name!r} is not a GAN loss; choose one of {LOSSES}")
+  d_scale = float(task_config.discriminator_lr_scale)
+  if not d_scale > 0.0:
+    raise ValueError(f"config.task.discriminator_lr_scale={d_scale} must be > 0")
 
   def generate(params, z):
     g_params, g_state, g_mutable = _split(params["generator"])
@@ -130,6 +136,8 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
       return discriminator_loss(real_logits, fake_logits, loss_name), (state, real_logits, fake_logits)
     (d_loss, (state, real_logits, fake_logits)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
     updates, d_opt = tx.update(grads, opt_state["discriminator"], d_params)
+    if d_scale != 1.0:
+      updates = jax.tree.map(lambda u: d_scale * u, updates)
     new = {"params": optax.apply_updates(d_params, updates), **state}
     metrics = {"d_loss": d_loss, "d_grad_norm": optax.tree.norm(grads),
                "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
