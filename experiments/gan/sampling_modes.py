@@ -1,0 +1,68 @@
+"""How a trained DCGAN's samples score under each way of drawing them: the generator's running average or the live
+generator, batch norm from running averages or from each 500-sample batch, and the noise scaled down (truncation).
+
+  python experiments/gan/sampling_modes.py --workdir runs/gan/mnist_dcgan_24ep --json experiments/gan/sampling_modes.json
+
+Reads the run's newest checkpoint and the evaluator of its config (nothing is written there); draws 10,000 samples
+from noise seed 1 (not the run's fixed noise batch) and scores them as ``bigjax/tasks/gan.py`` does.
+"""
+
+import argparse
+import json
+
+import jax
+import numpy as np
+
+from bigjax import train
+from bigjax.evals import gan as gan_metrics
+from bigjax.tasks import gan
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--workdir", required=True, help="a trained GAN run")
+  parser.add_argument("--json", help="write the scores here")
+  parser.add_argument("--samples", type=int, default=10000)
+  args = parser.parse_args()
+  config, model, params = train.restore_params(args.workdir)
+  classifier, classifier_params = gan.load_evaluator(config.task.evaluator_workdir)
+  layer, chunk = config.task.evaluator_features, 500
+
+  @jax.jit
+  def classify(images):
+    logits, state = classifier.apply({"params": classifier_params}, images, train=False,
+                                     capture_intermediates=lambda module, _: module.name == layer)
+    features = state["intermediates"][layer]["__call__"][0]
+    return features.reshape(features.shape[0], -1), jax.nn.softmax(logits)
+
+  test = train.load_split(config.data, config.data.eval_split).arrays["image"]
+  reference = gan_metrics.gaussian_stats(
+      np.concatenate([jax.device_get(classify(test[i:i + chunk]))[0] for i in range(0, len(test), chunk)]))
+  generator = model.generator()
+  running = jax.jit(lambda v, z: generator.apply(v, z, train=False))
+  batch = jax.jit(lambda v, z: generator.apply(v, z, train=True, mutable=["batch_stats"])[0])
+  z = jax.random.normal(jax.random.PRNGKey(1), (args.samples, model.latent_dim))
+
+  def score(variables, draw, scale=1.0):
+    out = [jax.device_get(classify(gan.to_data_range(draw(variables, scale * z[i:i + chunk]))))
+           for i in range(0, args.samples, chunk)]
+    features, probs = np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+    return {"fid": gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(features), *reference),
+            "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs)}
+
+  results = {}
+  for which in ("generator_ema", "generator"):
+    results[f"{which}/running_bn"] = score(params[which], running)
+    results[f"{which}/batch_bn"] = score(params[which], batch)
+  for scale in (0.8, 0.6):
+    results[f"generator_ema/running_bn/z_times_{scale}"] = score(params["generator_ema"], running, scale)
+  for name, r in results.items():
+    print(f"{name:42s} fid {r['fid']:7.2f}  confident {r['confident']:.4f}  class entropy {r['class_entropy']:.4f}")
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump({"workdir": args.workdir, "git_revision": train.git_revision(),
+                 "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+  main()
