@@ -210,6 +210,20 @@ def load_evaluator(workdir: str):
   return classifier, classifier_params
 
 
+def make_classify(classifier: Any, classifier_params: Any, layer: str):
+  """Jitted ``images [n, 28, 28, 1] in [0, 1] -> (features [n, d] of ``layer``, class probabilities [n, k])``."""
+  @jax.jit
+  def classify(images):
+    logits, state = classifier.apply({"params": classifier_params}, images, train=False,
+                                     capture_intermediates=lambda module, _: module.name == layer)
+    if layer not in state["intermediates"]:
+      raise ValueError(f"config.task.evaluator_features={layer!r} names no layer of the evaluator "
+                       f"{type(classifier).__name__}; its layers: {sorted(classifier_params)}")
+    features = state["intermediates"][layer]["__call__"][0]
+    return features.reshape(features.shape[0], -1), jax.nn.softmax(logits)
+  return classify
+
+
 def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: dict, workdir: Any, is_main: bool):
   """``(params, step) -> {name: float}``: scores generated samples with the fixed evaluator and writes their grid.
 
@@ -229,15 +243,7 @@ def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: d
   if n < 2 or n > len(train_arrays["image"]):
     raise ValueError(f"config.task.eval_samples={n} must be in [2, {len(train_arrays['image'])}] (training images)")
 
-  @jax.jit
-  def classify(images):
-    logits, state = classifier.apply({"params": classifier_params}, images, train=False,
-                                     capture_intermediates=lambda module, _: module.name == layer)
-    if layer not in state["intermediates"]:
-      raise ValueError(f"config.task.evaluator_features={layer!r} names no layer of the evaluator "
-                       f"{type(classifier).__name__}; its layers: {sorted(classifier_params)}")
-    features = state["intermediates"][layer]["__call__"][0]
-    return features.reshape(features.shape[0], -1), jax.nn.softmax(logits)
+  classify = make_classify(classifier, classifier_params, layer)
 
   def classify_all(images_of_chunk, count):
     feats, probs = zip(*(jax.device_get(classify(images_of_chunk(i))) for i in range(0, count, chunk)))

@@ -26,14 +26,8 @@ def main():
   args = parser.parse_args()
   config, model, params = train.restore_params(args.workdir)
   classifier, classifier_params = gan.load_evaluator(config.task.evaluator_workdir)
-  layer, chunk = config.task.evaluator_features, 500
-
-  @jax.jit
-  def classify(images):
-    logits, state = classifier.apply({"params": classifier_params}, images, train=False,
-                                     capture_intermediates=lambda module, _: module.name == layer)
-    features = state["intermediates"][layer]["__call__"][0]
-    return features.reshape(features.shape[0], -1), jax.nn.softmax(logits)
+  classify = gan.make_classify(classifier, classifier_params, config.task.evaluator_features)
+  chunk = 500
 
   test = train.load_split(config.data, config.data.eval_split).arrays["image"]
   reference = gan_metrics.gaussian_stats(
