@@ -136,17 +136,43 @@ def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, Any]:
   return model, task
 
 
-def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
-  """Creates the workdir and ``config.json``; refuses to resume a run made with another config."""
+# Keys a resumed run may change to train longer: under a constant learning rate nothing before the old end
+# depends on the length, so training on equals asking for the longer run from the start (tests/test_train.py).
+EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps")
+
+
+def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, num_train_examples: int) -> None:
+  """Creates the workdir and ``config.json``; refuses to resume a run made with another config.
+
+  The one change allowed is a longer run (more total steps through ``train.num_epochs`` or
+  ``train.num_steps``) under a constant learning rate: ``config.json`` is rewritten and the change appended
+  to ``extensions.jsonl``.
+  """
   config_json = json.loads(config.to_json_best_effort(sort_keys=True))
   path = workdir / "config.json"
   if path.exists():
-    old = writers.flatten(json.loads(path.read_text()))
-    new = writers.flatten(config_json)
+    old_json = json.loads(path.read_text())
+    old, new = writers.flatten(old_json), writers.flatten(config_json)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if changed:
+    if not changed:
+      return
+    total = lambda c: make_schedule(ml_collections.ConfigDict(c), num_train_examples).total_steps
+    old_total, new_total = total(old_json), total(config_json)
+    if not set(changed) <= set(EXTENDABLE_KEYS) or new_total <= old_total:
       raise ConfigError(f"{workdir} holds a run made with a different config (differs in: "
-                        f"{', '.join(changed)}); use a new --workdir, or the same config to resume")
+                        f"{', '.join(changed)}); use a new --workdir, or the same config to resume (a run "
+                        f"may only be extended: more steps through {' or '.join(EXTENDABLE_KEYS)}; "
+                        f"{old_total} -> {new_total} here)")
+    if config.optim.schedule != "constant":
+      raise ConfigError(f"{workdir}: {', '.join(changed)} may only grow on resume under a constant learning "
+                        f"rate; config.optim.schedule={config.optim.schedule!r} depends on the run's length")
+    logging.warning("extending the run in %s from %d to %d steps (%s)", workdir, old_total, new_total,
+                    ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in changed))
+    if jax.process_index() == 0:
+      with open(workdir / "extensions.jsonl", "a") as f:
+        f.write(json.dumps({"time": time.time(), "total_steps": [old_total, new_total],
+                            "changed": {k: [old.get(k), new.get(k)] for k in changed}}) + "\n")
+      writers.write_json(path, config_json)
     return
   if jax.process_index() == 0:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -410,7 +436,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                                 jax.process_index(), jax.process_count())
   train_arrays, eval_arrays = train_ds.arrays, eval_ds.arrays
   model = fit_model_to_data(model, config.model, train_ds)
-  _prepare_workdir(workdir, config)
+  _prepare_workdir(workdir, config, len(train_ds))
   if train_ds.vocab is not None:
     _save_vocab(workdir / "vocab.json", train_ds.vocab.to_json(), is_main)
 

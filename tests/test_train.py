@@ -236,6 +236,55 @@ def test_resuming_with_a_different_config_is_refused(tmp_path):
   assert (tmp_path / "config.json").read_text() == before
 
 
+def test_extending_a_finished_run_equals_the_longer_run_from_the_start(tmp_path):
+  """Under a constant learning rate a finished run may be resumed with more steps: the parameters and every
+  logged loss equal those of a run asked for the longer length from the start, bitwise."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.steps_per_call, config.train.log_every_steps = 4, 4
+  config.train.eval_every_steps, config.train.checkpoint_every_steps = 12, 12
+  config.train.num_steps = 24
+  train.run(config, tmp_path / "long")
+  config.train.num_steps = 12
+  train.run(config, tmp_path / "extended")
+  config.train.num_steps = 24
+  extended = train.run(config, tmp_path / "extended")
+  assert extended["resumed_from_step"] == 12
+  assert_bitwise_equal(final_state(tmp_path / "extended"), final_state(tmp_path / "long"))
+  assert train_losses(tmp_path / "extended") == train_losses(tmp_path / "long")
+  assert json.loads((tmp_path / "extended" / "config.json").read_text())["train"]["num_steps"] == 24
+  (line,) = (tmp_path / "extended" / "extensions.jsonl").read_text().splitlines()
+  assert json.loads(line)["changed"] == {"train.num_steps": [12, 24]}
+  assert json.loads(line)["total_steps"] == [12, 24]
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"num_steps": 8}, r"differs in: train\.num_steps.*88 -> 8 here"),  # 2 epochs of 44 steps, then 8 steps
+    ({"num_epochs": 1.0}, r"differs in: train\.num_epochs.*88 -> 44 here"),
+    ({"schedule": "cosine", "num_epochs": 4.0}, r"differs in: optim\.schedule, train\.num_epochs"),
+])
+def test_a_run_may_only_grow_and_only_under_a_constant_learning_rate(change, expected, tmp_path):
+  config = load_config("digits_mlp", "smoke")
+  train.run(config, tmp_path)
+  before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+  for key, value in change.items():
+    (config.optim if key == "schedule" else config.train)[key] = value
+  with pytest.raises(train.ConfigError, match=expected):
+    train.run(config, tmp_path)
+  assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_extending_under_a_decaying_schedule_is_refused(tmp_path):
+  config = load_config("digits_mlp", "smoke")
+  config.optim.schedule = "cosine"
+  train.run(config, tmp_path)
+  before = (tmp_path / "config.json").read_text()
+  config.train.num_epochs *= 2
+  with pytest.raises(train.ConfigError, match=r"only grow on resume under a constant learning rate"):
+    train.run(config, tmp_path)
+  assert (tmp_path / "config.json").read_text() == before
+  assert not (tmp_path / "extensions.jsonl").exists()
+
+
 def test_rerunning_a_finished_run_changes_nothing(tmp_path):
   config = load_config("digits_mlp", "smoke")
   first = train.run(config, tmp_path)
