@@ -312,6 +312,18 @@ def task_config(loss="log_loss"):
   return c
 
 
+def test_mf_all_items_equals_scoring_every_pair():
+  model = ncf.MF(5, 7, factors=3, row_multiple=4)  # padded rows (8) beyond the 7 items are never scored
+  params = recommendation.init(model, jax.random.PRNGKey(2), {"user": jnp.zeros(1, jnp.int32),
+                                                              "item": jnp.zeros(1, jnp.int32)})
+  params = jax.tree.map(lambda x: x + jax.random.normal(jax.random.PRNGKey(3), x.shape), params)  # biases too
+  users = jnp.array([4, 0, 2])
+  pairs = recommendation.scores(model, params, users[:, None], jnp.arange(7)[None])
+  everything = recommendation.all_item_scores(model, params, users)
+  assert everything.shape == (3, 7)
+  np.testing.assert_allclose(everything, pairs, rtol=1e-6, atol=1e-6)
+
+
 def test_losses_against_hand_computation():
   model = ncf.MF(4, 6, factors=2)
   users, items, labels = jnp.array([0, 1, 2, 3]), jnp.array([1, 2, 3, 4]), jnp.array([1.0, 0.0, 1.0, 0.0])
@@ -328,6 +340,15 @@ def test_losses_against_hand_computation():
   assert float(value) == pytest.approx(np.mean(np.log1p(np.exp(-(s[:, None] - sn)))), rel=1e-5)
   with pytest.raises(ValueError, match="data.pairs=True"):
     recommendation.loss(model, params, {"user": users, "item": items, "label": labels}, None, task_config("bpr"))
+  # Full softmax: the positive's log-probability among all six items, in float64.
+  value, metrics = recommendation.loss(model, params, {"user": users, "item": items, "negative": negatives}, None,
+                                       task_config("softmax"))
+  everything = np.asarray(recommendation.scores(model, params, users[:, None], jnp.arange(6)[None]), np.float64)
+  log_z = np.log(np.exp(everything).sum(-1))
+  assert float(value) == pytest.approx(np.mean(log_z - everything[np.arange(4), np.asarray(items)]), rel=1e-5)
+  assert float(metrics["top10"]) == 1.0  # 6 items: every positive is in the top 10
+  with pytest.raises(ValueError, match="data.pairs=True"):
+    recommendation.loss(model, params, {"user": users, "item": items, "label": labels}, None, task_config("softmax"))
 
 
 def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking():
@@ -354,7 +375,7 @@ def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking()
 
 # ====================================================================================== configs end to end
 
-CONFIGS = ["ml100k_gmf", "ml100k_mlp", "ml100k_neumf", "ml100k_mf", "ml100k_bpr", "ml100k_content", "ml100k_hybrid"]
+CONFIGS = ["ml100k_gmf", "ml100k_mlp", "ml100k_neumf", "ml100k_mf", "ml100k_bpr", "ml100k_mf_softmax", "ml100k_content", "ml100k_hybrid"]
 
 
 

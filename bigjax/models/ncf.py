@@ -193,14 +193,28 @@ class MF(nn.Module):
   factors: int = 64
   row_multiple: int = 128
 
-  @nn.compact
-  def __call__(self, users, items, train: bool = False):
+  def setup(self):
     _check_sizes(self)
-    p = jnp.take(_embedding(self, "user_embedding", self.num_users, self.factors, "users"), users, axis=0)
-    q = jnp.take(_embedding(self, "item_embedding", self.num_items, self.factors, "items"), items, axis=0)
-    b_u = jnp.take(_embedding(self, "user_bias", self.num_users, 1, "users")[:, 0], users, axis=0)
-    b_i = jnp.take(_embedding(self, "item_bias", self.num_items, 1, "items")[:, 0], items, axis=0)
-    return (p * q).sum(-1) + b_u + b_i + self.param("bias", nn.initializers.zeros, ())
+    self.user_embedding = _embedding(self, "user_embedding", self.num_users, self.factors, "users")
+    self.item_embedding = _embedding(self, "item_embedding", self.num_items, self.factors, "items")
+    self.user_bias = _embedding(self, "user_bias", self.num_users, 1, "users")
+    self.item_bias = _embedding(self, "item_bias", self.num_items, 1, "items")
+    self.bias = self.param("bias", nn.initializers.zeros, ())
+
+  def __call__(self, users, items, train: bool = False):
+    p = jnp.take(self.user_embedding, users, axis=0)
+    q = jnp.take(self.item_embedding, items, axis=0)
+    b_u = jnp.take(self.user_bias[:, 0], users, axis=0)
+    b_i = jnp.take(self.item_bias[:, 0], items, axis=0)
+    return (p * q).sum(-1) + b_u + b_i + self.bias
+
+  def all_items(self, users):
+    """``[b, num_items]``: every item's score for each user as one matmul; equals ``self(users[:, None],
+    arange(num_items)[None])`` (tests/test_recommendation.py). The full-softmax loss uses it."""
+    p = jnp.take(self.user_embedding, users, axis=0)
+    b_u = jnp.take(self.user_bias[:, 0], users, axis=0)
+    q, b_i = self.item_embedding[:self.num_items], self.item_bias[:self.num_items, 0]
+    return p @ q.T + b_u[:, None] + b_i[None, :] + self.bias
 
 
 class Content(nn.Module):

@@ -6,6 +6,9 @@ Training batches (``data/movielens.py``):
   pairwise   ``{"user": [b], "item": [b], "negative": [b, n]}`` (``config.data.pairs=True``);
              ``task.loss = "bpr"``: ``-log sigmoid(s(u, i) - s(u, j))`` averaged over the n negatives j
              (Rendle et al. 2009).
+             ``task.loss = "softmax"``: cross-entropy of the positive among every item,
+             ``-s(u, i) + log sum_j exp s(u, j)`` (the full softmax of e.g. Covington et al. 2016; the batch's
+             sampled negatives are not used, so ``config.data.num_negatives = 1`` keeps the batches small).
 Evaluation batches: ``{"user": [b], "candidates": [b, 100]}`` (held-out item first, then 99 items the user
 never interacted with), plus ``"seen": [b, num_items]`` when ``config.data.full_ranking``.
 
@@ -28,7 +31,7 @@ import optax
 
 from bigjax.evals import ranking
 
-LOSSES = ("log_loss", "bpr")
+LOSSES = ("log_loss", "bpr", "softmax")
 
 
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
@@ -37,6 +40,13 @@ def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any
 
 def scores(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray) -> jnp.ndarray:
   return model.apply({"params": params}, users, items, train=False).astype(jnp.float32)
+
+
+def all_item_scores(model: nn.Module, params: Any, users: jnp.ndarray) -> jnp.ndarray:
+  """``[b, num_items]``: the model's ``all_items`` method where it has one (one matmul), else every pair."""
+  if hasattr(model, "all_items"):
+    return model.apply({"params": params}, users, method="all_items").astype(jnp.float32)
+  return scores(model, params, users[:, None], jnp.arange(model.num_items)[None, :])
 
 
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
@@ -49,6 +59,14 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     negative = scores(model, params, batch["user"][:, None], batch["negative"])
     value = -jax.nn.log_sigmoid(positive[:, None] - negative).mean()
     return value, {"loss": value, "pair_accuracy": (positive[:, None] > negative).mean()}
+  if task_config.loss == "softmax":
+    if "label" in batch:
+      raise ValueError("config.task.loss='softmax' ranks each positive among all items: set config.data.pairs=True "
+                       "(positives only)")
+    logits = all_item_scores(model, params, batch["user"])
+    value = optax.softmax_cross_entropy_with_integer_labels(logits, batch["item"]).mean()
+    top = (logits > jnp.take_along_axis(logits, batch["item"][:, None], axis=1)).sum(-1)
+    return value, {"loss": value, "top10": (top < 10).mean()}
   if task_config.loss != "log_loss":
     raise ValueError(f"unknown recommendation loss {task_config.loss!r}; choose one of {LOSSES}")
   if "label" not in batch:
@@ -70,7 +88,7 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_
     out[f"hr@{k}"] = jnp.where(valid, ranking.hit_ratio(*sampled, k), 0.0).sum()
     out[f"ndcg@{k}"] = jnp.where(valid, ranking.ndcg(*sampled, k), 0.0).sum()
   if "seen" in batch:
-    everything = scores(model, params, users[:, None], jnp.arange(batch["seen"].shape[-1])[None, :])
+    everything = all_item_scores(model, params, users)
     full = ranking.rank_counts(everything, batch["candidates"][:, 0], exclude=batch["seen"])
     for k in cuts:
       out[f"full_recall@{k}"] = jnp.where(valid, ranking.hit_ratio(*full, k), 0.0).sum()
