@@ -26,6 +26,7 @@ Two directives, with paths relative to the template's folder:
   {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
   {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
       best epoch's hit ratio, the number NCF's code reports), from its metrics.jsonl
+  {{at RUN METRIC STEP [FORMAT]}}   inline: METRIC as the run logged it at STEP (a point on its curve)
   {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
       ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
       list items by index: ``runs.0.raw.wall_time_s``). FORMAT is a Python format spec (``.1f``); by default
@@ -490,6 +491,19 @@ def _max_over_curve(workdir: pathlib.Path, metric: str) -> str:
   return f"{_format_metric(metric, values[step])} (step {step})"
 
 
+def _at_step(workdir: pathlib.Path, metric: str, step: str, spec: str | None) -> str:
+  values = read_curve(workdir, metric)
+  if not values:
+    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
+                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
+  try:
+    value = values[int(step)]
+  except (ValueError, KeyError):
+    raise ReportError(f"{workdir / 'metrics.jsonl'} logs {metric!r} at steps {min(values)}..{max(values)} "
+                      f"({len(values)} of them), not at {step!r}")
+  return _format_lookup(metric, value, spec)
+
+
 def render_template(template: pathlib.Path, out: str | None) -> str:
   """The template with every directive replaced; paths in directives are relative to its folder."""
   base = template.parent
@@ -530,9 +544,11 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
         return _mean_over_runs(base / words[1], words[2])
       if words[:1] == ["max"] and len(words) == 3:
         return _max_over_curve(base / words[1], words[2])
+      if words[:1] == ["at"] and len(words) in (4, 5):
+        return _at_step(base / words[1], words[2], words[3], words[4] if len(words) == 5 else None)
       if not words or words[0] != "value" or len(words) not in (3, 4):
         raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
-                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
+                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
       return _format_lookup(words[2], _lookup(base / words[1], words[2]), words[3] if len(words) == 4 else None)
 
     try:

@@ -292,6 +292,20 @@ def test_template_max_of_a_logged_metric(tmp_path, capsys):
   assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
 
 
+def test_template_value_of_a_logged_metric_at_a_step(tmp_path, capsys):
+  write_run(tmp_path / "runs", "rec", 0.5, "0123456789abcdef")
+  run = tmp_path / "runs" / "rec"
+  records = [{"step": 10, "time": 1.0, "train/loss": 0.25}, {"step": 10, "time": 1.1, "test/hr@10": 0.61},
+             {"step": 20, "time": 2.0, "train/loss": 0.125}, {"step": 20, "time": 2.1, "test/hr@10": 0.66}]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+  (tmp_path / "T.md").write_text("{{at runs/rec test/hr@10 10}} then {{at runs/rec train/loss 20 .3f}}\n")
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == "0.6100 then 0.125"
+  (tmp_path / "T.md").write_text("{{at runs/rec test/hr@10 15}}\n")
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
+  assert "logs 'test/hr@10' at steps 10..20 (2 of them), not at '15'" in capsys.readouterr().err
+
+
 def test_ranking_metrics_are_maximised_and_losses_minimised():
   for metric in ("test/accuracy", "test/hr@10", "validation/ndcg@10", "test/full_recall@10"):
     assert report.default_best_mode(metric) == "max", metric
