@@ -156,13 +156,15 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, n
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if not changed:
       return
+    refused = (f"{workdir} holds a run made with a different config (differs in: {', '.join(changed)}); use a "
+               f"new --workdir, or the same config to resume (a run may only be extended: more steps through "
+               f"{' or '.join(EXTENDABLE_KEYS)}")
+    if not set(changed) <= set(EXTENDABLE_KEYS):
+      raise ConfigError(refused + ")")
     total = lambda c: make_schedule(ml_collections.ConfigDict(c), num_train_examples).total_steps
     old_total, new_total = total(old_json), total(config_json)
-    if not set(changed) <= set(EXTENDABLE_KEYS) or new_total <= old_total:
-      raise ConfigError(f"{workdir} holds a run made with a different config (differs in: "
-                        f"{', '.join(changed)}); use a new --workdir, or the same config to resume (a run "
-                        f"may only be extended: more steps through {' or '.join(EXTENDABLE_KEYS)}; "
-                        f"{old_total} -> {new_total} here)")
+    if new_total <= old_total:
+      raise ConfigError(refused + f"; {old_total} -> {new_total} steps here)")
     if config.optim.schedule != "constant":
       raise ConfigError(f"{workdir}: {', '.join(changed)} may only grow on resume under a constant learning "
                         f"rate; config.optim.schedule={config.optim.schedule!r} depends on the run's length")

@@ -258,8 +258,8 @@ def test_extending_a_finished_run_equals_the_longer_run_from_the_start(tmp_path)
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"num_steps": 8}, r"differs in: train\.num_steps.*88 -> 8 here"),  # 2 epochs of 44 steps, then 8 steps
-    ({"num_epochs": 1.0}, r"differs in: train\.num_epochs.*88 -> 44 here"),
+    ({"num_steps": 8}, r"differs in: train\.num_steps.*88 -> 8 steps here"),  # 2 epochs of 44 steps, then 8 steps
+    ({"num_epochs": 1.0}, r"differs in: train\.num_epochs.*88 -> 44 steps here"),
     ({"schedule": "cosine", "num_epochs": 4.0}, r"differs in: optim\.schedule, train\.num_epochs"),
 ])
 def test_a_run_may_only_grow_and_only_under_a_constant_learning_rate(change, expected, tmp_path):
