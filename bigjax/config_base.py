@@ -61,6 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.weight_decay = 0.0
   c.optim.schedule = "constant"
   c.optim.warmup_steps = 0
+  c.optim.cooldown_steps = 0      # schedule "cooldown": the last N steps decay linearly to lr * end_lr_factor
   c.optim.end_lr_factor = 0.0
   c.optim.clip_norm = 0.0
 

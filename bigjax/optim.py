@@ -1,8 +1,10 @@
 """Optax optimizer, learning-rate schedule, gradient clipping and weight-decay mask from ``config.optim``.
 
 Fields: ``name`` (adam | adamw | sgd | momentum), ``lr``, ``b1``, ``b2``, ``eps``, ``momentum``,
-``nesterov``, ``weight_decay``, ``schedule`` (constant | cosine | warmup_cosine | linear),
-``warmup_steps``, ``end_lr_factor`` (final lr = lr * end_lr_factor), ``clip_norm`` (0 disables).
+``nesterov``, ``weight_decay``, ``schedule`` (constant | cosine | warmup_cosine | linear | cooldown),
+``warmup_steps``, ``end_lr_factor`` (final lr = lr * end_lr_factor), ``cooldown_steps`` (``cooldown``: constant,
+then linear to the final lr over the last ``cooldown_steps`` steps; the warmup-stable-decay schedule of Hägele et
+al. 2024 without the warmup), ``clip_norm`` (0 disables).
 """
 
 from typing import Any
@@ -11,7 +13,7 @@ import jax
 import optax
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "linear")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "linear", "cooldown")
 
 
 def make_schedule(cfg: Any, total_steps: int) -> optax.Schedule:
@@ -24,6 +26,13 @@ def make_schedule(cfg: Any, total_steps: int) -> optax.Schedule:
     return optax.warmup_cosine_decay_schedule(0.0, lr, cfg.warmup_steps, max(total_steps, cfg.warmup_steps + 1), end)
   if cfg.schedule == "linear":
     return optax.linear_schedule(lr, end, max(total_steps, 1))
+  if cfg.schedule == "cooldown":
+    cooldown = cfg.cooldown_steps
+    if not 0 < cooldown <= total_steps:
+      raise ValueError(f"config.optim.cooldown_steps={cooldown} must be in 1..{total_steps} (the run's steps) "
+                       f"for config.optim.schedule='cooldown'")
+    return optax.join_schedules([optax.constant_schedule(lr), optax.linear_schedule(lr, end, cooldown)],
+                                [total_steps - cooldown])
   raise ValueError(f"config.optim.schedule={cfg.schedule!r} is unknown; choose one of {SCHEDULES}")
 
 

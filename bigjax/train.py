@@ -111,6 +111,10 @@ def make_schedule(config: ml_collections.ConfigDict, num_train_examples: int) ->
   eval_every = t.eval_every_steps if t.eval_every_steps > 0 else whole_calls(steps_per_epoch)
   ckpt_every = t.checkpoint_every_steps if t.checkpoint_every_steps > 0 else whole_calls(steps_per_epoch)
   sched = Schedule(total, steps_per_epoch, k, t.log_every_steps, eval_every, ckpt_every)
+  cooldown = config.optim.get("cooldown_steps", 0)
+  if config.optim.schedule == "cooldown" and not 0 < cooldown <= total:
+    raise ConfigError(f"config.optim.cooldown_steps={cooldown} must be in 1..{total} (the run's steps) for "
+                      f"config.optim.schedule='cooldown'")
   for field in ("total_steps", "log_every", "eval_every", "checkpoint_every"):
     value = getattr(sched, field)
     if value <= 0 or value % k:
@@ -136,17 +140,30 @@ def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, Any]:
   return model, task
 
 
-# Keys a resumed run may change to train longer: under a constant learning rate nothing before the old end
-# depends on the length, so training on equals asking for the longer run from the start (tests/test_train.py).
-EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps")
+# Keys a resumed run may change to train longer, provided every step already taken keeps its learning rate
+# (a constant run extended, or turned into a cooldown that starts after its last step): training on then
+# equals asking for the new run from the start (tests/test_train.py).
+EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps", "optim.schedule", "optim.cooldown_steps",
+                   "optim.end_lr_factor")
+
+
+def _first_changed_lr(old: ml_collections.ConfigDict, new: ml_collections.ConfigDict, old_total: int,
+                      new_total: int) -> tuple[int, float, float] | None:
+  """``(step, old lr, new lr)`` of the first of steps ``0..old_total-1`` whose learning rate differs, or None."""
+  steps = np.arange(old_total)
+  # As the step sees them: float32 (a constant schedule returns a Python scalar, the others float32 arrays).
+  lr = lambda c, total: np.broadcast_to(np.asarray(optim.make_schedule(c.optim, total)(steps), np.float32), steps.shape)
+  a, b = lr(old, old_total), lr(new, new_total)
+  differ = np.flatnonzero(a != b)
+  return (int(differ[0]), float(a[differ[0]]), float(b[differ[0]])) if len(differ) else None
 
 
 def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, num_train_examples: int) -> None:
   """Creates the workdir and ``config.json``; refuses to resume a run made with another config.
 
   The one change allowed is a longer run (more total steps through ``train.num_epochs`` or
-  ``train.num_steps``) under a constant learning rate: ``config.json`` is rewritten and the change appended
-  to ``extensions.jsonl``.
+  ``train.num_steps``, possibly with a new schedule) in which every step already taken keeps its learning
+  rate: ``config.json`` is rewritten and the change appended to ``extensions.jsonl``.
   """
   config_json = json.loads(config.to_json_best_effort(sort_keys=True))
   path = workdir / "config.json"
@@ -157,17 +174,19 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, n
     if not changed:
       return
     refused = (f"{workdir} holds a run made with a different config (differs in: {', '.join(changed)}); use a "
-               f"new --workdir, or the same config to resume (a run may only be extended: more steps through "
-               f"{' or '.join(EXTENDABLE_KEYS)}")
+               f"new --workdir, or the same config to resume (a run may only be extended: more steps, every "
+               f"step taken keeping its learning rate, through {', '.join(EXTENDABLE_KEYS)}")
     if not set(changed) <= set(EXTENDABLE_KEYS):
       raise ConfigError(refused + ")")
-    total = lambda c: make_schedule(ml_collections.ConfigDict(c), num_train_examples).total_steps
-    old_total, new_total = total(old_json), total(config_json)
+    old_config = ml_collections.ConfigDict(old_json)
+    old_total = make_schedule(old_config, num_train_examples).total_steps
+    new_total = make_schedule(config, num_train_examples).total_steps
     if new_total <= old_total:
       raise ConfigError(refused + f"; {old_total} -> {new_total} steps here)")
-    if config.optim.schedule != "constant":
-      raise ConfigError(f"{workdir}: {', '.join(changed)} may only grow on resume under a constant learning "
-                        f"rate; config.optim.schedule={config.optim.schedule!r} depends on the run's length")
+    first = _first_changed_lr(old_config, config, old_total, new_total)
+    if first is not None:
+      raise ConfigError(refused + f"; here step {first[0]}, already taken, would change its learning rate from "
+                        f"{first[1]:g} to {first[2]:g})")
     logging.warning("extending the run in %s from %d to %d steps (%s)", workdir, old_total, new_total,
                     ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in changed))
     if jax.process_index() == 0:

@@ -61,13 +61,16 @@ SCHEDULE_CASES = {  # name -> [(step, expected lr)] from the closed forms
                       (TOTAL, END), (2 * TOTAL, END)],
     "linear": [(0, LR), (TOTAL // 4, LR + (END - LR) / 4), (TOTAL // 2, (LR + END) / 2), (TOTAL, END),
                (2 * TOTAL, END)],
+    # constant until TOTAL - WARMUP (the cooldown is WARMUP steps here), then linear to END
+    "cooldown": [(0, LR), (TOTAL - WARMUP, LR), (TOTAL - WARMUP // 2, (LR + END) / 2),
+                 (TOTAL - WARMUP // 4, END + (LR - END) / 4), (TOTAL, END), (2 * TOTAL, END)],
 }
 
 
 @pytest.mark.parametrize("name", list(SCHEDULE_CASES))
 def test_schedule_closed_form(name):
   schedule = optim.make_schedule(
-      optim_config(lr=LR, end_lr_factor=END_FACTOR, schedule=name, warmup_steps=WARMUP), TOTAL)
+      optim_config(lr=LR, end_lr_factor=END_FACTOR, schedule=name, warmup_steps=WARMUP, cooldown_steps=WARMUP), TOTAL)
   for step, expected in SCHEDULE_CASES[name]:
     assert float(schedule(step)) == pytest.approx(expected, rel=1e-5, abs=1e-9), f"{name} at step {step}"
 

@@ -257,6 +257,37 @@ def test_extending_a_finished_run_equals_the_longer_run_from_the_start(tmp_path)
   assert json.loads(line)["total_steps"] == [12, 24]
 
 
+def test_a_constant_run_extended_into_a_cooldown_equals_the_cooldown_run_from_the_start(tmp_path):
+  """Constant for 12 steps, then resumed as a 24-step run whose last 8 steps decay: equal to that run, bitwise.
+  A cooldown that would start before step 12 changes steps already taken and is refused (its first step, at
+  the boundary, still has the full rate)."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.steps_per_call, config.train.log_every_steps = 4, 4
+  config.train.eval_every_steps, config.train.checkpoint_every_steps = 12, 12
+  config.train.num_steps, config.optim.schedule, config.optim.cooldown_steps = 24, "cooldown", 8
+  train.run(config, tmp_path / "cooldown")
+  lr = [m["train/lr"] for m in read_metrics(tmp_path / "cooldown") if "train/lr" in m]
+  # Logged as the mean over each 4-step interval: constant for 16 steps, then 1e-3 * (1 - (t - 16) / 8).
+  assert lr == pytest.approx([1e-3] * 4 + [1e-3 * (8 + 7 + 6 + 5) / 32, 1e-3 * (4 + 3 + 2 + 1) / 32], rel=1e-5)
+  config.train.num_steps, config.optim.schedule, config.optim.cooldown_steps = 12, "constant", 0
+  train.run(config, tmp_path / "extended")
+  config.train.num_steps, config.optim.schedule, config.optim.cooldown_steps = 24, "cooldown", 16
+  with pytest.raises(train.ConfigError, match=r"step 9, already taken, would change its learning rate from 0.001 to 0.0009375"):
+    train.run(config, tmp_path / "extended")
+  config.optim.cooldown_steps = 8
+  assert train.run(config, tmp_path / "extended")["resumed_from_step"] == 12
+  assert_bitwise_equal(final_state(tmp_path / "extended"), final_state(tmp_path / "cooldown"))
+  assert train_losses(tmp_path / "extended") == train_losses(tmp_path / "cooldown")
+
+
+def test_a_cooldown_longer_than_the_run_is_a_config_error(tmp_path):
+  config = load_config("digits_mlp", "smoke")
+  config.optim.schedule, config.optim.cooldown_steps = "cooldown", 10 ** 6
+  with pytest.raises(train.ConfigError, match=r"cooldown_steps=1000000 must be in 1\.\.88"):
+    train.run(config, tmp_path / "run")
+  assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("change, expected", [
     ({"num_steps": 8}, r"differs in: train\.num_steps.*88 -> 8 steps here"),  # 2 epochs of 44 steps, then 8 steps
     ({"num_epochs": 1.0}, r"differs in: train\.num_epochs.*88 -> 44 steps here"),
@@ -279,7 +310,7 @@ def test_extending_under_a_decaying_schedule_is_refused(tmp_path):
   train.run(config, tmp_path)
   before = (tmp_path / "config.json").read_text()
   config.train.num_epochs *= 2
-  with pytest.raises(train.ConfigError, match=r"only grow on resume under a constant learning rate"):
+  with pytest.raises(train.ConfigError, match=r"step 1, already taken, would change its learning rate"):
     train.run(config, tmp_path)
   assert (tmp_path / "config.json").read_text() == before
   assert not (tmp_path / "extensions.jsonl").exists()
