@@ -12,8 +12,7 @@ Result:   test HR@10 0.6773, NDCG@10 0.4008 after 20 epochs on the AFCFM split (
           experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors:
           GMF that wide, MLP tower 8f-4f-2f-f). With pre-training at 64 factors (configs/ncf_ablation.py,
-          ``ml1m_factors`` then ``ml1m_pretrained`` with ``--config.seed=1``): 0.6970 / 0.4278 (paper
-          0.730 / 0.447).
+          ``ml1m_factors`` then ``ml1m_pretrained``, seed 1): 0.6970 / 0.4278 (paper 0.730 / 0.447).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
