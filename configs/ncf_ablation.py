@@ -47,7 +47,7 @@ def get_config(arg: str | None = None):
   if stage == "pretrained":
     c.task.pretrained_gmf, c.task.pretrained_mlp = pretrained_runs(dataset, 8)
     # Not the parts' seed (0): with it, epoch e would replay their epoch e's negatives and order exactly
-    # (measured on ML-1M, experiments/ncf/RESULTS.md: the last epoch then drops HR@10 by 0.011).
+    # (measured on ML-1M, experiments/ncf/RESULTS.md: the last epoch then drops HR@10 by 0.012).
     c.seed = 1
     c.optim.name = "sgd"
     c.optim.momentum = 0.0
