@@ -455,21 +455,27 @@ def curve_table(workdir: pathlib.Path, metric: str) -> str:
   results = find_results([str(workdir)])
   if not results or results[0][0] != workdir:
     raise ReportError(f"{workdir / 'results.json'} not found")
-  times, values = {}, read_curve(workdir, metric)
+  times, values = {}, logged_curve(workdir, metric)
   for line in (workdir / "metrics.jsonl").read_text().splitlines():
     try:
       record = json.loads(line)
       times[int(record["step"])] = float(record["time"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
       continue
-  if not values:
-    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
-                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
   start = max(times.values()) - float(results[0][1].get("wall_time_s", math.nan))
   lines = [f"| step | minutes since start | {metric} |", "|---:|---:|---:|"]
   for step in sorted(values):
     lines.append(f"| {step} | {(times[step] - start) / 60:.1f} | {_format_metric(metric, values[step])} |")
   return "\n".join(lines)
+
+
+def logged_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
+  """``read_curve``, or a ReportError naming what the run does log when it never logged ``metric``."""
+  values = read_curve(workdir, metric)
+  if not values:
+    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
+                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
+  return values
 
 
 def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
@@ -483,19 +489,13 @@ def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
 
 
 def _max_over_curve(workdir: pathlib.Path, metric: str) -> str:
-  values = read_curve(workdir, metric)
-  if not values:
-    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
-                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
+  values = logged_curve(workdir, metric)
   step = max(values, key=lambda s: (values[s], -s))  # the earliest step among equal maxima
   return f"{_format_metric(metric, values[step])} (step {step})"
 
 
 def _at_step(workdir: pathlib.Path, metric: str, step: str, spec: str | None) -> str:
-  values = read_curve(workdir, metric)
-  if not values:
-    raise ReportError(f"{workdir / 'metrics.jsonl'} logs no {metric!r}; it logs: "
-                      f"{', '.join(sorted(curve_metrics(workdir))) or '(nothing)'}")
+  values = logged_curve(workdir, metric)
   try:
     value = values[int(step)]
   except (ValueError, KeyError):
