@@ -49,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.task.eval_samples = 10000     # GAN: samples scored at each evaluation (and training images in the floor)
   c.task.generator_ema = 0.0      # GAN: decay of the generator's running average, which is sampled and scored
   c.task.discriminator_lr_scale = 1.0  # GAN: the discriminator's step size relative to config.optim's (TTUR)
+  c.task.code_weight = 1.0        # GAN with config.model.code_classes > 0: InfoGAN's lambda on the code term
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "adam"

@@ -34,6 +34,7 @@ def get_config(arg: str | None = None):
   c.model.features = 64
   c.model.conv_impl = "patches"   # "xla" on accelerators (bigjax/models/layers.py)
   c.model.dense_features = 1024   # > 0: InfoGAN's fully-connected layer after the noise and before the logit
+  c.model.code_classes = 0        # > 0: InfoGAN's categorical code of that many classes and its Q head
   c.task.name = "gan"
   c.task.loss = "non_saturating"
   c.task.eval_samples = 10000

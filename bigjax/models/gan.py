@@ -5,13 +5,22 @@ A config names a *pair* (``config.model.name = "gan.DCGAN"``): a frozen dataclas
 ``discriminator()`` build the two flax modules. The players are trained as separate variable trees (see
 ``bigjax/tasks/gan.py``), so neither module knows of the other.
 
-Images are ``[b, 28, 28, 1]`` in [-1, 1] (the generator ends in tanh); noise is ``[b, latent_dim]``;
-the discriminator returns one logit per image, ``[b]``.
+Images are ``[b, 28, 28, 1]`` in [-1, 1] (the generator ends in tanh); the generator's input is
+``[b, latent_size]`` (``latent(pair, rng, n)`` draws it); the discriminator returns one logit per image, ``[b]``.
+
+InfoGAN's categorical code (Chen et al. 2016; ``DCGAN(code_classes=K)``, K > 0): the generator's input is the
+noise followed by a one-hot code ``c`` drawn uniformly from K classes, and the discriminator also returns
+``[b, K]`` logits of a posterior ``Q(c | image)`` from a head on its last hidden layer (InfoGAN's MNIST head:
+Dense 128, batch norm, LeakyReLU, Dense K), so it returns ``(logits, code_logits)``. The task adds the
+cross-entropy of Q on the generated batch, a lower bound on the mutual information I(c; G(z, c)), to both
+players' losses (``bigjax/tasks/gan.py``). The code lets the latent space fall into K disconnected parts: a
+generator fed one connected Gaussian must put some of its samples between the data's separated classes.
 """
 
 import dataclasses
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from bigjax.models import layers
@@ -26,6 +35,22 @@ def _scale_init(key, shape, dtype=jnp.float32):
 
 def _batch_norm(train: bool) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=_scale_init)
+
+
+def latent(pair, rng: jax.Array, n: int) -> jnp.ndarray:
+  """``[n, pair.latent_size]``: standard normal noise ``[n, latent_dim]``, then (``code_classes`` K > 0) a one-hot
+  code drawn uniformly from K classes. Without a code this is exactly ``jax.random.normal(rng, (n, latent_dim))``."""
+  noise = jax.random.normal(rng, (n, pair.latent_dim), jnp.float32)
+  classes = getattr(pair, "code_classes", 0)
+  if not classes:
+    return noise
+  code = jax.random.randint(jax.random.fold_in(rng, 1), (n,), 0, classes)
+  return jnp.concatenate([noise, jax.nn.one_hot(code, classes, dtype=jnp.float32)], axis=1)
+
+
+def code_of(pair, z: jnp.ndarray) -> jnp.ndarray | None:
+  """The one-hot code ``[n, K]`` inside a latent batch of ``latent(pair, ...)``, or None without a code."""
+  return z[:, pair.latent_dim:] if getattr(pair, "code_classes", 0) else None
 
 
 class DCGANGenerator(nn.Module):
@@ -60,9 +85,10 @@ class DCGANDiscriminator(nn.Module):
   features: int = 32
   impl: str = "patches"
   dense_features: int = 0
+  code_classes: int = 0  # > 0: also return InfoGAN's Q(c | x) logits, [b, code_classes]
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
+  def __call__(self, x: jnp.ndarray, *, train: bool = False):
     x = layers.Conv(self.features, (4, 4), 2, kernel_init=_DCGAN_INIT, impl=self.impl)(x)          # [b, 14, 14, F]
     x = nn.leaky_relu(x, 0.2)
     x = layers.Conv(2 * self.features, (4, 4), 2, use_bias=False, kernel_init=_DCGAN_INIT, impl=self.impl)(x)
@@ -70,7 +96,12 @@ class DCGANDiscriminator(nn.Module):
     if self.dense_features:
       x = nn.Dense(self.dense_features, use_bias=False, kernel_init=_DCGAN_INIT)(x)
       x = nn.leaky_relu(_batch_norm(train)(x), 0.2)
-    return nn.Dense(1, kernel_init=_DCGAN_INIT)(x)[:, 0]
+    logits = nn.Dense(1, kernel_init=_DCGAN_INIT)(x)[:, 0]
+    if not self.code_classes:
+      return logits
+    q = nn.Dense(128, use_bias=False, kernel_init=_DCGAN_INIT, name="code_hidden")(x)
+    q = nn.leaky_relu(_batch_norm(train)(q), 0.2)
+    return logits, nn.Dense(self.code_classes, kernel_init=_DCGAN_INIT, name="code_logits")(q)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,12 +112,21 @@ class DCGAN:
   features: int = 32
   conv_impl: str = "patches"  # "patches": 12x faster steps than XLA's convolutions on the 2-core CPU
   dense_features: int = 0     # > 0: a fully-connected layer that wide after the noise and before the logit
+  code_classes: int = 0       # > 0: InfoGAN's categorical code of that many classes (module docstring)
+
+  def __post_init__(self):
+    if self.code_classes < 0 or self.code_classes == 1:
+      raise ValueError(f"config.model.code_classes={self.code_classes}: 0 (no code) or at least 2 classes")
+
+  @property
+  def latent_size(self) -> int:
+    return self.latent_dim + self.code_classes
 
   def generator(self) -> nn.Module:
     return DCGANGenerator(self.features, self.conv_impl, self.dense_features)
 
   def discriminator(self) -> nn.Module:
-    return DCGANDiscriminator(self.features, self.conv_impl, self.dense_features)
+    return DCGANDiscriminator(self.features, self.conv_impl, self.dense_features, self.code_classes)
 
 
 class Maxout(nn.Module):
@@ -142,6 +182,10 @@ class MLPGAN:
   units: int = 240
   pieces: int = 5
   dropout: float = 0.5
+
+  @property
+  def latent_size(self) -> int:
+    return self.latent_dim
 
   def generator(self) -> nn.Module:
     return MLPGenerator(self.hidden)

@@ -24,6 +24,12 @@ and batch-norm averages) becomes ``d * itself + (1 - d) * generator``; samples a
 (Yazici et al. 2019, "The unusual effectiveness of averaging in GAN training"; Karras et al. 2018). With
 ``d = 0`` it is the live generator. It is part of the checkpointed state, so a resume continues it exactly.
 
+InfoGAN's code (``config.model.code_classes = K`` > 0, Chen et al. 2016; ``bigjax/models/gan.py``): the noise
+carries a one-hot code c and the discriminator a head with logits of Q(c | image). Both players' losses add
+``config.task.code_weight`` (InfoGAN's lambda, 1 for discrete codes) times the cross-entropy of Q on the fake
+batch against c: the discriminator's step trains the head (and its trunk) on the fixed fakes, the generator's
+step makes its samples' codes recoverable; ``ln K`` minus it is the logged lower bound ``code_mi`` on I(c; G(z, c)).
+
 Two time-scales (``config.task.discriminator_lr_scale = k``, Heusel et al. 2017): the discriminator's updates
 are ``k`` times what ``config.optim`` gives, i.e. its learning rate (and schedule) times ``k`` for Adam or SGD.
 
@@ -41,6 +47,7 @@ import numpy as np
 import optax
 
 from bigjax.evals import gan as gan_metrics
+from bigjax.models import gan as gan_models
 
 LOSSES = ("non_saturating", "hinge", "least_squares")
 PLAYERS = ("generator", "discriminator")  # the trained variable trees; "generator_ema" is their running average
@@ -79,7 +86,7 @@ def to_data_range(images: jnp.ndarray) -> jnp.ndarray:
 
 def init(model: Any, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> dict[str, Any]:
   g_rng, d_rng = jax.random.split(rng)
-  z = jnp.zeros((1, model.latent_dim), jnp.float32)
+  z = jnp.zeros((1, model.latent_size), jnp.float32)
   generator = model.generator().init({"params": g_rng}, z, train=False)
   return {"generator": generator,
           "generator_ema": jax.tree.map(jnp.copy, generator),  # starts at the generator (own buffers: donated apart)
@@ -96,6 +103,16 @@ def _split(variables):
   return variables["params"], state, list(state)
 
 
+def _logits(out):
+  """A discriminator's output -> (logits ``[b]``, code logits ``[b, K]`` or None)."""
+  return out if isinstance(out, tuple) else (out, None)
+
+
+def code_cross_entropy(code_logits: jnp.ndarray, code: jnp.ndarray) -> jnp.ndarray:
+  """``[b, K], [b, K] one-hot -> []``: mean -log Q(c | x), InfoGAN's mutual-information term (module docstring)."""
+  return -jnp.mean(jnp.sum(code * jax.nn.log_softmax(code_logits), axis=-1))
+
+
 def sample(model: Any, generator_variables: Any, z: jnp.ndarray) -> jnp.ndarray:
   """``[n, latent] -> [n, 28, 28, 1]`` in [0, 1]: the generator in inference mode (batch-norm running averages)."""
   return to_data_range(model.generator().apply(generator_variables, z, train=False))
@@ -105,9 +122,10 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
   """``(generate, discriminator_step, generator_step)``, the three parts of one update (module docstring).
 
   ``generate(params, z) -> (fake, pull_back, generator_state)``; ``discriminator_step(params, opt_state, real,
-  fake, real_rng, fake_rng)`` (dropout keys of the two passes) and ``generator_step(params, opt_state, fake, pull_back, generator_state, rng)`` each return
-  ``(params, opt_state, metrics)`` with the whole ``{"generator", "discriminator"}`` trees, the other player's
-  entries passed through untouched.
+  fake, real_rng, fake_rng, code=None)`` (dropout keys of the two passes) and ``generator_step(params, opt_state,
+  fake, pull_back, generator_state, rng, code=None)`` each return ``(params, opt_state, metrics)`` with the whole
+  ``{"generator", "discriminator"}`` trees, the other player's entries passed through untouched. ``code`` is the
+  fake batch's one-hot code (``gan_models.code_of``), required when the model draws one.
   """
   generator, discriminator = model.generator(), model.discriminator()
   loss_name = task_config.loss
@@ -116,6 +134,17 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
   d_scale = float(task_config.discriminator_lr_scale)
   if not d_scale > 0.0:
     raise ValueError(f"config.task.discriminator_lr_scale={d_scale} must be > 0")
+  code_weight = float(task_config.code_weight)
+  if not code_weight >= 0.0:
+    raise ValueError(f"config.task.code_weight={code_weight} must be >= 0")
+  classes = getattr(model, "code_classes", 0)
+
+  def code_term(code_logits, code):
+    if code is None:
+      if classes:
+        raise ValueError(f"the model draws a {classes}-class code: pass the fake batch's code to both steps")
+      return jnp.zeros(())
+    return code_cross_entropy(code_logits, code)
 
   def generate(params, z):
     g_params, g_state, g_mutable = _split(params["generator"])
@@ -127,13 +156,15 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
     return discriminator.apply({"params": d_params, **d_state}, images, train=True, mutable=mutable,
                                rngs={"dropout": rng})
 
-  def discriminator_step(params, opt_state, real, fake, real_rng, fake_rng):
+  def discriminator_step(params, opt_state, real, fake, real_rng, fake_rng, code=None):
     d_params, d_state, _ = _split(params["discriminator"])
 
     def d_loss_fn(p):  # fake is a constant here; the running averages take the real pass, then the fake one
-      real_logits, state = discriminate(p, d_state, real, real_rng)
-      fake_logits, state = discriminate(p, state, fake, fake_rng)
-      return discriminator_loss(real_logits, fake_logits, loss_name), (state, real_logits, fake_logits)
+      real_out, state = discriminate(p, d_state, real, real_rng)
+      fake_out, state = discriminate(p, state, fake, fake_rng)
+      (real_logits, _), (fake_logits, code_logits) = _logits(real_out), _logits(fake_out)
+      d_loss = discriminator_loss(real_logits, fake_logits, loss_name) + code_weight * code_term(code_logits, code)
+      return d_loss, (state, real_logits, fake_logits)
     (d_loss, (state, real_logits, fake_logits)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
     updates, d_opt = tx.update(grads, opt_state["discriminator"], d_params)
     if d_scale != 1.0:
@@ -143,16 +174,21 @@ def make_player_steps(model: Any, task_config: Any, tx: optax.GradientTransforma
                "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
     return {**params, "discriminator": new}, {**opt_state, "discriminator": d_opt}, metrics
 
-  def generator_step(params, opt_state, fake, pull_back, generator_state, rng):
+  def generator_step(params, opt_state, fake, pull_back, generator_state, rng, code=None):
     d_params, d_state, _ = _split(params["discriminator"])
     g_params = params["generator"]["params"]
-    # The discriminator runs in train mode (batch statistics); its updated running averages are dropped.
-    g_loss_fn = lambda images: generator_loss(discriminate(d_params, d_state, images, rng)[0], loss_name)
-    g_loss, fake_grads = jax.value_and_grad(g_loss_fn)(fake)
+
+    def g_loss_fn(images):  # D in train mode (batch statistics); its updated running averages are dropped
+      fake_logits, code_logits = _logits(discriminate(d_params, d_state, images, rng)[0])
+      xent = code_term(code_logits, code)
+      return generator_loss(fake_logits, loss_name) + code_weight * xent, xent
+    (g_loss, xent), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (grads,) = pull_back(fake_grads)
     updates, g_opt = tx.update(grads, opt_state["generator"], g_params)
     new = {"params": optax.apply_updates(g_params, updates), **generator_state}
     metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
+    if classes:
+      metrics["code_mi"] = jnp.log(float(classes)) - xent
     return {**params, "generator": new}, {**opt_state, "generator": g_opt}, metrics
 
   return generate, discriminator_step, generator_step
@@ -169,11 +205,12 @@ def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
     real = to_model_range(batch["image"])
     chex.assert_rank(real, 4)
     z_rng, real_rng, fake_rng, g_rng = jax.random.split(rng, 4)
-    z = jax.random.normal(z_rng, (real.shape[0], model.latent_dim), jnp.float32)
+    z = gan_models.latent(model, z_rng, real.shape[0])
+    code = gan_models.code_of(model, z)
     fake, pull_back, generator_state = generate(params, z)  # once: both steps see the same fake batch
     chex.assert_equal_shape([fake, real])
-    params, opt_state, d_metrics = discriminator_step(params, opt_state, real, fake, real_rng, fake_rng)
-    params, opt_state, g_metrics = generator_step(params, opt_state, fake, pull_back, generator_state, g_rng)
+    params, opt_state, d_metrics = discriminator_step(params, opt_state, real, fake, real_rng, fake_rng, code)
+    params, opt_state, g_metrics = generator_step(params, opt_state, fake, pull_back, generator_state, g_rng, code)
     params = {**params, "generator_ema": jax.tree.map(lambda e, g: decay * e + (1.0 - decay) * g,
                                                       params["generator_ema"], params["generator"])}
     metrics = {**d_metrics, **g_metrics}
@@ -189,7 +226,8 @@ def loss(model, params, batch, rng, task_config):
 
 def evaluate(model: Any, params: Any, batch: dict[str, jnp.ndarray], task_config: Any) -> dict[str, jnp.ndarray]:
   """Sums over real eval images: the discriminator's probability that they are real (inference mode)."""
-  logits = model.discriminator().apply(params["discriminator"], to_model_range(batch["image"]), train=False)
+  logits, _ = _logits(model.discriminator().apply(params["discriminator"], to_model_range(batch["image"]),
+                                                  train=False))
   valid = batch["mask"] > 0
   return {"d_real": jnp.where(valid, jax.nn.sigmoid(logits), 0.0).sum(), "count": valid.sum().astype(jnp.float32)}
 
@@ -257,8 +295,8 @@ def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: d
   train_features, _ = classify_all(lambda i: pad(train_arrays["image"], i), n)
   reference = gan_metrics.gaussian_stats(test_features)
   floor = gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(train_features), *reference)
-  noise = jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(config.seed), 2**31 - 1),
-                            (-(-n // chunk) * chunk, model.latent_dim), jnp.float32)
+  noise = gan_models.latent(model, jax.random.fold_in(jax.random.PRNGKey(config.seed), 2**31 - 1),
+                            -(-n // chunk) * chunk)
   generate = jax.jit(lambda variables, z: sample(model, variables, z))
   tb = None
   if is_main:
