@@ -31,6 +31,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_negatives_seed = 0  # recommendation: seed of the 99 test negatives where the source has none
   c.data.full_ranking = False     # recommendation: also rank the held-out item against every item
   c.data.item_features = False    # recommendation: TF-IDF item features and user profiles for the model
+  c.data.history_len = 0          # recommendation: > 0: train on each user's latest N training items in order
   c.data.prefetch = -1            # batches assembled ahead by a background thread; -1: 0 on CPU, 2 elsewhere
 
   c.model = ml_collections.ConfigDict()

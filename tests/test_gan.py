@@ -100,6 +100,8 @@ def test_image_grid_places_each_sample():
 @pytest.mark.parametrize("pair, loss", [(gan_models.DCGAN(latent_dim=8, features=4), "non_saturating"),
                                         (gan_models.DCGAN(latent_dim=8, features=4), "hinge"),
                                         (gan_models.DCGAN(latent_dim=8, features=4, dense_features=16), "non_saturating"),
+                                        (gan_models.DCGAN(latent_dim=8, features=4, dense_features=16, code_classes=3),
+                                         "non_saturating"),
                                         (gan_models.MLPGAN(latent_dim=8, hidden=16, units=8, pieces=2), "least_squares")])
 def test_each_players_step_leaves_the_other_player_alone(pair, loss):
   tx = optax.adam(1e-2, b1=0.5)
@@ -113,11 +115,12 @@ def test_each_players_step_leaves_the_other_player_alone(pair, loss):
   @jax.jit
   def both_steps(params, opt_state, real, z, keys):  # as make_update composes them, keeping what is in between
     fake, pull_back, g_state = generate(params, z)
-    after_d, opt_d, _ = d_step(params, opt_state, gan.to_model_range(real), fake, keys[0], keys[1])
-    after_g, opt_g, _ = g_step(after_d, opt_d, fake, pull_back, g_state, keys[2])
+    code = gan_models.code_of(pair, z)
+    after_d, opt_d, _ = d_step(params, opt_state, gan.to_model_range(real), fake, keys[0], keys[1], code)
+    after_g, opt_g, _ = g_step(after_d, opt_d, fake, pull_back, g_state, keys[2], code)
     return after_d, opt_d, after_g, opt_g
 
-  z = jax.random.normal(jax.random.PRNGKey(2), (6, pair.latent_dim))
+  z = gan_models.latent(pair, jax.random.PRNGKey(2), 6)
   after_d, opt_d, after_g, opt_g = both_steps(params, opt_state, real, z, jax.random.split(jax.random.PRNGKey(3), 3))
   assert_bitwise_equal(after_d["generator"], params["generator"])  # params and batch statistics
   assert_bitwise_equal(opt_d["generator"], opt_state["generator"])
@@ -162,6 +165,81 @@ def test_discriminator_lr_scale_multiplies_its_step_and_only_its_step(scale):
   assert_bitwise_equal(g_k, g_one)
   config.discriminator_lr_scale = 0.0
   with pytest.raises(ValueError, match="discriminator_lr_scale"):
+    gan.make_player_steps(pair, config, tx)
+
+
+# ---------------------------------------------------------------------------------------------- InfoGAN's code
+
+def test_latent_without_a_code_is_the_plain_noise_and_with_one_appends_a_uniform_one_hot_code():
+  key = jax.random.PRNGKey(5)
+  assert_bitwise_equal(gan_models.latent(gan_models.DCGAN(latent_dim=8), key, 7),
+                       jax.random.normal(key, (7, 8), jnp.float32))  # what runs without a code always drew
+  pair = gan_models.DCGAN(latent_dim=8, code_classes=4)
+  z = np.asarray(gan_models.latent(pair, key, 4000))
+  assert z.shape == (4000, pair.latent_size) == (4000, 12)
+  assert_bitwise_equal(z[:, :8], jax.random.normal(key, (4000, 8), jnp.float32))
+  code = gan_models.code_of(pair, jnp.asarray(z))
+  assert set(np.unique(code)) == {0.0, 1.0} and np.all(code.sum(1) == 1)
+  counts = np.bincount(np.argmax(code, 1), minlength=4)
+  assert np.all(np.abs(counts - 1000) < 4 * np.sqrt(4000 * 0.25 * 0.75)), counts  # uniform within 4 sigma
+  assert gan_models.code_of(gan_models.DCGAN(latent_dim=8), jnp.asarray(z)) is None
+  with pytest.raises(ValueError, match="code_classes=1"):
+    gan_models.DCGAN(code_classes=1)
+
+
+def test_code_cross_entropy_matches_hand_computation():
+  logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+  code = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+  log_q = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+  expected = -(log_q[0, 0] + log_q[1, 1]) / 2
+  np.testing.assert_allclose(gan.code_cross_entropy(jnp.asarray(logits, jnp.float32), jnp.asarray(code, jnp.float32)),
+                             expected, rtol=1e-6)
+
+
+def test_the_code_term_trains_the_q_head_and_reaches_the_generator():
+  """With SGD: at ``code_weight = 0`` the discriminator's step leaves its Q head exactly as it was and the generator's
+  step equals the code-free loss's; at ``code_weight = 1`` the Q head moves and the generator's update changes.
+  The generator's loss is the non-saturating loss plus the weight times the code cross-entropy, by hand."""
+  pair = gan_models.DCGAN(latent_dim=8, features=4, dense_features=16, code_classes=3)
+  tx = optax.sgd(1e-1)
+  config = load_config("mnist_dcgan", "smoke").task
+  real = gan.to_model_range(jax.random.uniform(jax.random.PRNGKey(1), (6, 28, 28, 1)))
+  params = gan.init(pair, jax.random.PRNGKey(0), {"image": real})
+  opt_state = gan.init_opt_state(tx, params)
+  z = gan_models.latent(pair, jax.random.PRNGKey(2), 6)
+  code = gan_models.code_of(pair, z)
+  keys = jax.random.split(jax.random.PRNGKey(3), 3)
+
+  def steps(weight):
+    config.code_weight = weight
+    generate, d_step, g_step = gan.make_player_steps(pair, config, tx)
+    fake, pull_back, g_state = generate(params, z)
+    after_d, _, _ = d_step(params, opt_state, real, fake, keys[0], keys[1], code)
+    after_g, _, metrics = g_step(params, opt_state, fake, pull_back, g_state, keys[2], code)
+    return fake, after_d["discriminator"]["params"], after_g["generator"]["params"], metrics
+
+  fake, d0, g0, m0 = steps(0.0)
+  _, d1, g1, m1 = steps(1.0)
+  q_head = ("code_hidden", "code_logits")
+  old = params["discriminator"]["params"]
+  for name in q_head:
+    assert_bitwise_equal(d0[name], old[name])
+    assert any(np.any(a != b) for a, b in zip(jax.tree.leaves(d1[name]), jax.tree.leaves(old[name])))
+  assert any(np.any(a != b) for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g0)))
+  (logits, code_logits), _ = pair.discriminator().apply(params["discriminator"], fake, train=True,
+                                                       mutable=["batch_stats"])
+  logits, code_logits = np.asarray(logits, np.float64), np.asarray(code_logits, np.float64)
+  log_q = code_logits - np.log(np.exp(code_logits).sum(1, keepdims=True))
+  xent = -np.mean(np.sum(np.asarray(code) * log_q, 1))
+  np.testing.assert_allclose(m0["g_loss"], np.mean(_softplus(-logits)), rtol=1e-5)
+  np.testing.assert_allclose(m1["g_loss"], np.mean(_softplus(-logits)) + xent, rtol=1e-5)
+  np.testing.assert_allclose(m1["code_mi"], np.log(3) - xent, rtol=1e-5, atol=1e-6)
+  generate, d_step, g_step = gan.make_player_steps(pair, config, tx)
+  fake, pull_back, g_state = generate(params, z)
+  with pytest.raises(ValueError, match="3-class code"):
+    d_step(params, opt_state, real, fake, keys[0], keys[1])
+  config.code_weight = -1.0
+  with pytest.raises(ValueError, match="code_weight"):
     gan.make_player_steps(pair, config, tx)
 
 

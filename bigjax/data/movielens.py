@@ -24,6 +24,12 @@ Test candidates: the held-out item first, then 99 items the user never interacte
 nor held out). ``ncf`` uses the paper's own negatives; everywhere else they are drawn uniformly without
 replacement by ``numpy.random.default_rng([data.eval_negatives_seed, user])``, recorded with the config.
 
+Sequential models (``data.history_len = L`` > 0, e.g. SASRec): training rows are users, each with
+``"sequence" [L + 1]``, their latest L + 1 training items oldest first (the time order of ``train_order``),
+left-padded with the id ``num_items``; the model learns to predict each item from the ones before it. The
+model scores a user from ``History``, their latest L training items, which is known to it as a constant
+(``model_fields["history"]``), so the held-out item is ranked as for every other model.
+
 Training instances are redrawn every epoch (``TrainingSet.epoch_view(seed, epoch)``, which the pipeline calls):
 each positive with ``data.num_negatives`` items drawn uniformly among those the user has no *training*
 interaction with (the held-out item is unknown to training, so it may be drawn, as in the NCF code). The draw
@@ -415,6 +421,43 @@ class CandidateMask:
     return out
 
 
+# ====================================================================================== histories
+
+def latest_items(interactions: Interactions, length: int) -> np.ndarray:
+  """int32 ``[num_users, length]``: each user's latest ``length`` training items in time order (oldest first),
+  left-padded with ``num_items``."""
+  if length < 1:
+    raise ValueError(f"config.data.history_len={length}: a user history needs >= 1 item")
+  out = np.full((interactions.num_users, length), interactions.num_items, np.int32)
+  offsets = interactions.train_offsets
+  for u in range(interactions.num_users):
+    lo, hi = offsets[u], offsets[u + 1]
+    items = interactions.train_items[lo:hi][np.argsort(interactions.train_order[lo:hi], kind="stable")][-length:]
+    out[u, length - len(items):] = items
+  return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class History:
+  """Each user's latest training items, ``items`` int32 ``[num_users, length]`` oldest first, padded on the left
+  with ``pad = num_items``; hashable by content, so a Flax module may hold it as a constant field."""
+  items: np.ndarray
+  pad: int
+
+  @functools.cached_property
+  def _digest(self) -> str:
+    return hashlib.sha1(self.items.tobytes() + str((self.items.shape, self.pad)).encode()).hexdigest()
+
+  def __hash__(self) -> int:
+    return hash(self._digest)
+
+  def __eq__(self, other) -> bool:
+    return isinstance(other, History) and self._digest == other._digest
+
+  def __repr__(self) -> str:
+    return f"History({self.items.shape[0]} users x {self.items.shape[1]} items, {self._digest[:8]})"
+
+
 # ====================================================================================== item features
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -511,7 +554,8 @@ def load(data_config, split: str, root: pathlib.Path) -> Dataset:
   """The ``split`` of a MovieLens dataset as the loop batches it.
 
   train: ``{"user": [N], "item": [N], "label": [N] float32}`` (pointwise) or ``{"user": [P], "item": [P],
-  "negative": [P, n]}`` (``data.pairs``, BPR). test: ``{"user": [U], "candidates": [U, 100]}`` plus
+  "negative": [P, n]}`` (``data.pairs``, BPR) or ``{"user": [U], "sequence": [U, L + 1]}`` (``data.history_len``
+  L > 0; ``model_fields["history"]`` then holds each user's latest L training items). test: ``{"user": [U], "candidates": [U, 100]}`` plus
   ``"seen": [U, num_items]`` bool when ``data.full_ranking`` (training items, excluded from full ranking).
   """
   name = data_config.name
@@ -531,7 +575,13 @@ def load(data_config, split: str, root: pathlib.Path) -> Dataset:
   fields = {"num_users": interactions.num_users, "num_items": interactions.num_items}
   if data_config.item_features:
     fields["item_features"], fields["user_profiles"] = content_features(interactions)
-  if split == "train":
+  length = data_config.history_len
+  if length:
+    sequences = latest_items(interactions, length + 1)
+    fields["history"] = History(np.ascontiguousarray(sequences[:, 1:]), interactions.num_items)
+  if split == "train" and length:
+    arrays = {"user": np.arange(interactions.num_users, dtype=np.int32), "sequence": sequences}
+  elif split == "train":
     p = len(interactions.train_items)
     if data_config.pairs:
       arrays = {"user": interactions.train_users, "item": interactions.train_items,

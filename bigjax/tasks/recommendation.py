@@ -9,6 +9,10 @@ Training batches (``data/movielens.py``):
              ``task.loss = "softmax"``: cross-entropy of the positive among every item,
              ``-s(u, i) + log sum_j exp s(u, j)`` (the full softmax of e.g. Covington et al. 2016; the batch's
              sampled negatives are not used, so ``config.data.num_negatives = 1`` keeps the batches small).
+  sequential ``{"user": [b], "sequence": [b, L + 1]}`` (``config.data.history_len = L``, a sequential model such
+             as ``sasrec.SASRec``); ``task.loss = "softmax"``: at each position t < L, the cross-entropy of item
+             t + 1 among all items given items 0..t, averaged over the positions whose next item is real (not
+             padding).
 Evaluation batches: ``{"user": [b], "candidates": [b, 100]}`` (held-out item first, then 99 items the user
 never interacted with), plus ``"seen": [b, num_items]`` when ``config.data.full_ranking``.
 
@@ -35,7 +39,8 @@ LOSSES = ("log_loss", "bpr", "softmax")
 
 
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
-  return model.init({"params": rng}, batch["user"], batch["item"], train=False)["params"]
+  items = batch["item"] if "item" in batch else jnp.zeros_like(batch["user"])  # sequential batches: users only
+  return model.init({"params": rng}, batch["user"], items, train=False)["params"]
 
 
 def scores(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray) -> jnp.ndarray:
@@ -49,8 +54,29 @@ def all_item_scores(model: nn.Module, params: Any, users: jnp.ndarray) -> jnp.nd
   return scores(model, params, users[:, None], jnp.arange(model.num_items)[None, :])
 
 
+def sequence_loss(model: nn.Module, params: Any, sequence: jnp.ndarray, rng: jax.Array):
+  """``(mean cross-entropy of each next item, {"loss", "top10"})`` over a ``[b, L + 1]`` batch of histories."""
+  if not hasattr(model, "sequence_logits"):
+    raise ValueError(f"config.data.history_len > 0 trains a sequential model (e.g. sasrec.SASRec); "
+                     f"{type(model).__name__} scores (user, item) pairs: set config.data.history_len=0")
+  inputs, targets = sequence[:, :-1], sequence[:, 1:]
+  logits = model.apply({"params": params}, inputs, train=True, method="sequence_logits",
+                       rngs={"dropout": rng}).astype(jnp.float32)
+  real = targets != model.num_items
+  safe = jnp.where(real, targets, 0)
+  weight = real.astype(jnp.float32) / jnp.maximum(real.sum(), 1)
+  value = jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, safe) * weight)
+  higher = (logits > jnp.take_along_axis(logits, safe[..., None], axis=-1)).sum(-1)
+  return value, {"loss": value, "top10": jnp.sum((higher < 10) * weight)}
+
+
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
          task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+  if "sequence" in batch:
+    if task_config.loss != "softmax":
+      raise ValueError(f"config.task.loss={task_config.loss!r}: sequential training (config.data.history_len > 0) "
+                       f"takes the full softmax over the next item: set config.task.loss='softmax'")
+    return sequence_loss(model, params, batch["sequence"], rng)
   if task_config.loss == "bpr":
     if "negative" not in batch:
       raise ValueError("config.task.loss='bpr' ranks a positive against its negatives: set config.data.pairs=True")

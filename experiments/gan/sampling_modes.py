@@ -15,6 +15,7 @@ import numpy as np
 
 from bigjax import train
 from bigjax.evals import gan as gan_metrics
+from bigjax.models import gan as gan_models
 from bigjax.tasks import gan
 
 
@@ -35,10 +36,11 @@ def main():
   generator = model.generator()
   running = jax.jit(lambda v, z: generator.apply(v, z, train=False))
   batch = jax.jit(lambda v, z: generator.apply(v, z, train=True, mutable=["batch_stats"])[0])
-  z = jax.random.normal(jax.random.PRNGKey(1), (args.samples, model.latent_dim))
+  z = gan_models.latent(model, jax.random.PRNGKey(1), args.samples)
+  noise_only = np.arange(model.latent_size) < model.latent_dim  # truncation scales the noise, never a code
 
   def score(variables, draw, scale=1.0):
-    out = [jax.device_get(classify(gan.to_data_range(draw(variables, scale * z[i:i + chunk]))))
+    out = [jax.device_get(classify(gan.to_data_range(draw(variables, np.where(noise_only, scale, 1.0) * z[i:i + chunk]))))
            for i in range(0, args.samples, chunk)]
     features, probs = np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
     return {"fid": gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(features), *reference),
