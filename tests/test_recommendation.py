@@ -11,7 +11,7 @@ import pytest
 from bigjax import config_base, train
 from bigjax.data import DataError, movielens, pipeline
 from bigjax.evals import ranking
-from bigjax.models import ncf
+from bigjax.models import ncf, sasrec
 from bigjax.tasks import recommendation
 from conftest import load_config, requires_ml100k, requires_ml1m
 
@@ -373,9 +373,84 @@ def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking()
   assert float(sums["count"]) == 2
 
 
+# ====================================================================================== sequential (SASRec)
+
+def test_histories_are_the_latest_training_items_in_time_order(tmp_path):
+  """Oldest first, left-padded with ``num_items``; ties in file order; the held-out (latest) item never in them;
+  the training sequences are one item longer and end in the model's history."""
+  rows = [(1, 1, 5, 100), (1, 2, 4, 300), (1, 3, 3, 200), (1, 4, 3, 150), (1, 5, 1, 120),   # held out: 2
+          (2, 5, 3, 50), (2, 4, 5, 90), (2, 6, 1, 90), (2, 1, 2, 10)]                       # held out: 4
+  data = movielens.read_ml100k(write_ml100k(tmp_path, rows))
+  raw = lambda row: [int(data.item_raw_ids[i]) if i < data.num_items else None for i in row]
+  history = movielens.latest_items(data, 3)
+  assert [raw(r) for r in history] == [[5, 4, 3], [1, 5, 6]]  # user 1: 1@100 is the 4th latest, cut
+  longer = movielens.latest_items(data, 5)
+  assert [raw(r) for r in longer] == [[None, 1, 5, 4, 3], [None, None, 1, 5, 6]]
+  assert [raw(r) for r in movielens.latest_items(data.validation_split(), 3)] == [[1, 5, 4], [None, 1, 5]]
+  config = config_base.base_config()
+  config.data.name, config.data.history_len, config.data.num_negatives = "ml-100k", 3, 1
+  ds = movielens.load(config.data, "train", tmp_path)
+  np.testing.assert_array_equal(ds.arrays["sequence"], movielens.latest_items(data, 4))
+  np.testing.assert_array_equal(ds.model_fields["history"].items, ds.arrays["sequence"][:, 1:])
+  assert ds.model_fields["history"].pad == data.num_items
+  with pytest.raises(ValueError, match="history_len=0"):
+    movielens.latest_items(data, 0)
+
+
+def sasrec_model(num_items=6, length=5, **kwargs):
+  history = np.array([[6, 6, 0, 1, 2], [3, 4, 5, 0, 1], [6, 6, 6, 6, 4]], np.int32)[:, -length:]
+  return sasrec.SASRec(num_users=3, num_items=num_items, history=movielens.History(history, num_items),
+                       embed_dim=8, num_heads=2, row_multiple=4, **kwargs)
+
+
+def test_sasrec_is_causal_ignores_padding_and_scores_from_the_whole_history():
+  model = sasrec_model()
+  params = recommendation.init(model, jax.random.PRNGKey(0), {"user": jnp.zeros(1, jnp.int32)})
+  params = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.PRNGKey(1), x.shape), params)
+  seq = jnp.asarray(model.history.items)
+  logits = np.asarray(model.apply({"params": params}, seq, method="sequence_logits"))
+  assert logits.shape == (3, 5, 6)
+  later = seq.at[1, 3].set(2)  # a later item changes no earlier position's logits, and changes its own
+  changed = np.asarray(model.apply({"params": params}, later, method="sequence_logits"))
+  np.testing.assert_array_equal(changed[1, :3], logits[1, :3])
+  assert np.abs(changed[1, 3:] - logits[1, 3:]).max() > 1e-4
+  shorter = seq[:, 2:]  # fewer leading pads, same positions for the items: user 0's and 2's states unchanged
+  cut = np.asarray(model.apply({"params": params}, shorter, method="sequence_logits"))
+  np.testing.assert_allclose(cut[[0, 2], -1], logits[[0, 2], -1], rtol=1e-5, atol=1e-6)
+  pairs = recommendation.scores(model, params, jnp.arange(3)[:, None], jnp.arange(6)[None])
+  np.testing.assert_allclose(recommendation.all_item_scores(model, params, jnp.arange(3)), pairs, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(pairs, logits[:, -1], rtol=1e-5, atol=1e-6)  # a user's score: the last position's
+
+
+def test_sequence_loss_is_the_next_items_cross_entropy_over_real_targets():
+  model = sasrec_model(length=5, dropout=0.0)
+  params = recommendation.init(model, jax.random.PRNGKey(0), {"user": jnp.zeros(1, jnp.int32)})
+  sequence = jnp.array([[6, 6, 0, 1, 2, 3], [3, 4, 5, 0, 1, 2]])
+  value, metrics = recommendation.loss(model, params, {"user": jnp.arange(2), "sequence": sequence},
+                                       jax.random.PRNGKey(1), task_config("softmax"))
+  logits = np.asarray(model.apply({"params": params}, sequence[:, :-1], method="sequence_logits"), np.float64)
+  terms = []
+  for b in range(2):
+    for t in range(5):
+      target = int(sequence[b, t + 1])
+      if target != 6:
+        terms.append(np.log(np.exp(logits[b, t]).sum()) - logits[b, t, target])
+  assert len(terms) == 9  # 4 + 5: user 0's first target is padding, left out
+  assert float(value) == pytest.approx(np.mean(terms), rel=1e-5)
+  assert float(metrics["top10"]) == 1.0  # 6 items
+  with pytest.raises(ValueError, match="task.loss='softmax'"):
+    recommendation.loss(model, params, {"user": jnp.arange(2), "sequence": sequence}, None, task_config())
+  mf = ncf.MF(3, 6, factors=2)
+  with pytest.raises(ValueError, match="history_len=0"):
+    recommendation.loss(mf, None, {"user": jnp.arange(2), "sequence": sequence}, None, task_config("softmax"))
+  with pytest.raises(ValueError, match="history_len > 0"):
+    recommendation.init(sasrec.SASRec(num_users=3, num_items=6), jax.random.PRNGKey(0), {"user": jnp.zeros(1, jnp.int32)})
+
+
 # ====================================================================================== configs end to end
 
-CONFIGS = ["ml100k_gmf", "ml100k_mlp", "ml100k_neumf", "ml100k_mf", "ml100k_bpr", "ml100k_mf_softmax", "ml100k_content", "ml100k_hybrid"]
+CONFIGS = ["ml100k_gmf", "ml100k_mlp", "ml100k_neumf", "ml100k_mf", "ml100k_bpr", "ml100k_mf_softmax", "ml100k_content",
+           "ml100k_hybrid", "ml100k_sasrec"]
 
 
 

@@ -75,6 +75,7 @@ class SASRec(transformer._Transformer):
 
   def _user_states(self, users: jnp.ndarray) -> jnp.ndarray:
     """``users [...]`` -> ``[..., embed_dim]``: the state after each user's whole history."""
+    self._check()
     flat = users.reshape(-1)
     states = self.encode(jnp.asarray(self.history.items)[flat])[:, -1]
     return states.reshape(*users.shape, self.embed_dim)
