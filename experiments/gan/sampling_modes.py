@@ -1,7 +1,9 @@
 """How a trained DCGAN's samples score under each way of drawing them: the generator's running average or the live
-generator, batch norm from running averages or from each 500-sample batch, and the noise scaled down (truncation).
+generator, batch norm from running averages or from each 500-sample batch, and the noise scaled down (truncation);
+and what the unconfident samples are (``unconfident_two_class_blends``: blends of two digits).
 
   python experiments/gan/sampling_modes.py --workdir runs/gan/mnist_dcgan_24ep --json experiments/gan/sampling_modes.json
+  python experiments/gan/sampling_modes.py --workdir runs/gan/mnist_dcgan_32ep --json experiments/gan/sampling_modes_32ep.json
 
 Reads the run's newest checkpoint and the evaluator of its config (nothing is written there); draws 10,000 samples
 from noise seed 1 (not the run's fixed noise batch) and scores them as ``bigjax/tasks/gan.py`` does.
@@ -17,6 +19,14 @@ from bigjax import train
 from bigjax.evals import gan as gan_metrics
 from bigjax.models import gan as gan_models
 from bigjax.tasks import gan
+
+
+def two_class_blends(probs: np.ndarray, threshold: float = 0.9) -> float:
+  """Among the samples below ``threshold``, the fraction whose two likeliest classes hold >= ``threshold`` of the
+  probability: blends of two digits rather than shapes of none."""
+  top = np.sort(probs, axis=-1)[:, ::-1]
+  unconfident = top[:, 0] < threshold
+  return float(np.mean(top[unconfident, 0] + top[unconfident, 1] >= threshold)) if unconfident.any() else 0.0
 
 
 def main():
@@ -44,7 +54,8 @@ def main():
            for i in range(0, args.samples, chunk)]
     features, probs = np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
     return {"fid": gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(features), *reference),
-            "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs)}
+            "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs),
+            "unconfident_two_class_blends": two_class_blends(probs)}
 
   results = {}
   for which in ("generator_ema", "generator"):
