@@ -3,7 +3,7 @@ projection of the item's TF-IDF features (title words, year, genres); the NCF pr
 (configs/ml100k_neumf.py).
 
 Command:  python -m bigjax.main --config=configs/ml100k_hybrid.py --workdir=runs/ncf/ml100k_hybrid
-Result:   test HR@10 0.6543, NDCG@10 0.3816 after 20 epochs; 104 s, on a 2-core CPU shared with other runs.
+Result:   test HR@10 0.6352, NDCG@10 0.3734 after 20 epochs; 34 s, on a 2-core CPU shared with other runs.
           experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests).
 """
