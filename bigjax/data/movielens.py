@@ -421,6 +421,26 @@ class CandidateMask:
     return out
 
 
+# ====================================================================================== model constants
+
+class _HashedByContent:
+  """Hashable and equal by a digest of ``_content()``, so a Flax module may hold the object as a constant field
+  (it becomes part of the compiled step) and two loads of the same data compare equal."""
+
+  def _content(self) -> bytes:
+    raise NotImplementedError
+
+  @functools.cached_property
+  def _digest(self) -> str:
+    return hashlib.sha1(self._content()).hexdigest()
+
+  def __hash__(self) -> int:
+    return hash(self._digest)
+
+  def __eq__(self, other) -> bool:
+    return type(other) is type(self) and self._digest == other._digest
+
+
 # ====================================================================================== histories
 
 def latest_items(interactions: Interactions, length: int) -> np.ndarray:
@@ -438,21 +458,14 @@ def latest_items(interactions: Interactions, length: int) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class History:
+class History(_HashedByContent):
   """Each user's latest training items, ``items`` int32 ``[num_users, length]`` oldest first, padded on the left
-  with ``pad = num_items``; hashable by content, so a Flax module may hold it as a constant field."""
+  with ``pad = num_items``; hashable by content."""
   items: np.ndarray
   pad: int
 
-  @functools.cached_property
-  def _digest(self) -> str:
-    return hashlib.sha1(self.items.tobytes() + str((self.items.shape, self.pad)).encode()).hexdigest()
-
-  def __hash__(self) -> int:
-    return hash(self._digest)
-
-  def __eq__(self, other) -> bool:
-    return isinstance(other, History) and self._digest == other._digest
+  def _content(self) -> bytes:
+    return self.items.tobytes() + str((self.items.shape, self.pad)).encode()
 
   def __repr__(self) -> str:
     return f"History({self.items.shape[0]} users x {self.items.shape[1]} items, {self._digest[:8]})"
@@ -461,7 +474,7 @@ class History:
 # ====================================================================================== item features
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Bags:
+class Bags(_HashedByContent):
   """Sparse rows as fixed-width bags: row ``r`` is ``sum_j weights[r, j] * onehot(ids[r, j])`` (weight 0 pads).
 
   Hashable by content, so a Flax module may hold it as a constant field (it becomes part of the compiled step).
@@ -470,18 +483,8 @@ class Bags:
   weights: np.ndarray   # float32 [rows, width]
   num_features: int
 
-  @functools.cached_property
-  def _digest(self) -> str:
-    h = hashlib.sha1(self.ids.tobytes())
-    h.update(self.weights.tobytes())
-    h.update(str((self.ids.shape, self.num_features)).encode())
-    return h.hexdigest()
-
-  def __hash__(self) -> int:
-    return hash(self._digest)
-
-  def __eq__(self, other) -> bool:
-    return isinstance(other, Bags) and self._digest == other._digest
+  def _content(self) -> bytes:
+    return self.ids.tobytes() + self.weights.tobytes() + str((self.ids.shape, self.num_features)).encode()
 
   def __repr__(self) -> str:
     return f"Bags({self.ids.shape[0]} rows x {self.ids.shape[1]} of {self.num_features} features, {self._digest[:8]})"
