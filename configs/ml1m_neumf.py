@@ -7,8 +7,8 @@ drawn with config.data.eval_negatives_seed. Full ranking is off (6,040 x 3,706 M
 evaluation); turn it on with --config.data.full_ranking=True.
 
 Command:  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=runs/ncf/ml1m_neumf
-Result:   test HR@10 0.6773, NDCG@10 0.4008 after 20 epochs on the AFCFM split (paper, its own split:
-          0.688 / 0.410); 714 s, on a 2-core CPU shared with other runs.
+Result:   test HR@10 0.6798, NDCG@10 0.4066 after 20 epochs on the AFCFM split (paper, its own split:
+          0.688 / 0.410); 247 s, on one core of a 2-core CPU shared with other runs.
           experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors:
           GMF that wide, MLP tower 8f-4f-2f-f). With pre-training at 64 factors (configs/ncf_ablation.py,
