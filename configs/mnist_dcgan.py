@@ -30,22 +30,28 @@ def get_config(arg: str | None = None):
   c.data.batch_size = 64
   c.data.eval_batch_size = 500    # also the chunk in which samples are generated and scored
   c.model.name = "gan.DCGAN"
-  c.model.latent_dim = 100
+  c.model.latent_dim = 62         # InfoGAN's MNIST noise (Chen et al. 2016), followed by the code
   c.model.features = 64
   c.model.conv_impl = "patches"   # "xla" on accelerators (bigjax/models/layers.py)
   c.model.dense_features = 1024   # > 0: InfoGAN's fully-connected layer after the noise and before the logit
-  c.model.code_classes = 0        # > 0: InfoGAN's categorical code of that many classes and its Q head
+  c.model.code_classes = 10       # InfoGAN's categorical code and Q head: the latent falls into ten parts
   c.task.name = "gan"
   c.task.loss = "non_saturating"
   c.task.eval_samples = 10000
   c.task.generator_ema = 0.999    # sample and score the generator's running average
   c.optim.name = "adam"
-  c.optim.lr = 2e-4
+  c.optim.lr = 1e-3               # the generator's, as InfoGAN's; the discriminator's is 0.2x, 2e-4
   c.optim.b1 = 0.5
+  c.task.discriminator_lr_scale = 0.2
   c.train.num_epochs = 16
   c.train.steps_per_call = 4      # 937 steps per epoch -> evaluated and checkpointed every 936
   c.train.log_every_steps = 200
-  if arg == "smoke":
+  if arg == "plain":  # Radford et al.'s noise and learning rates, no code: the runs before InfoGAN's code
+    c.model.latent_dim = 100
+    c.model.code_classes = 0
+    c.optim.lr = 2e-4
+    c.task.discriminator_lr_scale = 1.0
+  elif arg == "smoke":
     c.model.features = 8
     c.model.dense_features = 16
     c.data.batch_size = 32
@@ -54,7 +60,7 @@ def get_config(arg: str | None = None):
     c.task.evaluator_workdir = "runs/gan_evaluator_smoke"
     smoke(c, steps=8, eval_examples=256)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_dcgan; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_dcgan; known: plain, smoke")
   return c
 
 
