@@ -1,7 +1,7 @@
 """What an InfoGAN code (``config.model.code_classes = K``) came to mean: for each code value, the evaluator's
 classes of the samples drawn with it, and how well code and class determine each other.
 
-  python experiments/gan/code_purity.py --workdir runs/gan/mnist_dcgan_code10 --json experiments/gan/code_purity.json
+  python experiments/gan/code_purity.py --workdir runs/gan/infogan_recipe --json experiments/gan/code_purity_mnist_dcgan.json
 
 Reads the run's newest checkpoint and the evaluator of its config (nothing is written there); draws ``--samples``
 latents per code value from noise seed 1 (not the run's fixed noise batch), generates from the generator's
