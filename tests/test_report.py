@@ -261,48 +261,50 @@ def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
   assert "| data.fold | test/accuracy | seeds |" in capsys.readouterr().out
 
 
+def run_with_metrics(tmp_path, name, records):
+  """A run under ``tmp_path/runs`` (wall_time_s 12.4, test/accuracy 50%) whose metrics.jsonl holds ``records``."""
+  write_run(tmp_path / "runs", name, 0.5, "0123456789abcdef")
+  (tmp_path / "runs" / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def render(tmp_path, template: str) -> int:
+  """``python -m bigjax.report`` on a template ``template`` in ``tmp_path``; its exit status (output R.md)."""
+  (tmp_path / "T.md").write_text(template)
+  return report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")])
+
+
 def test_template_curve_table_from_metrics_jsonl(tmp_path, capsys):
-  write_run(tmp_path / "runs", "lm", 0.5, "0123456789abcdef")  # wall_time_s 12.4
-  run = tmp_path / "runs" / "lm"
-  records = [{"step": 10, "time": 1000.0, "train/loss": 3.0}, {"step": 20, "time": 1004.0, "validation/loss": 2.5},
-             {"step": 40, "time": 1010.0, "validation/loss": 1.75}]
-  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-  (tmp_path / "T.md").write_text("{{curve runs/lm validation/loss}}\n")
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 0
+  run_with_metrics(tmp_path, "lm", [{"step": 10, "time": 1000.0, "train/loss": 3.0},
+                                    {"step": 20, "time": 1004.0, "validation/loss": 2.5},
+                                    {"step": 40, "time": 1010.0, "validation/loss": 1.75}])  # wall_time_s 12.4
+  assert render(tmp_path, "{{curve runs/lm validation/loss}}\n") == 0
   lines = (tmp_path / "R.md").read_text().splitlines()[1:]
   # The run started wall_time_s (12.4 s) before its last record (t = 1010).
   assert lines == ["| step | minutes since start | validation/loss |", "|---:|---:|---:|",
                    f"| 20 | {(1004 - 997.6) / 60:.1f} | 2.5000 |", f"| 40 | {12.4 / 60:.1f} | 1.7500 |"]
-  (tmp_path / "T.md").write_text("{{curve runs/lm test/f1}}\n")
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
+  assert render(tmp_path, "{{curve runs/lm test/f1}}\n") == 1
   assert "logs no 'test/f1'; it logs: train/loss, validation/loss" in capsys.readouterr().err
 
 
 def test_template_max_of_a_logged_metric(tmp_path, capsys):
-  write_run(tmp_path / "runs", "rec", 0.5, "0123456789abcdef")
-  run = tmp_path / "runs" / "rec"
-  records = [{"step": 10, "time": 1.0, "test/hr@10": 0.61}, {"step": 20, "time": 2.0, "test/hr@10": 0.66},
-             {"step": 30, "time": 3.0, "test/hr@10": 0.66}, {"step": 40, "time": 4.0, "test/hr@10": 0.62}]
-  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-  (tmp_path / "T.md").write_text("best {{max runs/rec test/hr@10}}, last {{value runs/rec test/accuracy}}\n")
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 0
+  run_with_metrics(tmp_path, "rec", [{"step": 10, "time": 1.0, "test/hr@10": 0.61},
+                                     {"step": 20, "time": 2.0, "test/hr@10": 0.66},
+                                     {"step": 30, "time": 3.0, "test/hr@10": 0.66},
+                                     {"step": 40, "time": 4.0, "test/hr@10": 0.62}])
+  assert render(tmp_path, "best {{max runs/rec test/hr@10}}, last {{value runs/rec test/accuracy}}\n") == 0
   assert (tmp_path / "R.md").read_text().splitlines()[1] == "best 0.6600 (step 20), last 50.00%"
-  (tmp_path / "T.md").write_text("{{max runs/rec test/ndcg@10}}\n")
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
+  assert render(tmp_path, "{{max runs/rec test/ndcg@10}}\n") == 1
   assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
 
 
 def test_template_value_of_a_logged_metric_at_a_step(tmp_path, capsys):
-  write_run(tmp_path / "runs", "rec", 0.5, "0123456789abcdef")
-  run = tmp_path / "runs" / "rec"
-  records = [{"step": 10, "time": 1.0, "train/loss": 0.25}, {"step": 10, "time": 1.1, "test/hr@10": 0.61},
-             {"step": 20, "time": 2.0, "train/loss": 0.125}, {"step": 20, "time": 2.1, "test/hr@10": 0.66}]
-  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-  (tmp_path / "T.md").write_text("{{at runs/rec test/hr@10 10}} then {{at runs/rec train/loss 20 .3f}}\n")
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 0
+  run_with_metrics(tmp_path, "rec", [{"step": 10, "time": 1.0, "train/loss": 0.25},
+                                     {"step": 10, "time": 1.1, "test/hr@10": 0.61},
+                                     {"step": 20, "time": 2.0, "train/loss": 0.125},
+                                     {"step": 20, "time": 2.1, "test/hr@10": 0.66}])
+  assert render(tmp_path, "{{at runs/rec test/hr@10 10}} then {{at runs/rec train/loss 20 .3f}}\n") == 0
   assert (tmp_path / "R.md").read_text().splitlines()[1] == "0.6100 then 0.125"
-  (tmp_path / "T.md").write_text("{{at runs/rec test/hr@10 15}}\n")
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(tmp_path / "R.md")]) == 1
+  assert render(tmp_path, "{{at runs/rec test/hr@10 15}}\n") == 1
   assert "logs 'test/hr@10' at steps 10..20 (2 of them), not at '15'" in capsys.readouterr().err
 
 

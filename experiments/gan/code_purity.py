@@ -49,9 +49,9 @@ def main():
   table, confident = [], []
   for c in range(classes):
     code = jnp.broadcast_to(jax.nn.one_hot(c, classes, dtype=jnp.float32), (args.samples, classes))
-    probs = np.concatenate([jax.device_get(classify(generate(params["generator_ema"], z)))[1]
-                            for z in np.array_split(np.asarray(jnp.concatenate([noise, code], 1)),
-                                                    max(1, args.samples // 500))])
+    z = jnp.concatenate([noise, code], axis=1)  # the layout of gan_models.latent, with the code fixed to c
+    probs = np.concatenate([jax.device_get(classify(generate(params["generator_ema"], z[i:i + 500])))[1]
+                            for i in range(0, args.samples, 500)])
     table.append(np.bincount(probs.argmax(1), minlength=probs.shape[1]))
     confident.append(gan_metrics.confident_fraction(probs))
   table = np.stack(table)
