@@ -2,7 +2,7 @@
 GMF half of ``ml100k_neumf_pretrained``.
 
 Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ncf/ml100k_gmf
-Result:   test HR@10 0.6532, NDCG@10 0.3724 after 20 epochs; 21 s, on a 2-core CPU shared with other runs.
+Result:   test HR@10 0.6532, NDCG@10 0.3724 after 20 epochs; 8 s, on a 2-core CPU shared with other runs.
           experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests).
 """
