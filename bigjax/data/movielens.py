@@ -6,6 +6,9 @@ Sources (``config.data.source``; ``auto`` takes the first one present for the da
            ``tfds``    TFDS ``movielens/100k-ratings`` (downloads on a machine with internet)
   ml-1m    ``ncf``     the NCF paper's files (He et al. 2017): ``<data_dir>/ml-1m/ncf/ml-1m.{train.rating,
                        test.rating,test.negative}``; its own split and its own 99 test negatives per user
+           ``ncf+afcfm`` NCF's split and negatives with its training file rebuilt from the AFCFM pairs
+                       (``ml-1m/ncf/ml-1m.test.{rating,negative}`` + ``ml-1m/afcfm/ml-1m.zip``;
+                       ``read_ml1m_ncf_afcfm``): the paper's protocol where its training file is absent
            ``ratings`` GroupLens' ``<data_dir>/ml-1m/ratings.dat`` (``UserID::MovieID::Rating::Timestamp``)
            ``afcfm``   ``<data_dir>/ml-1m/afcfm/ml-1m.zip``: all 1,000,209 (user, movie) pairs with a
                        one-per-user held-out split, but no ratings or timestamps (see the data MANIFEST)
@@ -13,7 +16,7 @@ Sources (``config.data.source``; ``auto`` takes the first one present for the da
 
 Every rating counts as one positive interaction (implicit feedback, as in NCF). Leave-one-out: each user's
 latest interaction (the largest timestamp; among equal ones the first listed in the file) is held out for
-testing, the rest train; ``ncf`` and ``afcfm`` bring their own held-out item. Users and items are re-indexed densely in
+testing, the rest train; ``ncf``, ``ncf+afcfm`` and ``afcfm`` bring their own held-out item. Users and items are re-indexed densely in
 the order of their original ids; items that appear only as a held-out item keep an (untrained) id.
 
 ``config.data.eval_split = "validation"`` moves everything one interaction earlier for choosing
@@ -21,7 +24,8 @@ hyperparameters: each user's latest training interaction is held out and evaluat
 training leaves it out (the test item stays out of both).
 
 Test candidates: the held-out item first, then 99 items the user never interacted with (neither in training
-nor held out). ``ncf`` uses the paper's own negatives; everywhere else they are drawn uniformly without
+nor held out). ``ncf`` and ``ncf+afcfm`` use the paper's own negatives (for 156 users they list the
+held-out item itself, which the evaluation then does not count as a negative, as NCF's does not); everywhere else they are drawn uniformly without
 replacement by ``numpy.random.default_rng([data.eval_negatives_seed, user])``, recorded with the config.
 
 Sequential models (``data.history_len = L`` > 0, e.g. SASRec): training rows are users, each with
@@ -51,7 +55,7 @@ from bigjax.data import Dataset
 from bigjax.data.errors import DataError
 
 DATASETS = ("ml-100k", "ml-1m")
-SOURCES = {"ml-100k": ("local", "tfds"), "ml-1m": ("ncf", "ratings", "afcfm", "tfds")}
+SOURCES = {"ml-100k": ("local", "tfds"), "ml-1m": ("ncf", "ncf+afcfm", "ratings", "afcfm", "tfds")}
 SPLITS = ("train", "validation", "test")
 NUM_TEST_NEGATIVES = 99
 _TFDS_NAMES = {"ml-100k": "movielens/100k-ratings", "ml-1m": "movielens/1m-ratings"}
@@ -255,30 +259,42 @@ def read_ml1m_ratings(root: pathlib.Path) -> Interactions:
   return _from_events("ml-1m[ratings]", table[:, 0], table[:, 1], table[:, 3], _movies_dat(root))
 
 
-def read_ml1m_ncf(root: pathlib.Path) -> Interactions:
-  """The NCF paper's preprocessed ML-1M: 0-based ids, its split and its test negatives (no titles: its item
-  ids do not map back to MovieLens ids)."""
-  folder = root / "ml-1m" / "ncf"
-  train = _table(_read(folder / "ml-1m.train.rating", "NCF ml-1m train"), "\t", folder / "ml-1m.train.rating", 4)
+def _ncf_test(folder: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
+  """NCF's ``ml-1m.test.rating`` rows ``[U, 2]`` (user, item) sorted by user, and ``ml-1m.test.negative`` ``[U, 99]``."""
   test = _table(_read(folder / "ml-1m.test.rating", "NCF ml-1m test"), "\t", folder / "ml-1m.test.rating", 2)
   negatives = []
   for line in _read(folder / "ml-1m.test.negative", "NCF ml-1m negatives").splitlines():
     if line.strip():
       head, *rest = line.rstrip("\n").split("\t")
-      negatives.append([int(v) for v in rest if v.strip()])
-  negatives = np.array(negatives, np.int64)
+      try:
+        negatives.append([int(v) for v in rest if v.strip()])
+      except ValueError as error:
+        raise DataError(f"{folder / 'ml-1m.test.negative'} is malformed ({error})") from None
+  if len(test) != len(negatives) or any(len(n) != NUM_TEST_NEGATIVES for n in negatives):
+    raise DataError(f"{folder}: expected one test row and 99 negatives per user, got {len(test)} test rows and "
+                    f"{len(negatives)} rows of negatives, of lengths {sorted({len(n) for n in negatives})}")
+  if not np.array_equal(np.sort(test[:, 0]), np.arange(len(test))):
+    raise DataError(f"{folder / 'ml-1m.test.rating'}: expected users 0..{len(test) - 1}, one row each")
+  return test[np.argsort(test[:, 0])], np.array(negatives, np.int64)
+
+
+def read_ml1m_ncf(root: pathlib.Path) -> Interactions:
+  """The NCF paper's preprocessed ML-1M: 0-based ids, its split and its test negatives (no titles: its item
+  ids do not map back to MovieLens ids)."""
+  folder = root / "ml-1m" / "ncf"
+  train = _table(_read(folder / "ml-1m.train.rating", "NCF ml-1m train"), "\t", folder / "ml-1m.train.rating", 4)
+  test, negatives = _ncf_test(folder)
   num_users = int(max(train[:, 0].max(), test[:, 0].max())) + 1
   num_items = int(max(train[:, 1].max(), test[:, 1].max(), negatives.max())) + 1
-  if len(test) != num_users or negatives.shape != (num_users, NUM_TEST_NEGATIVES):
+  if len(test) != num_users:
     raise DataError(f"{folder}: expected one test row and 99 negatives per user for {num_users} users, got "
-                    f"{len(test)} test rows and negatives of shape {negatives.shape}")
-  test_items = np.empty(num_users, np.int32)
-  test_items[test[:, 0]] = test[:, 1]
-  return _finish("ml-1m[ncf]", num_users, np.arange(num_items), train[:, 0], train[:, 1], test_items,
+                    f"{len(test)} test rows")
+  return _finish("ml-1m[ncf]", num_users, np.arange(num_items), train[:, 0], train[:, 1], test[:, 1],
                  negatives.astype(np.int32), {}, time_order(train[:, 3]))
 
 
-def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
+def _afcfm_pairs(root: pathlib.Path) -> dict[str, np.ndarray]:
+  """``{"train": [N, 2], "test": [U, 2]}`` int64 (UserID, MovieID) rows of the AFCFM archive, in its line order."""
   path = root / "ml-1m" / "afcfm" / "ml-1m.zip"
   try:
     archive = zipfile.ZipFile(path)
@@ -294,7 +310,13 @@ def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
     found = re.findall(r"^(\d+)-[\d-]*,(\d+)-", text_, flags=re.M)
     if len(found) != text_.count("\n"):
       raise DataError(f"{path}: ml-1m/{split}.csv has lines that are not 'U-G-A-O,M-GENRE'")
-    pairs[split] = np.array(found, np.int64)
+    pairs[split] = np.array(found, np.int64).reshape(-1, 2)
+  return pairs
+
+
+def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
+  path = root / "ml-1m" / "afcfm" / "ml-1m.zip"
+  pairs = _afcfm_pairs(root)
   user_ids, _ = _dense(np.concatenate([pairs["train"][:, 0], pairs["test"][:, 0]]))
   item_ids, _ = _dense(np.concatenate([pairs["train"][:, 1], pairs["test"][:, 1]]))
   users = {s: np.searchsorted(user_ids, p[:, 0]).astype(np.int32) for s, p in pairs.items()}
@@ -306,6 +328,98 @@ def read_ml1m_afcfm(root: pathlib.Path) -> Interactions:
   # No timestamps: the archive's line order stands in for time (a validation split holds out the last line).
   return _finish("ml-1m[afcfm]", len(user_ids), item_ids, users["train"], items["train"], test_items, None,
                  _movies_dat(root), np.arange(len(users["train"])))
+
+
+@dataclasses.dataclass(frozen=True)
+class NcfJoin:
+  """NCF's item numbering matched to MovieIDs (``ncf_item_map``).
+
+  Attributes:
+    movie_ids: int64 [num_items], the MovieID of each NCF item id.
+    first_user: int64 [num_items], the 0-based user whose ratings each id first appeared among.
+    contradictions: held-out items their user never rated plus negatives their user did rate, under
+      ``movie_ids`` (0: the join is consistent with every line of NCF's test files).
+    self_negatives: users whose 99 negatives list their own held-out item (NCF drew the negatives from all
+      items but the training ones; these agree with any numbering).
+  """
+  movie_ids: np.ndarray
+  first_user: np.ndarray
+  contradictions: int
+  self_negatives: int
+
+
+def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negatives: np.ndarray) -> NcfJoin:
+  """The MovieID behind each of NCF's item ids, from all (user, movie) pairs and NCF's test files alone.
+
+  NCF numbered users and items in order of first appearance in ``ratings.dat``, which lists the ratings user
+  by user, UserID 1 first. So NCF's user ``u`` is UserID ``u + 1``, and its item ids come in blocks: the
+  movies UserID 1 rated, then those UserID 2 rated that UserID 1 did not, and so on. The blocks follow from
+  the pairs; only the order inside a block (the order of lines in ``ratings.dat``) is unknown. It is taken as
+  the assignment, block by block, that contradicts NCF's test files least
+  (``scipy.optimize.linear_sum_assignment``): every user rated their held-out item and none of their 99
+  negatives. The true numbering contradicts them nowhere. Where two movies of a block are rated by users
+  whom no negative tells apart, either numbering is consistent and the assignment picks one.
+
+  Args:
+    users: int [N] the 0-based user (NCF's id) of every (user, movie) pair, each pair once.
+    movies: int [N] the MovieID of every pair.
+    test: int [U] NCF's held-out item id of each user.
+    negatives: int [U, 99] NCF's negative item ids of each user.
+  """
+  from scipy.optimize import linear_sum_assignment
+
+  movie_ids, m = np.unique(movies, return_inverse=True)
+  num_users, num_items = len(test), len(movie_ids)
+  largest = max(int(negatives.max()), int(test.max()))
+  if users.min() < 0 or users.max() >= num_users or largest >= num_items:
+    raise DataError(f"NCF's test files name {num_users} users and item ids up to {largest}, but the pairs have "
+                    f"{int(users.max()) + 1} users and {num_items} movies")
+  rated = np.zeros((num_users, num_items), bool)
+  rated[users, m] = True
+  first = np.argmax(rated, axis=0)                 # the first rater of each movie
+  first_of_id = np.sort(first)                     # NCF's ids run through the blocks in user order
+  is_negative = np.zeros((num_users, num_items), bool)
+  is_negative[np.repeat(np.arange(num_users), negatives.shape[1]), negatives.ravel()] = True
+  own = is_negative[np.arange(num_users), test]
+  is_negative[np.arange(num_users), test] = False  # the held-out item among its own negatives: true in any numbering
+  held_out = np.zeros((num_users, num_items), bool)
+  held_out[np.arange(num_users), test] = True
+  mapping = np.empty(num_items, np.int64)
+  contradictions = 0
+  for block in np.unique(first):
+    ids = np.flatnonzero(first_of_id == block)
+    candidates = np.flatnonzero(first == block)
+    r = rated[:, candidates].astype(np.float32)    # [users, candidates]
+    cost = is_negative[:, ids].T.astype(np.float32) @ r + held_out[:, ids].T.astype(np.float32) @ (1.0 - r)
+    rows, cols = linear_sum_assignment(cost)
+    mapping[ids[rows]] = candidates[cols]
+    contradictions += int(cost[rows, cols].sum())
+  return NcfJoin(movie_ids=movie_ids[mapping], first_user=first_of_id, contradictions=contradictions,
+                 self_negatives=int(own.sum()))
+
+
+def read_ml1m_ncf_afcfm(root: pathlib.Path) -> Interactions:
+  """NCF's own split and test negatives, its training file rebuilt from the AFCFM archive's complete pairs.
+
+  NCF's ``ml-1m.train.rating`` is not here, but it holds every ML-1M rating except the held-out ones, and all
+  of them are in the AFCFM archive: training is each user's pairs less NCF's held-out item, in NCF's ids
+  (``ncf_item_map``). Time order: the archive's line order, with its own held-out item (its user's latest)
+  last.
+  """
+  folder = root / "ml-1m" / "ncf"
+  test, negatives = _ncf_test(folder)
+  pairs = _afcfm_pairs(root)
+  every = np.concatenate([pairs["train"], pairs["test"]])
+  join = ncf_item_map(every[:, 0] - 1, every[:, 1], test[:, 1], negatives)
+  if join.contradictions:
+    raise DataError(f"{folder} does not join with {root / 'ml-1m' / 'afcfm' / 'ml-1m.zip'}: under the best "
+                    f"numbering, {join.contradictions} held-out items or negatives contradict the users' ratings")
+  ncf_id = np.zeros(int(join.movie_ids.max()) + 1, np.int64)
+  ncf_id[join.movie_ids] = np.arange(len(join.movie_ids))
+  users, items = every[:, 0] - 1, ncf_id[every[:, 1]]
+  train = items != test[users, 1]
+  return _finish("ml-1m[ncf+afcfm]", len(test), join.movie_ids, users[train], items[train], test[:, 1],
+                 negatives.astype(np.int32), _movies_dat(root), np.flatnonzero(train))
 
 
 def read_tfds(dataset: str, data_dir: str | None) -> Interactions:
@@ -323,10 +437,12 @@ def read_tfds(dataset: str, data_dir: str | None) -> Interactions:
                       data["timestamp"].astype(np.int64), titles)
 
 
-_LOCAL_READERS = {("ml-100k", "local"): (read_ml100k, "ml-100k/u.data"),
-                  ("ml-1m", "ncf"): (read_ml1m_ncf, "ml-1m/ncf/ml-1m.train.rating"),
-                  ("ml-1m", "ratings"): (read_ml1m_ratings, "ml-1m/ratings.dat"),
-                  ("ml-1m", "afcfm"): (read_ml1m_afcfm, "ml-1m/afcfm/ml-1m.zip")}
+_LOCAL_READERS = {  # reader, and the files it needs
+    ("ml-100k", "local"): (read_ml100k, ("ml-100k/u.data",)),
+    ("ml-1m", "ncf"): (read_ml1m_ncf, ("ml-1m/ncf/ml-1m.train.rating",)),
+    ("ml-1m", "ncf+afcfm"): (read_ml1m_ncf_afcfm, ("ml-1m/ncf/ml-1m.test.negative", "ml-1m/afcfm/ml-1m.zip")),
+    ("ml-1m", "ratings"): (read_ml1m_ratings, ("ml-1m/ratings.dat",)),
+    ("ml-1m", "afcfm"): (read_ml1m_afcfm, ("ml-1m/afcfm/ml-1m.zip",))}
 
 
 @functools.lru_cache(maxsize=4)
@@ -335,9 +451,10 @@ def read(dataset: str, source: str, root: pathlib.Path) -> Interactions:
   if dataset not in SOURCES:
     raise ValueError(f"unknown recommendation dataset {dataset!r}; choose one of {DATASETS}")
   if source == "auto":
-    present = [s for s in SOURCES[dataset] if s != "tfds" and (root / _LOCAL_READERS[dataset, s][1]).exists()]
+    local = [s for s in SOURCES[dataset] if s != "tfds"]
+    present = [s for s in local if all((root / f).exists() for f in _LOCAL_READERS[dataset, s][1])]
     if not present:
-      wanted = ", ".join(str(root / _LOCAL_READERS[dataset, s][1]) for s in SOURCES[dataset] if s != "tfds")
+      wanted = "; ".join(" + ".join(str(root / f) for f in _LOCAL_READERS[dataset, s][1]) for s in local)
       raise DataError(f"{dataset}: no local copy found (looked for {wanted}); set config.data.data_dir or "
                       f"$BIGJAX_DATA_DIR, or config.data.source=tfds on a machine with internet")
     source = present[0]

@@ -17,7 +17,9 @@ Evaluation batches: ``{"user": [b], "candidates": [b, 100]}`` (held-out item fir
 never interacted with), plus ``"seen": [b, num_items]`` when ``config.data.full_ranking``.
 
 Metrics (``evals/ranking.py``, expected values over random tie-breaking), for each K in ``task.top_k``:
-  ``hr@K``, ``ndcg@K``                  leave-one-out, the held-out item among its 100 candidates (NCF)
+  ``hr@K``, ``ndcg@K``                  leave-one-out, the held-out item among its 100 candidates (NCF; a
+                                        candidate equal to the held-out item is not a negative: NCF's own
+                                        negatives file lists it for 156 users, and NCF's code merges it)
   ``full_recall@K``, ``full_ndcg@K``    the held-out item among every item the user did not train on
                                         (one relevant item per user, so recall@K is its hit ratio)
 
@@ -107,7 +109,10 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_
   valid = batch["mask"] > 0
   users = batch["user"]
   target = jnp.zeros(users.shape, jnp.int32)  # the held-out item is candidate 0
-  sampled = ranking.rank_counts(scores(model, params, users[:, None], batch["candidates"]), target)
+  candidates = batch["candidates"]
+  # A candidate that is the held-out item itself (NCF's negatives file has some) is not a negative.
+  sampled = ranking.rank_counts(scores(model, params, users[:, None], candidates), target,
+                                exclude=candidates == candidates[:, :1])
   out = {"count": valid.sum().astype(jnp.float32)}
   cuts = tuple(task_config.top_k)
   for k in cuts:
