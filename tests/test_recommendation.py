@@ -13,7 +13,7 @@ from bigjax.data import DataError, movielens, pipeline
 from bigjax.evals import ranking
 from bigjax.models import ncf, sasrec
 from bigjax.tasks import recommendation
-from conftest import load_config, requires_ml100k, requires_ml1m
+from conftest import load_config, requires_data, requires_ml100k, requires_ml1m
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -149,6 +149,73 @@ def test_duplicate_pairs_and_missing_files_are_named(tmp_path):
     movielens.read_ml1m_afcfm(tmp_path)
 
 
+def write_ncf_world(root: pathlib.Path, num_users=40, num_movies=160, seed=0):
+  """A small ML-1M as NCF and AFCFM ship it: ratings listed user by user in a shuffled order, NCF's numbering
+  by first appearance, each user's held-out item and 99 negatives in NCF's ids, and all pairs in an AFCFM zip
+  (shuffled, with a different held-out item per user). Returns (ncf id -> MovieID, held-out ncf ids)."""
+  import zipfile
+  rng = np.random.default_rng(seed)
+  movie_ids = rng.choice(np.arange(1, 4000), num_movies, replace=False)
+  rated = rng.random((num_users, num_movies)) < 0.25
+  rated[rng.integers(0, num_users, num_movies), np.arange(num_movies)] = True  # every movie has a rater
+  lines = [(u, int(movie_ids[m])) for u in range(num_users) for m in rng.permutation(np.flatnonzero(rated[u]))]
+  ncf_id = {}
+  for _, movie in lines:  # NCF: ids in order of first appearance in ratings.dat
+    ncf_id.setdefault(movie, len(ncf_id))
+  truth = np.array(sorted(ncf_id, key=ncf_id.get))
+  test, negatives = [], []
+  for u in range(num_users):
+    mine = [ncf_id[int(movie_ids[m])] for m in np.flatnonzero(rated[u])]
+    test.append(int(rng.choice(mine)))
+    pool = np.setdiff1d(np.arange(num_movies), mine)
+    negatives.append(rng.choice(pool, 99, replace=False))
+  negatives[3][0] = test[3]  # NCF's own file lists some users' held-out item among their negatives
+  folder = root / "ml-1m" / "ncf"
+  folder.mkdir(parents=True)
+  (folder / "ml-1m.test.rating").write_text("".join(f"{u}\t{t}\t5\t{100 + u}\n" for u, t in enumerate(test)))
+  (folder / "ml-1m.test.negative").write_text("".join(
+      f"({u},{t})\t" + "\t".join(map(str, n)) + "\n" for u, (t, n) in enumerate(zip(test, negatives))))
+  order = rng.permutation(len(lines))
+  afcfm_test = {}
+  for u, movie in lines:
+    afcfm_test.setdefault(u, movie)
+  row = lambda u, movie: f"{u + 1}-6041-6042-6043,{movie}-3707\n"
+  (root / "ml-1m" / "afcfm").mkdir(parents=True)
+  with zipfile.ZipFile(root / "ml-1m" / "afcfm" / "ml-1m.zip", "w") as archive:
+    archive.writestr("ml-1m/train.csv", "".join(row(*lines[i]) for i in order if afcfm_test[lines[i][0]] != lines[i][1]))
+    archive.writestr("ml-1m/test.csv", "".join(row(u, movie) for u, movie in afcfm_test.items()))
+  return truth, np.array(test)
+
+
+def test_ncf_item_numbering_is_recovered_and_its_split_rebuilt_from_all_pairs(tmp_path):
+  truth, test = write_ncf_world(tmp_path)
+  data = movielens.read("ml-1m", "auto", tmp_path)  # NCF's test files and the AFCFM pairs: ncf+afcfm first
+  assert data.name == "ml-1m[ncf+afcfm]"
+  np.testing.assert_array_equal(data.item_raw_ids, truth)  # every id's MovieID, as first appearance gave it
+  np.testing.assert_array_equal(data.test_items, test)
+  pairs = movielens._afcfm_pairs(tmp_path)
+  every = {(int(u) - 1, int(m)) for u, m in np.concatenate([pairs["train"], pairs["test"]])}
+  rebuilt = {(int(u), int(truth[i])) for u, i in zip(data.train_users, data.train_items)}
+  assert rebuilt == every - {(u, int(truth[t])) for u, t in enumerate(test)}  # all pairs but NCF's held-out ones
+  candidates = data.test_candidates(seed=0)
+  assert not data.is_train_pair(np.repeat(np.arange(data.num_users), 99), candidates[:, 1:].ravel()).any()
+  join = movielens.ncf_item_map(np.array([u for u, _ in every]), np.array([m for _, m in every]), test,
+                                candidates[:, 1:])
+  assert (join.contradictions, join.self_negatives) == (0, 1)  # user 3 lists their own held-out item
+  # A negative that the user rated under any numbering: one of the movies they brought in first.
+  negative = tmp_path / "ml-1m" / "ncf" / "ml-1m.test.negative"
+  lines = negative.read_text().splitlines()
+  first_of_user0 = next(k for k in range(len(truth)) if k != test[0])
+  lines[0] = "\t".join(lines[0].split("\t")[:-1] + [str(first_of_user0)])
+  negative.write_text("\n".join(lines) + "\n")
+  movielens.read.cache_clear()
+  with pytest.raises(DataError, match="does not join.*1 held-out items or negatives contradict"):
+    movielens.read("ml-1m", "ncf+afcfm", tmp_path)
+  negative.write_text("\n".join(lines[1:]) + "\n")
+  with pytest.raises(DataError, match="one test row and 99 negatives per user"):
+    movielens.read("ml-1m", "ncf+afcfm", tmp_path)
+
+
 def synthetic(num_users=40, num_items=150, seed=0) -> movielens.Interactions:
   rng = np.random.default_rng(seed)
   rows = []
@@ -187,6 +254,21 @@ def test_ml100k_split_and_candidates():
   test_pairs = np.broadcast_to(np.arange(943)[:, None], (943, 99))
   assert not data.is_train_pair(test_pairs.ravel(), candidates[:, 1:].ravel()).any()
   assert not (candidates[:, 1:] == data.test_items[:, None]).any()
+
+
+@requires_ml1m
+@requires_data("ml-1m/ncf/ml-1m.test.negative")
+def test_ml1m_ncf_split_joins_the_afcfm_pairs():
+  data = movielens.read("ml-1m", "ncf+afcfm", train.data.default_data_dir())
+  assert (data.num_users, data.num_items, len(data.train_items)) == (6040, 3706, 1_000_209 - 6040)
+  # GroupLens' ratings.dat opens 1::1193, 1::661, 1::914: NCF's items 0, 1, 2.
+  np.testing.assert_array_equal(data.item_raw_ids[:3], [1193, 661, 914])
+  assert len(np.unique(data.item_raw_ids)) == 3706
+  candidates = data.test_candidates(seed=0)
+  users = np.repeat(np.arange(6040), 99)
+  assert not data.is_train_pair(users, candidates[:, 1:].ravel()).any()
+  assert not data.is_train_pair(np.arange(6040), data.test_items).any()
+  assert int((candidates[:, 1:] == data.test_items[:, None]).any(1).sum()) == 156
 
 
 @requires_ml1m
@@ -371,6 +453,23 @@ def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking()
     assert float(sums[f"full_recall@{k}"]) == pytest.approx(sum(m[0] for m in full))
     assert float(sums[f"full_ndcg@{k}"]) == pytest.approx(sum(m[1] for m in full))
   assert float(sums["count"]) == 2
+
+
+def test_a_candidate_equal_to_the_held_out_item_is_not_a_negative():
+  model = ncf.MF(2, 5, factors=2)
+  params = recommendation.init(model, jax.random.PRNGKey(3), {"user": jnp.zeros(1, jnp.int32),
+                                                              "item": jnp.zeros(1, jnp.int32)})
+  users = jnp.array([0, 1])
+  everything = np.asarray(recommendation.scores(model, params, users[:, None], jnp.arange(5)[None]))
+  c = task_config()
+  c.top_k = (1, 2)
+  # User 0's list repeats the held-out item 2 (as NCF's negatives file does); user 1's does not.
+  with_repeat = recommendation.evaluate(model, params, {"user": users, "candidates": jnp.array([[2, 0, 2, 4],
+                                        [3, 0, 1, 4]]), "mask": jnp.ones(2)}, c)
+  for k in (1, 2):
+    expected = [reference_metrics(everything[0][[2, 0, 4]], 0, k), reference_metrics(everything[1][[3, 0, 1, 4]], 0, k)]
+    assert float(with_repeat[f"hr@{k}"]) == pytest.approx(sum(m[0] for m in expected))
+    assert float(with_repeat[f"ndcg@{k}"]) == pytest.approx(sum(m[1] for m in expected))
 
 
 # ====================================================================================== sequential (SASRec)
