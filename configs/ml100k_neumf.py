@@ -15,3 +15,15 @@ def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
   return ncf_variant(c, arg)
+
+
+def get_sweep(arg: str | None = None):
+  """``:validation``: L2 weight decay (coupled, on every matrix) x 2 seeds, scored on the validation split (each
+  user's latest training item held out; the test items never looked at), 10 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation --workdir=runs/ncf/ml100k_neumf_validation
+  """
+  from bigjax.sweep import product, sweep
+  if arg == "validation":
+    return product(sweep("optim.weight_decay", [0.0, 1e-6, 3e-6, 1e-5, 3e-5]), sweep("seed", [0, 1]))
+  raise ValueError("ml100k_neumf's sweep chooses hyperparameters on the validation split: use :validation")

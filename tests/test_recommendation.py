@@ -200,8 +200,14 @@ def test_ncf_item_numbering_is_recovered_and_its_split_rebuilt_from_all_pairs(tm
   candidates = data.test_candidates(seed=0)
   assert not data.is_train_pair(np.repeat(np.arange(data.num_users), 99), candidates[:, 1:].ravel()).any()
   join = movielens.ncf_item_map(np.array([u for u, _ in every]), np.array([m for _, m in every]), test,
-                                candidates[:, 1:])
+                                candidates[:, 1:], check_unique=True)
   assert (join.contradictions, join.self_negatives) == (0, 1)  # user 3 lists their own held-out item
+  assert join.determined.all()
+  # Movies 10 and 20 (and 30 and 40) have the same raters: nothing tells their ids apart.
+  tiny = movielens.ncf_item_map(np.array([0, 0, 1, 1]), np.array([10, 20, 30, 40]), np.array([0, 2]),
+                                np.array([[2], [0]]), check_unique=True)
+  assert tiny.contradictions == 0 and not tiny.determined.any()
+  np.testing.assert_array_equal(tiny.first_user, [0, 0, 1, 1])
   # A negative that the user rated under any numbering: one of the movies they brought in first.
   negative = tmp_path / "ml-1m" / "ncf" / "ml-1m.test.negative"
   lines = negative.read_text().splitlines()

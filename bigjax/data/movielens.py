@@ -341,14 +341,18 @@ class NcfJoin:
       ``movie_ids`` (0: the join is consistent with every line of NCF's test files).
     self_negatives: users whose 99 negatives list their own held-out item (NCF drew the negatives from all
       items but the training ones; these agree with any numbering).
+    determined: bool [num_items] or None (not asked for): True where no other consistent numbering gives the
+      id another movie.
   """
   movie_ids: np.ndarray
   first_user: np.ndarray
   contradictions: int
   self_negatives: int
+  determined: np.ndarray | None = None
 
 
-def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negatives: np.ndarray) -> NcfJoin:
+def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negatives: np.ndarray,
+                 check_unique: bool = False) -> NcfJoin:
   """The MovieID behind each of NCF's item ids, from all (user, movie) pairs and NCF's test files alone.
 
   NCF numbered users and items in order of first appearance in ``ratings.dat``, which lists the ratings user
@@ -365,6 +369,8 @@ def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negati
     movies: int [N] the MovieID of every pair.
     test: int [U] NCF's held-out item id of each user.
     negatives: int [U, 99] NCF's negative item ids of each user.
+    check_unique: also find which ids no other assignment of the same cost moves (one more assignment per id
+      of a block with more than one; ``NcfJoin.determined``).
   """
   from scipy.optimize import linear_sum_assignment
 
@@ -385,6 +391,7 @@ def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negati
   held_out = np.zeros((num_users, num_items), bool)
   held_out[np.arange(num_users), test] = True
   mapping = np.empty(num_items, np.int64)
+  determined = np.ones(num_items, bool) if check_unique else None
   contradictions = 0
   for block in np.unique(first):
     ids = np.flatnonzero(first_of_id == block)
@@ -393,9 +400,15 @@ def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negati
     cost = is_negative[:, ids].T.astype(np.float32) @ r + held_out[:, ids].T.astype(np.float32) @ (1.0 - r)
     rows, cols = linear_sum_assignment(cost)
     mapping[ids[rows]] = candidates[cols]
-    contradictions += int(cost[rows, cols].sum())
+    best = cost[rows, cols].sum()
+    contradictions += int(best)
+    for row, col in zip(rows, cols) if check_unique and len(ids) > 1 else ():
+      barred = cost.copy()
+      barred[row, col] = 2 * len(ids) * num_users + 1  # dearer than any assignment that avoids it
+      others = linear_sum_assignment(barred)
+      determined[ids[row]] = barred[others].sum() > best
   return NcfJoin(movie_ids=movie_ids[mapping], first_user=first_of_id, contradictions=contradictions,
-                 self_negatives=int(own.sum()))
+                 self_negatives=int(own.sum()), determined=determined)
 
 
 def read_ml1m_ncf_afcfm(root: pathlib.Path) -> Interactions:
