@@ -133,12 +133,14 @@ def build_model(torch, num_users: int, num_items: int, factors: int, layers: tup
   return NeuMF()
 
 
-def rank_metrics(torch, scores, k: int):
-  """Sums over rows of HR@k and NDCG@k of column 0 of ``scores [b, n]`` (bigjax/evals/ranking.py)."""
+def rank_metrics(torch, scores, k: int, repeats=None):
+  """Sums over rows of HR@k and NDCG@k of column 0 of ``scores [b, n]`` (bigjax/evals/ranking.py); ``repeats``
+  ``[b, n - 1]`` bool marks the other columns that are the held-out item again, which do not count."""
   n = scores.shape[-1]
   positive = scores[:, :1]
-  higher = (scores[:, 1:] > positive).sum(-1)
-  tied = (scores[:, 1:] == positive).sum(-1)
+  others = torch.ones_like(scores[:, 1:], dtype=torch.bool) if repeats is None else ~repeats
+  higher = (others & (scores[:, 1:] > positive)).sum(-1)
+  tied = (others & (scores[:, 1:] == positive)).sum(-1)
   lost = torch.isnan(positive[:, 0])  # ranked behind everything that is a number
   higher = torch.where(lost, torch.full_like(higher, n), higher)
   tied = torch.where(lost, torch.zeros_like(tied), tied)
@@ -158,7 +160,7 @@ def evaluate(torch, model, users, candidates, batch_size: int, k: int) -> dict[s
     for lo in range(0, len(users), batch_size):
       cands = candidates[lo:lo + batch_size]
       scores = model(users[lo:lo + batch_size, None], cands)  # [b, 1] against [b, 100]
-      h, g = rank_metrics(torch, scores, k)
+      h, g = rank_metrics(torch, scores, k, repeats=cands[:, 1:] == cands[:, :1])
       hr, ndcg = hr + h, ndcg + g
   model.train()
   return {f"hr@{k}": hr / len(users), f"ndcg@{k}": ndcg / len(users)}
