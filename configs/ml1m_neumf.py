@@ -1,18 +1,20 @@
 """NeuMF (He et al. 2017) on MovieLens-1M with the paper's settings: 8 predictive factors (GMF 8, MLP tower
 64-32-16-8), 4 negatives per positive, Adam 1e-3, batch 256, 20 epochs; leave-one-out evaluation.
 
-Data: the first ML-1M source present (data/movielens.py): NCF's own files, GroupLens' ratings.dat, else
-the AFCFM copy of all 1,000,209 interactions with its own held-out item per user and 99 test negatives
-drawn with config.data.eval_negatives_seed. Full ranking is off (6,040 x 3,706 MLP scores per
-evaluation); turn it on with --config.data.full_ranking=True.
+Data: the first ML-1M source present (data/movielens.py). On this machine that is ``ncf+afcfm``: the paper's
+own split and 99 test negatives per user (NCF's ml-1m.test.rating / .negative), its training file rebuilt
+from the AFCFM copy of all 1,000,209 interactions. ``--config.data.source=afcfm`` is the AFCFM archive's own
+split with negatives drawn by config.data.eval_negatives_seed. Full ranking is off (6,040 x 3,706 MLP
+scores per evaluation); turn it on with --config.data.full_ranking=True.
 
 Command:  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=runs/ncf/ml1m_neumf
-Result:   test HR@10 0.6798, NDCG@10 0.4066 after 20 epochs on the AFCFM split (paper, its own split:
-          0.688 / 0.410); 247 s, on one core of a 2-core CPU shared with other runs.
-          experiments/ncf/RESULTS.md.
+Result:   on the paper's split, test HR@10 0.6839, NDCG@10 0.4120 after 20 epochs (paper: 0.688 / 0.410); seeds
+          0-2: HR@10 0.6775 +- 0.0057, NDCG@10 0.4062 +- 0.0052; 502 s for seed 0 on one core of a 2-core CPU
+          shared with other runs. On the AFCFM split: 0.6798 / 0.4066. experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors:
           GMF that wide, MLP tower 8f-4f-2f-f). With pre-training at 64 factors (configs/ncf_ablation.py,
-          ``ml1m_factors`` then ``ml1m_pretrained``, seed 1): 0.6970 / 0.4278 (paper 0.730 / 0.447).
+          ``ml1m_factors`` then ``ml1m_pretrained``, seed 1; commands in RESULTS): 0.6974 / 0.4308 on the
+          paper's split (paper 0.730 / 0.447).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
