@@ -14,10 +14,10 @@ Commands (ML-100K; about 1-3 minutes per run on a 2-core CPU):
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_factors --workdir=runs/ncf_ablation/ml100k_factors
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_pretrained --workdir=runs/ncf_ablation/ml100k_pretrained
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_negatives --workdir=runs/ncf_ablation/ml100k_negatives
-ML-1M, on the paper's split (the 8- and 64-factor points were run one by one, each workdir named on the
-command line; commands in experiments/ncf/RESULTS.md): GMF-8 HR@10 0.6371, MLP-8 0.6679, NeuMF-8 pre-trained
-(seed 1) 0.6707 (paper 0.701); GMF-64 0.6924, MLP-64 0.6737, NeuMF-64 pre-trained (seed 1) 0.6974 / 0.4308 (paper
-0.730 / 0.447). The ``pretrained`` stage takes seed 1, not its parts' 0: with theirs it replays their
+ML-1M, on the paper's split (the 8-, 32- and 64-factor points were run one by one, each workdir named on
+the command line; commands in experiments/ncf/RESULTS.md): GMF-8 HR@10 0.6371, MLP-8 0.6679, NeuMF-8
+pre-trained (seed 1) 0.6707 (paper 0.701); GMF-32 0.7041, MLP-32 0.6654, NeuMF-32 pre-trained 0.6851 (paper
+0.726); GMF-64 0.6924, MLP-64 0.6737, NeuMF-64 pre-trained 0.6974 / 0.4308 (paper 0.730 / 0.447). The ``pretrained`` stage takes seed 1, not its parts' 0: with theirs it replays their
 negatives and order epoch by epoch, and on ML-1M (the AFCFM split) its last epoch dropped to 0.6861 / 0.4217
 (``--config.seed=0``).
 Result:   experiments/ncf/RESULTS.md.
