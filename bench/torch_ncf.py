@@ -133,12 +133,12 @@ def build_model(torch, num_users: int, num_items: int, factors: int, layers: tup
   return NeuMF()
 
 
-def rank_metrics(torch, scores, k: int, repeats=None):
+def rank_metrics(torch, scores, k: int, repeats):
   """Sums over rows of HR@k and NDCG@k of column 0 of ``scores [b, n]`` (bigjax/evals/ranking.py); ``repeats``
   ``[b, n - 1]`` bool marks the other columns that are the held-out item again, which do not count."""
   n = scores.shape[-1]
   positive = scores[:, :1]
-  others = torch.ones_like(scores[:, 1:], dtype=torch.bool) if repeats is None else ~repeats
+  others = ~repeats
   higher = (others & (scores[:, 1:] > positive)).sum(-1)
   tied = (others & (scores[:, 1:] == positive)).sum(-1)
   lost = torch.isnan(positive[:, 0])  # ranked behind everything that is a number

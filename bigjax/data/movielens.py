@@ -411,6 +411,15 @@ def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negati
                  self_negatives=int(own.sum()), determined=determined)
 
 
+def ncf_afcfm_join(root: pathlib.Path, check_unique: bool = False):
+  """``(pairs, test, negatives, join)``: every AFCFM (UserID, MovieID) pair ``[N, 2]`` in the archive's line order
+  (its held-out ones last), NCF's test rows ``[U, 2]`` and negatives ``[U, 99]``, and ``ncf_item_map`` of them."""
+  test, negatives = _ncf_test(root / "ml-1m" / "ncf")
+  parts = _afcfm_pairs(root)
+  every = np.concatenate([parts["train"], parts["test"]])
+  return every, test, negatives, ncf_item_map(every[:, 0] - 1, every[:, 1], test[:, 1], negatives, check_unique)
+
+
 def read_ml1m_ncf_afcfm(root: pathlib.Path) -> Interactions:
   """NCF's own split and test negatives, its training file rebuilt from the AFCFM archive's complete pairs.
 
@@ -419,14 +428,11 @@ def read_ml1m_ncf_afcfm(root: pathlib.Path) -> Interactions:
   (``ncf_item_map``). Time order: the archive's line order, with its own held-out item (its user's latest)
   last.
   """
-  folder = root / "ml-1m" / "ncf"
-  test, negatives = _ncf_test(folder)
-  pairs = _afcfm_pairs(root)
-  every = np.concatenate([pairs["train"], pairs["test"]])
-  join = ncf_item_map(every[:, 0] - 1, every[:, 1], test[:, 1], negatives)
+  every, test, negatives, join = ncf_afcfm_join(root)
   if join.contradictions:
-    raise DataError(f"{folder} does not join with {root / 'ml-1m' / 'afcfm' / 'ml-1m.zip'}: under the best "
-                    f"numbering, {join.contradictions} held-out items or negatives contradict the users' ratings")
+    raise DataError(f"{root / 'ml-1m' / 'ncf'} does not join with {root / 'ml-1m' / 'afcfm' / 'ml-1m.zip'}: under "
+                    f"the best numbering, {join.contradictions} held-out items or negatives contradict the users' "
+                    f"ratings")
   ncf_id = np.zeros(int(join.movie_ids.max()) + 1, np.int64)
   ncf_id[join.movie_ids] = np.arange(len(join.movie_ids))
   users, items = every[:, 0] - 1, ncf_id[every[:, 1]]

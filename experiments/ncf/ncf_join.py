@@ -25,15 +25,12 @@ def main():
   parser.add_argument("--json", default="")
   args = parser.parse_args()
   root = pathlib.Path(args.data_dir)
-  test, negatives = movielens._ncf_test(root / "ml-1m" / "ncf")
-  pairs = movielens._afcfm_pairs(root)
-  every = np.concatenate([pairs["train"], pairs["test"]])
-  join = movielens.ncf_item_map(every[:, 0] - 1, every[:, 1], test[:, 1], negatives, check_unique=True)
+  every, test, negatives, join = movielens.ncf_afcfm_join(root, check_unique=True)
   open_ids = np.flatnonzero(~join.determined)
-  afcfm_held_out = dict(zip(pairs["test"][:, 0] - 1, pairs["test"][:, 1]))
-  same = sum(int(afcfm_held_out[u] == join.movie_ids[t]) for u, t in test)
-  raters = np.bincount(np.searchsorted(np.sort(join.movie_ids), every[:, 1]), minlength=len(join.movie_ids))
-  raters = raters[np.argsort(np.argsort(join.movie_ids))]  # per NCF id
+  afcfm_held_out = dict(zip(*movielens._afcfm_pairs(root)["test"].T))
+  same = sum(int(afcfm_held_out[u + 1] == join.movie_ids[t]) for u, t in test)
+  movies, counts = np.unique(every[:, 1], return_counts=True)
+  raters = counts[np.searchsorted(movies, join.movie_ids)]  # per NCF id
   record = {
       "pairs": int(len(every)), "users": int(len(test)), "items": int(len(join.movie_ids)),
       "blocks": int(len(np.unique(join.first_user))),
