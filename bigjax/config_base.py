@@ -45,6 +45,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.task.pretrained_gmf = ""      # recommendation (NeuMF): workdir of a trained GMF to start the GMF part from
   c.task.pretrained_mlp = ""      # recommendation (NeuMF): workdir of a trained MLP to start the MLP part from
   c.task.pretrained_alpha = 0.5   # recommendation (NeuMF): weight of the GMF part in the joined output layer
+  c.task.pretrained_checkpoint = "latest"  # recommendation (NeuMF): each part's latest checkpoint, or "best" (hr@K)
   c.task.evaluator_workdir = "runs/gan_evaluator"  # GAN: workdir of the fixed classifier scoring samples
   c.task.evaluator_features = "Dense_0"  # GAN: the evaluator layer whose outputs the Fréchet distance compares
   c.task.eval_samples = 10000     # GAN: samples scored at each evaluation (and training images in the floor)

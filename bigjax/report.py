@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from bigjax.writers import flatten, hashable
+from bigjax.writers import flatten, hashable, read_curve
 
 SEED = "seed"
 # Config keys that name places on disk: they differ between runs without being part of the experiment.
@@ -89,26 +89,6 @@ def find_sweeps(roots: list[str]) -> list[tuple[pathlib.Path, dict]]:
         raise ReportError(f"{path} is not a sweep file: expected an object with a list of 'points'")
       sweeps.append((path.parent, sweep))
   return sweeps
-
-
-def read_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
-  """``{step: value}`` of ``metric`` from the run's metrics.jsonl (empty if the run logged none).
-
-  A resumed run appends the steps after its last checkpoint a second time; the later value wins, as it is
-  the one the finished run continued from. A torn last line (a run killed mid-write) is skipped.
-  """
-  path = workdir / "metrics.jsonl"
-  curve = {}
-  if not path.exists():
-    return curve
-  for line in path.read_text().splitlines():
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError:
-      continue
-    if isinstance(record, dict) and metric in record and "step" in record:
-      curve[int(record["step"])] = float(record[metric])
-  return curve
 
 
 def curve_metrics(workdir: pathlib.Path) -> set[str]:

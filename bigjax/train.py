@@ -619,9 +619,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
 
 
 def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
-                   example: dict[str, tuple[tuple[int, ...], Any]] | None = None
+                   example: dict[str, tuple[tuple[int, ...], Any]] | None = None, step: int | None = None
                    ) -> tuple[ml_collections.ConfigDict, nn.Module, Any]:
-  """``(config, model, params)`` of the run in ``workdir``, from its newest checkpoint, on one device.
+  """``(config, model, params)`` of the run in ``workdir``, from its checkpoint at ``step`` (default: the
+  newest), on one device.
 
   ``model`` (fitted to the run's data) and ``example`` (``example_spec`` of its batches) may be given, e.g.
   from a saved vocabulary; otherwise both come from the run's ``config.json`` and its training split.
@@ -642,9 +643,14 @@ def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
   _, abstract_state = abstract_train_state(config, model, task, mesh, example, max(config.train.num_steps, 1))
   ckpt = checkpoint.Checkpointer(workdir / "checkpoints")
   try:
-    step = ckpt.latest_step()
-    if step is None:
+    kept = ckpt.all_steps()
+    if not kept:
       raise ConfigError(f"{workdir / 'checkpoints'} holds no checkpoint")
+    if step is None:
+      step = max(kept)
+    elif step not in kept:
+      raise ConfigError(f"{workdir / 'checkpoints'} holds no checkpoint at step {step}, only at {sorted(kept)}; "
+                        f"a run keeps its last config.train.keep_checkpoints of them")
     try:
       state, _ = ckpt.restore(step, abstract_state)
     except Exception as error:  # orbax raises many types for unreadable files

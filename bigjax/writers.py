@@ -1,4 +1,5 @@
-"""Metric writers: TensorBoard event files (tensorboardX, no TensorFlow), ``metrics.jsonl``, console progress.
+"""Metric writers: TensorBoard event files (tensorboardX, no TensorFlow), ``metrics.jsonl``, console progress;
+and ``read_curve``, which reads a metric back from ``metrics.jsonl``.
 
 Only process 0 writes; the other processes get writers that do nothing.
 """
@@ -110,3 +111,23 @@ class Progress:
                    100.0 * step / self.total_steps, shown, steps_per_s, rates["perf/examples_per_s"],
                    format_duration(eta))
     return rates
+
+
+def read_curve(workdir: str | pathlib.Path, metric: str) -> dict[int, float]:
+  """``{step: value}`` of ``metric`` from the run's metrics.jsonl (empty if the run logged none).
+
+  A resumed run appends the steps after its last checkpoint a second time; the later value wins, as it is
+  the one the finished run continued from. A torn last line (a run killed mid-write) is skipped.
+  """
+  path = pathlib.Path(workdir) / "metrics.jsonl"
+  curve = {}
+  if not path.exists():
+    return curve
+  for line in path.read_text().splitlines():
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if isinstance(record, dict) and metric in record and "step" in record:
+      curve[int(record["step"])] = float(record[metric])
+  return curve

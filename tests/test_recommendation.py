@@ -1,5 +1,6 @@
 """Recommendation (issue 5): ranking metrics, MovieLens splits and negatives, the NCF models and task."""
 
+import json
 import math
 import pathlib
 
@@ -597,3 +598,54 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "mlp"), str(tmp_path / "gmf")
   with pytest.raises(ValueError, match="expected a GMF"):
     task.initial_params(model, params, config.task)
+
+
+def test_best_step_is_the_earliest_highest_hr_on_the_run_s_own_split(tmp_path):
+  (tmp_path / "config.json").write_text('{"data": {"eval_split": "validation"}}')
+  lines = [{"step": 10, "validation/hr@10": 0.5, "test/hr@10": 0.9}, {"step": 20, "validation/hr@10": 0.7},
+           {"step": 30, "train/loss": 0.1}, {"step": 40, "validation/hr@10": 0.7}, {"step": 50, "validation/hr@10": 0.6}]
+  (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+  assert recommendation.best_step(str(tmp_path)) == 20
+  with pytest.raises(ValueError, match="logs no validation/hr@5"):
+    recommendation.best_step(str(tmp_path), k=5)
+  with pytest.raises(ValueError, match="no readable config.json"):
+    recommendation.best_step(str(tmp_path / "missing"))
+
+
+@requires_ml100k
+def test_pretrained_neumf_from_the_parts_best_checkpoints(tmp_path):
+  """``task.pretrained_checkpoint='best'``: each part at the step of its best test HR@10, as NCF's code keeps it."""
+  runs = {}
+  for name in ("gmf", "mlp"):
+    part = load_config(f"ml100k_{name}", "smoke")
+    part.train.num_steps, part.train.eval_every_steps, part.train.checkpoint_every_steps = 64, 16, 16
+    part.train.keep_checkpoints = 4
+    train.run(part, tmp_path / name)
+    runs[name] = tmp_path / name
+  curves = {name: {json.loads(line)["step"]: json.loads(line)["test/hr@10"]
+                   for line in (run / "metrics.jsonl").read_text().splitlines() if "test/hr@10" in line}
+            for name, run in runs.items()}
+  assert all(sorted(curve) == [16, 32, 48, 64] for curve in curves.values()), curves
+  best = {name: min(step for step, hr in curve.items() if hr == max(curve.values())) for name, curve in curves.items()}
+  assert {name: recommendation.best_step(str(run)) for name, run in runs.items()} == best
+  config = load_config("ml100k_neumf_pretrained", "smoke")
+  config.task.pretrained_gmf, config.task.pretrained_mlp = str(runs["gmf"]), str(runs["mlp"])
+  config.task.pretrained_checkpoint = "best"
+  (_, gmf, gp), (_, mlp, mp) = (train.restore_params(runs[name], step=best[name]) for name in ("gmf", "mlp"))
+  model, task = train.validate(config)
+  model = model.clone(num_users=gmf.num_users, num_items=gmf.num_items)
+  params = jax.tree.map(jnp.zeros_like, ncf.neumf_from_pretrained(
+      {"gmf": gp["tower"], "mlp": mp["tower"], "predict": {"kernel": jnp.zeros((8, 1)), "bias": jnp.zeros(1)}},
+      gp, mp))
+  joined = task.initial_params(model, params, config.task)
+  users, items = jnp.arange(30) % 11, jnp.arange(30)
+  expected = 0.5 * gmf.apply({"params": gp}, users, items) + 0.5 * mlp.apply({"params": mp}, users, items)
+  np.testing.assert_allclose(model.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-6)
+  if best["gmf"] != 64:  # the latest checkpoint is another model: "best" really picked an older one
+    _, _, latest = train.restore_params(runs["gmf"])
+    assert not np.allclose(latest["tower"]["user_embedding"], gp["tower"]["user_embedding"])
+  config.task.pretrained_checkpoint = "newest"
+  with pytest.raises(ValueError, match="pretrained_checkpoint='newest'"):
+    task.initial_params(model, params, config.task)
+  with pytest.raises(train.ConfigError, match="no checkpoint at step 8, only at \\[16, 32, 48, 64\\]"):
+    train.restore_params(runs["gmf"], step=8)

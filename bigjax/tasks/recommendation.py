@@ -23,10 +23,17 @@ Metrics (``evals/ranking.py``, expected values over random tie-breaking), for ea
   ``full_recall@K``, ``full_ndcg@K``    the held-out item among every item the user did not train on
                                         (one relevant item per user, so recall@K is its hit ratio)
 
-``task.pretrained_gmf`` and ``task.pretrained_mlp`` (workdirs) start a NeuMF from the newest checkpoints of a
-trained GMF and a trained MLP run (He et al. 2017, Sec. 3.4.1), joined with weight ``task.pretrained_alpha``.
+``task.pretrained_gmf`` and ``task.pretrained_mlp`` (workdirs) start a NeuMF from a trained GMF and a trained
+MLP run (He et al. 2017, Sec. 3.4.1), joined with weight ``task.pretrained_alpha``. ``task.pretrained_checkpoint``
+picks each run's checkpoint: ``latest``, or ``best``, the one at the step of its best logged ``hr@K`` (the first
+``task.top_k``) on its own evaluation split. NCF's code keeps that one (it saves a part's weights whenever its test
+HR@10 improves), so ``best`` on parts evaluated on the test split selects on the test set, as the paper does; on
+parts evaluated on the validation split it does not. The part runs must keep that checkpoint
+(``config.train.keep_checkpoints`` at least their number of checkpoints).
 """
 
+import json
+import pathlib
 from typing import Any
 
 import chex
@@ -36,8 +43,10 @@ import jax.numpy as jnp
 import optax
 
 from bigjax.evals import ranking
+from bigjax.writers import read_curve
 
 LOSSES = ("log_loss", "bpr", "softmax")
+PRETRAINED_CHECKPOINTS = ("latest", "best")
 
 
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
@@ -138,9 +147,13 @@ def initial_params(model: nn.Module, params: Any, task_config: Any) -> Any:
   if not all(runs) or not isinstance(model, ncf.NeuMF):
     raise ValueError(f"config.task.pretrained_gmf={runs[0]!r}, pretrained_mlp={runs[1]!r}: a NeuMF starts from both "
                      f"a GMF and an MLP run; this model is a {type(model).__name__}")
+  which = task_config.get("pretrained_checkpoint", "latest")
+  if which not in PRETRAINED_CHECKPOINTS:
+    raise ValueError(f"config.task.pretrained_checkpoint={which!r}: choose one of {PRETRAINED_CHECKPOINTS}")
   loaded = []
   for run, kind, field in zip(runs, (ncf.GMF, ncf.MLP), ("pretrained_gmf", "pretrained_mlp")):
-    _, trained, trained_params = train.restore_params(run)
+    step = best_step(run, task_config.top_k[0]) if which == "best" else None
+    _, trained, trained_params = train.restore_params(run, step=step)
     if type(trained) is not kind:
       raise ValueError(f"config.task.{field}: {run} trained a {type(trained).__name__}, expected a {kind.__name__}")
     if (trained.num_users, trained.num_items) != (model.num_users, model.num_items):
@@ -148,3 +161,15 @@ def initial_params(model: nn.Module, params: Any, task_config: Any) -> Any:
                        f"this run {model.num_users} and {model.num_items}: not the same data")
     loaded.append(jax.device_get(trained_params))
   return ncf.neumf_from_pretrained(jax.device_get(params), *loaded, alpha=task_config.pretrained_alpha)
+
+
+def best_step(workdir: str, k: int = 10) -> int:
+  """The step of the run's highest ``<eval split>/hr@k`` in its metrics.jsonl (the earliest of equal ones)."""
+  try:
+    split = json.loads((pathlib.Path(workdir) / "config.json").read_text())["data"]["eval_split"]
+  except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
+    raise ValueError(f"{workdir}: no readable config.json to find its evaluation split ({error})") from None
+  curve = read_curve(workdir, f"{split}/hr@{k}")
+  if not curve:
+    raise ValueError(f"{workdir}/metrics.jsonl logs no {split}/hr@{k}: no best checkpoint to choose")
+  return max(sorted(curve), key=lambda step: curve[step])
