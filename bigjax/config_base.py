@@ -42,6 +42,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.task.loss = "softmax_xent"
   c.task.random_shift = 0         # > 0: translate training images by up to this many pixels
   c.task.top_k = (10,)            # recommendation: cut-offs of HR@K / NDCG@K
+  c.task.embedding_l2 = 0.0       # recommendation: L2 weight on the id-embedding rows each example reads
   c.task.pretrained_gmf = ""      # recommendation (NeuMF): workdir of a trained GMF to start the GMF part from
   c.task.pretrained_mlp = ""      # recommendation (NeuMF): workdir of a trained MLP to start the MLP part from
   c.task.pretrained_alpha = 0.5   # recommendation (NeuMF): weight of the GMF part in the joined output layer

@@ -4,6 +4,7 @@ import json
 import math
 import pathlib
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -438,6 +439,59 @@ def test_losses_against_hand_computation():
   assert float(metrics["top10"]) == 1.0  # 6 items: every positive is in the top 10
   with pytest.raises(ValueError, match="data.pairs=True"):
     recommendation.loss(model, params, {"user": users, "item": items, "label": labels}, None, task_config("softmax"))
+
+
+@pytest.mark.parametrize("name", ["GMF", "MLP", "NeuMF", "MF"])
+def test_embedding_l2_penalises_the_rows_a_batch_reads(name):
+  """``task.embedding_l2``: the loss plus λ Σ_tables mean_b ||row||², in float64; rows the batch does not read
+  get no gradient from it (unlike weight decay on whole tables)."""
+  model = getattr(ncf, name)(5, 7, factors=2, row_multiple=4)
+  users, items, labels = jnp.array([0, 1, 1, 3]), jnp.array([2, 2, 4, 6]), jnp.array([1.0, 0.0, 1.0, 0.0])
+  params = recommendation.init(model, jax.random.PRNGKey(3), {"user": users, "item": items})
+  params = jax.tree.map(lambda x: x * 30.0, nn.unbox(params))  # embeddings of norm ~0.5, so the penalty is not negligible
+  batch = {"user": users, "item": items, "label": labels}
+  config = task_config()
+  config.embedding_l2 = 0.3
+  value, metrics = recommendation.loss(model, params, batch, None, config)
+  plain, _ = recommendation.loss(model, params, batch, None, task_config())
+  tables = {"GMF": [("tower",)], "MLP": [("tower",)], "NeuMF": [("gmf",), ("mlp",)], "MF": [()]}[name]
+  penalty = 0.0
+  for path in tables:
+    scope = params
+    for key in path:
+      scope = scope[key]
+    for table, ids in (("user_embedding", users), ("item_embedding", items)):
+      rows = np.asarray(scope[table], np.float64)[np.asarray(ids)]
+      penalty += np.mean(np.sum(rows ** 2, axis=-1))
+  assert penalty > 0.01
+  assert float(metrics["fit_loss"]) == pytest.approx(float(plain), rel=1e-6)
+  assert float(value) == pytest.approx(float(plain) + 0.3 * penalty, rel=1e-5)
+  grads = jax.grad(lambda p: recommendation.loss(model, p, batch, None, config)[0])(params)
+  penalty_grads = jax.grad(lambda p: recommendation.scores_and_l2(model, p, users, items)[1])(params)
+  scope, penalty_scope, values = grads, penalty_grads, params
+  for key in tables[0]:
+    scope, penalty_scope, values = scope[key], penalty_scope[key], values[key]
+  unread_users, unread_items = [2, 4], [0, 1, 3, 5]
+  np.testing.assert_array_equal(np.asarray(scope["user_embedding"])[unread_users], 0.0)
+  np.testing.assert_array_equal(np.asarray(scope["item_embedding"])[unread_items], 0.0)
+  # The penalty's gradient on a row is 2 (count of the row in the batch / b) * row: item 2 is read twice of 4.
+  rows = np.asarray(values["item_embedding"], np.float64)
+  expected = np.zeros_like(rows)
+  for i in np.asarray(items):
+    expected[i] += 2 * rows[i] / 4
+  np.testing.assert_allclose(np.asarray(penalty_scope["item_embedding"]), expected, rtol=1e-5, atol=1e-8)
+  bpr = task_config("bpr")
+  bpr.embedding_l2 = 0.3
+  negatives = jnp.array([[0, 5], [3, 3], [1, 0], [2, 2]])
+  value, metrics = recommendation.loss(model, params, {"user": users, "item": items, "negative": negatives}, None, bpr)
+  assert float(value) > float(metrics["fit_loss"])
+  softmax = task_config("softmax")
+  softmax.embedding_l2 = 0.3
+  with pytest.raises(ValueError, match="embedding_l2"):
+    recommendation.loss(model, params, {"user": users, "item": items, "negative": negatives}, None, softmax)
+  config.embedding_l2 = -1.0
+  with pytest.raises(ValueError, match="embedding_l2=-1.0"):
+    recommendation.loss(model, params, batch, None, config)
 
 
 def test_evaluate_ranks_candidate_zero_and_excludes_seen_items_in_full_ranking():

@@ -11,6 +11,10 @@ x ``factor``, ``features`` x ``factor``); ``config.sharding.logical_rules`` plac
 over ``fsdp``. Their rows are padded to a multiple of ``row_multiple`` so that any mesh axis up to that size
 divides them; padding rows are never looked up and stay at their initial values.
 
+Every id embedding a score reads sows its squared norm into the ``losses`` collection (``embedding_sq``): the
+per-example L2 penalty of ``task.embedding_l2`` (tasks/recommendation.py) reads them, so only the rows of a
+batch are regularised, as in Rendle et al. (2020)'s MF (the biases are not).
+
 Parameter layout, so that NeuMF can start from trained GMF and MLP models (``neumf_from_pretrained``):
   GMF:   {"tower": {"user_embedding", "item_embedding"}, "predict": Dense(1)}
   MLP:   {"tower": {"user_embedding", "item_embedding", "hidden_0", ...}, "predict": Dense(1)}
@@ -39,6 +43,15 @@ def _check_sizes(module: nn.Module) -> None:
 def _embedding(module: nn.Module, name: str, rows: int, dim: int, axis: str) -> jnp.ndarray:
   return module.param(name, nn.with_logical_partitioning(EMBED_INIT, (axis, "factor")),
                       (_rows(rows, module.row_multiple), dim))
+
+
+def _lookup(module: nn.Module, name: str, rows: int, dim: int, axis: str, ids: jnp.ndarray) -> jnp.ndarray:
+  """Rows ``ids`` of the embedding table ``name``; their squared norms are sown as ``("losses", "embedding_sq")``
+  (``[...]`` per id) for the per-example L2 penalty of ``task.embedding_l2`` (recorded only when the caller makes
+  the collection mutable, so scoring pays nothing for it)."""
+  vectors = jnp.take(_embedding(module, name, rows, dim, axis), ids, axis=0)
+  module.sow("losses", "embedding_sq", jnp.sum(jnp.square(vectors.astype(jnp.float32)), axis=-1))
+  return vectors
 
 
 def bag(ids: jnp.ndarray, weights: jnp.ndarray, table: jnp.ndarray) -> jnp.ndarray:
@@ -74,8 +87,8 @@ class GMFTower(nn.Module):
 
   @nn.compact
   def __call__(self, users, items, item_side=None):
-    p = jnp.take(_embedding(self, "user_embedding", self.num_users, self.factors, "users"), users, axis=0)
-    q = jnp.take(_embedding(self, "item_embedding", self.num_items, self.factors, "items"), items, axis=0)
+    p = _lookup(self, "user_embedding", self.num_users, self.factors, "users", users)
+    q = _lookup(self, "item_embedding", self.num_items, self.factors, "items", items)
     return p * (q if item_side is None else q + item_side)
 
 
@@ -92,8 +105,8 @@ class MLPTower(nn.Module):
     if len(self.layers) < 2 or self.layers[0] % 2:
       raise ValueError(f"MLP layers={self.layers}: need an even input width and at least one hidden layer")
     dim = self.layers[0] // 2
-    p = jnp.take(_embedding(self, "user_embedding", self.num_users, dim, "users"), users, axis=0)
-    q = jnp.take(_embedding(self, "item_embedding", self.num_items, dim, "items"), items, axis=0)
+    p = _lookup(self, "user_embedding", self.num_users, dim, "users", users)
+    q = _lookup(self, "item_embedding", self.num_items, dim, "items", items)
     x = nn.relu(_ConcatDense(self.layers[1], name="hidden_0")(p, q if item_side is None else q + item_side))
     for i, width in enumerate(self.layers[2:], start=1):
       x = nn.relu(nn.Dense(width, kernel_init=nn.initializers.xavier_uniform(), name=f"hidden_{i}")(x))
@@ -204,6 +217,8 @@ class MF(nn.Module):
   def __call__(self, users, items, train: bool = False):
     p = jnp.take(self.user_embedding, users, axis=0)
     q = jnp.take(self.item_embedding, items, axis=0)
+    for vectors in (p, q):
+      self.sow("losses", "embedding_sq", jnp.sum(jnp.square(vectors.astype(jnp.float32)), axis=-1))
     b_u = jnp.take(self.user_bias[:, 0], users, axis=0)
     b_i = jnp.take(self.item_bias[:, 0], items, axis=0)
     return (p * q).sum(-1) + b_u + b_i + self.bias
