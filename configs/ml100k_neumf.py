@@ -14,7 +14,7 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  return ncf_variant(c, arg)
+  return ncf_variant(c, "validation" if arg == "validation_l2" else arg)
 
 
 def get_sweep(arg: str | None = None):
@@ -22,8 +22,16 @@ def get_sweep(arg: str | None = None):
   user's latest training item held out; the test items never looked at), 10 runs::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation --workdir=runs/ncf/ml100k_neumf_validation
+
+  ``:validation_l2``: the same for ``task.embedding_l2``, the L2 penalty on the embedding rows each example
+  reads (tasks/recommendation.py), x 2 seeds, 10 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_l2 --workdir=runs/ncf/ml100k_neumf_validation_l2
   """
   from bigjax.sweep import product, sweep
   if arg == "validation":
     return product(sweep("optim.weight_decay", [0.0, 1e-6, 3e-6, 1e-5, 3e-5]), sweep("seed", [0, 1]))
-  raise ValueError("ml100k_neumf's sweep chooses hyperparameters on the validation split: use :validation")
+  if arg == "validation_l2":
+    return product(sweep("task.embedding_l2", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]), sweep("seed", [0, 1]))
+  raise ValueError("ml100k_neumf's sweeps choose hyperparameters on the validation split: use :validation or "
+                   ":validation_l2")
