@@ -631,23 +631,29 @@ def test_smoke_config_trains(name, tmp_path):
   check_smoke_results(train.run(config, tmp_path), config)
 
 
-@requires_ml100k
-def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
-  train.run(load_config("ml100k_gmf", "smoke"), tmp_path / "gmf")
-  train.run(load_config("ml100k_mlp", "smoke"), tmp_path / "mlp")
-  config = load_config("ml100k_neumf_pretrained", "smoke")
-  config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "gmf"), str(tmp_path / "mlp")
-  _, gmf, gp = train.restore_params(tmp_path / "gmf")
-  _, mlp, mp = train.restore_params(tmp_path / "mlp")
+def assert_neumf_joins(config, gmf_run, mlp_run, steps=(None, None)):
+  """Checks that ``task.initial_params`` starts ``config``'s NeuMF as 0.5 GMF + 0.5 MLP of the two runs' checkpoints
+  at ``steps`` (None: the newest); returns ``(model, task, params, gmf_params)``."""
+  (_, gmf, gp), (_, mlp, mp) = (train.restore_params(run, step=step) for run, step in zip((gmf_run, mlp_run), steps))
   model, task = train.validate(config)
   model = model.clone(num_users=gmf.num_users, num_items=gmf.num_items)
   params = jax.tree.map(jnp.zeros_like, ncf.neumf_from_pretrained(
       {"gmf": gp["tower"], "mlp": mp["tower"], "predict": {"kernel": jnp.zeros((8, 1)), "bias": jnp.zeros(1)}},
       gp, mp))
   joined = task.initial_params(model, params, config.task)
-  users, items = jnp.arange(20) % 7, jnp.arange(20)
+  users, items = jnp.arange(30) % 11, jnp.arange(30)
   expected = 0.5 * gmf.apply({"params": gp}, users, items) + 0.5 * mlp.apply({"params": mp}, users, items)
   np.testing.assert_allclose(model.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-6)
+  return model, task, params, gp
+
+
+@requires_ml100k
+def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
+  train.run(load_config("ml100k_gmf", "smoke"), tmp_path / "gmf")
+  train.run(load_config("ml100k_mlp", "smoke"), tmp_path / "mlp")
+  config = load_config("ml100k_neumf_pretrained", "smoke")
+  config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "gmf"), str(tmp_path / "mlp")
+  model, task, params, _ = assert_neumf_joins(config, tmp_path / "gmf", tmp_path / "mlp")
   check_smoke_results(train.run(config, tmp_path / "neumf"), config)
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "mlp"), str(tmp_path / "gmf")
   with pytest.raises(ValueError, match="expected a GMF"):
@@ -685,16 +691,7 @@ def test_pretrained_neumf_from_the_parts_best_checkpoints(tmp_path):
   config = load_config("ml100k_neumf_pretrained", "smoke")
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(runs["gmf"]), str(runs["mlp"])
   config.task.pretrained_checkpoint = "best"
-  (_, gmf, gp), (_, mlp, mp) = (train.restore_params(runs[name], step=best[name]) for name in ("gmf", "mlp"))
-  model, task = train.validate(config)
-  model = model.clone(num_users=gmf.num_users, num_items=gmf.num_items)
-  params = jax.tree.map(jnp.zeros_like, ncf.neumf_from_pretrained(
-      {"gmf": gp["tower"], "mlp": mp["tower"], "predict": {"kernel": jnp.zeros((8, 1)), "bias": jnp.zeros(1)}},
-      gp, mp))
-  joined = task.initial_params(model, params, config.task)
-  users, items = jnp.arange(30) % 11, jnp.arange(30)
-  expected = 0.5 * gmf.apply({"params": gp}, users, items) + 0.5 * mlp.apply({"params": mp}, users, items)
-  np.testing.assert_allclose(model.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-6)
+  model, task, params, gp = assert_neumf_joins(config, runs["gmf"], runs["mlp"], (best["gmf"], best["mlp"]))
   if best["gmf"] != 64:  # the latest checkpoint is another model: "best" really picked an older one
     _, _, latest = train.restore_params(runs["gmf"])
     assert not np.allclose(latest["tower"]["user_embedding"], gp["tower"]["user_embedding"])
