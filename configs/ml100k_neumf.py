@@ -24,7 +24,7 @@ def get_sweep(arg: str | None = None):
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation --workdir=runs/ncf/ml100k_neumf_validation
 
   ``:validation_l2``: the same for ``task.embedding_l2``, the L2 penalty on the embedding rows each example
-  reads (tasks/recommendation.py), x 2 seeds, 10 runs::
+  reads (tasks/recommendation.py), x 2 seeds, 14 runs::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_l2 --workdir=runs/ncf/ml100k_neumf_validation_l2
   """
@@ -32,6 +32,6 @@ def get_sweep(arg: str | None = None):
   if arg == "validation":
     return product(sweep("optim.weight_decay", [0.0, 1e-6, 3e-6, 1e-5, 3e-5]), sweep("seed", [0, 1]))
   if arg == "validation_l2":
-    return product(sweep("task.embedding_l2", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]), sweep("seed", [0, 1]))
+    return product(sweep("task.embedding_l2", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]), sweep("seed", [0, 1]))
   raise ValueError("ml100k_neumf's sweeps choose hyperparameters on the validation split: use :validation or "
                    ":validation_l2")
