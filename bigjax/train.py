@@ -435,6 +435,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   """
   # ---------------------------------------------------------------- config & workdir
   wall_start = time.perf_counter()
+  revision = git_revision()  # the code this process imported: read it before a long run, not after
   TRACE_COUNTS.clear()
   if "://" in str(workdir):  # pathlib would quietly turn gs://b/x into the local directory gs:/b/x
     raise ConfigError(f"--workdir={workdir}: bigjax writes its workdir through the filesystem; mount the bucket "
@@ -594,7 +595,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       "command": command,
       "config": json.loads(config.to_json_best_effort(sort_keys=True)),
       "seed": config.seed,
-      "git_revision": git_revision(),
+      "git_revision": revision,
       "jax_version": jax.__version__,
       "device_kind": jax.devices()[0].device_kind,
       "platform": jax.devices()[0].platform,
