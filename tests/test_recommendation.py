@@ -453,7 +453,8 @@ def test_embedding_l2_penalises_the_rows_a_batch_reads(name):
   config = task_config()
   config.embedding_l2 = 0.3
   value, metrics = recommendation.loss(model, params, batch, None, config)
-  plain, _ = recommendation.loss(model, params, batch, None, task_config())
+  plain, plain_metrics = recommendation.loss(model, params, batch, None, task_config())
+  assert "fit_loss" not in plain_metrics  # logged only when there is a penalty to tell it from
   tables = {"GMF": [("tower",)], "MLP": [("tower",)], "NeuMF": [("gmf",), ("mlp",)], "MF": [()]}[name]
   penalty = 0.0
   for path in tables:

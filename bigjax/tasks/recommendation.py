@@ -119,8 +119,11 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
       positive = scores(model, params, batch["user"], batch["item"])
       negative = scores(model, params, batch["user"][:, None], batch["negative"])
     fit = -jax.nn.log_sigmoid(positive[:, None] - negative).mean()
-    value = fit + l2 * (l2_positive + l2_negative) if l2 else fit
-    return value, {"loss": value, "fit_loss": fit, "pair_accuracy": (positive[:, None] > negative).mean()}
+    metrics = {"pair_accuracy": (positive[:, None] > negative).mean()}
+    if not l2:
+      return fit, {"loss": fit, **metrics}
+    value = fit + l2 * (l2_positive + l2_negative)
+    return value, {"loss": value, "fit_loss": fit, **metrics}
   if task_config.loss == "softmax":
     if l2:
       raise ValueError("config.task.embedding_l2 penalises the rows a pairwise or pointwise batch reads; the "
@@ -139,10 +142,13 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
   if l2:
     logits, penalty = scores_and_l2(model, params, batch["user"], batch["item"])
   else:
-    logits, penalty = scores(model, params, batch["user"], batch["item"]), 0.0
+    logits = scores(model, params, batch["user"], batch["item"])
   fit = optax.sigmoid_binary_cross_entropy(logits, batch["label"]).mean()
+  metrics = {"accuracy": ((logits > 0) == (batch["label"] > 0.5)).mean()}
+  if not l2:
+    return fit, {"loss": fit, **metrics}
   value = fit + l2 * penalty
-  return value, {"loss": value, "fit_loss": fit, "accuracy": ((logits > 0) == (batch["label"] > 0.5)).mean()}
+  return value, {"loss": value, "fit_loss": fit, **metrics}
 
 
 def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_config: Any) -> dict[str, jnp.ndarray]:
