@@ -49,7 +49,11 @@ def _lookup(module: nn.Module, name: str, rows: int, dim: int, axis: str, ids: j
   """Rows ``ids`` of the embedding table ``name``; their squared norms are sown as ``("losses", "embedding_sq")``
   (``[...]`` per id) for the per-example L2 penalty of ``task.embedding_l2`` (recorded only when the caller makes
   the collection mutable, so scoring pays nothing for it)."""
-  vectors = jnp.take(_embedding(module, name, rows, dim, axis), ids, axis=0)
+  return _sow_norms(module, jnp.take(_embedding(module, name, rows, dim, axis), ids, axis=0))
+
+
+def _sow_norms(module: nn.Module, vectors: jnp.ndarray) -> jnp.ndarray:
+  """``vectors``, their squared norms sown as ``("losses", "embedding_sq")``."""
   module.sow("losses", "embedding_sq", jnp.sum(jnp.square(vectors.astype(jnp.float32)), axis=-1))
   return vectors
 
@@ -215,10 +219,8 @@ class MF(nn.Module):
     self.bias = self.param("bias", nn.initializers.zeros, ())
 
   def __call__(self, users, items, train: bool = False):
-    p = jnp.take(self.user_embedding, users, axis=0)
-    q = jnp.take(self.item_embedding, items, axis=0)
-    for vectors in (p, q):
-      self.sow("losses", "embedding_sq", jnp.sum(jnp.square(vectors.astype(jnp.float32)), axis=-1))
+    p = _sow_norms(self, jnp.take(self.user_embedding, users, axis=0))
+    q = _sow_norms(self, jnp.take(self.item_embedding, items, axis=0))
     b_u = jnp.take(self.user_bias[:, 0], users, axis=0)
     b_i = jnp.take(self.item_bias[:, 0], items, axis=0)
     return (p * q).sum(-1) + b_u + b_i + self.bias

@@ -27,7 +27,9 @@ def main():
   root = pathlib.Path(args.data_dir)
   every, test, negatives, join = movielens.ncf_afcfm_join(root, check_unique=True)
   open_ids = np.flatnonzero(~join.determined)
-  afcfm_held_out = dict(zip(*movielens._afcfm_pairs(root)["test"].T))
+  held_out = every[-len(test):]  # ncf_afcfm_join lists the archive's held-out pairs last, one per user
+  assert len(np.unique(held_out[:, 0])) == len(test), "the AFCFM archive holds out one pair per user"
+  afcfm_held_out = dict(zip(*held_out.T))
   same = sum(int(afcfm_held_out[u + 1] == join.movie_ids[t]) for u, t in test)
   movies, counts = np.unique(every[:, 1], return_counts=True)
   raters = counts[np.searchsorted(movies, join.movie_ids)]  # per NCF id
