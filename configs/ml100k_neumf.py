@@ -6,7 +6,8 @@ Result:   test HR@10 0.6416, NDCG@10 0.3796 after 20 epochs (seed 0; seeds 0-2: 
           2-core CPU shared with other runs.
           Neither regulariser chosen on the validation split lifts it: weight decay (best 0), and
           ``task.embedding_l2`` (best 0.01; on test 0.6303 +- 0.0058 over seeds 0-2). experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests); ``validation`` and ``validation_l2`` (the sweeps below).
+Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2`` and ``validation_schedule`` (the
+          sweeps below).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
@@ -15,7 +16,7 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  return ncf_variant(c, "validation" if arg == "validation_l2" else arg)
+  return ncf_variant(c, "validation" if arg in ("validation_l2", "validation_schedule") else arg)
 
 
 def get_sweep(arg: str | None = None):
@@ -28,11 +29,19 @@ def get_sweep(arg: str | None = None):
   reads (tasks/recommendation.py), x 2 seeds, 14 runs::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_l2 --workdir=runs/ncf/ml100k_neumf_validation_l2
+
+  ``:validation_schedule``: Adam's learning rate and its schedule over the 20 epochs (constant, as the paper;
+  cosine or linear decay to 0), x 2 seeds, 18 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_schedule --workdir=runs/ncf/ml100k_neumf_validation_schedule --parallel=2
   """
   from bigjax.sweep import product, sweep
   if arg == "validation":
     return product(sweep("optim.weight_decay", [0.0, 1e-6, 3e-6, 1e-5, 3e-5]), sweep("seed", [0, 1]))
   if arg == "validation_l2":
     return product(sweep("task.embedding_l2", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]), sweep("seed", [0, 1]))
-  raise ValueError("ml100k_neumf's sweeps choose hyperparameters on the validation split: use :validation or "
-                   ":validation_l2")
+  if arg == "validation_schedule":
+    return product(sweep("optim.schedule", ["constant", "cosine", "linear"]), sweep("optim.lr", [1e-3, 2e-3, 5e-3]),
+                   sweep("seed", [0, 1]))
+  raise ValueError("ml100k_neumf's sweeps choose hyperparameters on the validation split: use :validation, "
+                   ":validation_l2 or :validation_schedule")
