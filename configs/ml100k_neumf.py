@@ -6,8 +6,8 @@ Result:   test HR@10 0.6416, NDCG@10 0.3796 after 20 epochs (seed 0; seeds 0-2: 
           2-core CPU shared with other runs.
           Neither regulariser chosen on the validation split lifts it: weight decay (best 0), and
           ``task.embedding_l2`` (best 0.01; on test 0.6303 +- 0.0058 over seeds 0-2). experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2`` and ``validation_schedule`` (the
-          sweeps below).
+Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``, ``validation_schedule`` and
+          ``validation_negatives`` (the sweeps below).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
@@ -16,7 +16,7 @@ from bigjax.config_base import base_config, ncf, ncf_variant
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  return ncf_variant(c, "validation" if arg in ("validation_l2", "validation_schedule") else arg)
+  return ncf_variant(c, "validation" if arg in ("validation_l2", "validation_schedule", "validation_negatives") else arg)
 
 
 def get_sweep(arg: str | None = None):
@@ -34,6 +34,11 @@ def get_sweep(arg: str | None = None):
   cosine or linear decay to 0), x 2 seeds, 18 runs::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_schedule --workdir=runs/ncf/ml100k_neumf_validation_schedule --parallel=2
+
+  ``:validation_negatives``: negatives per positive (1 to 8) under the schedule that sweep chose (cosine from
+  1e-3), x 2 seeds, 12 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_negatives --workdir=runs/ncf/ml100k_neumf_validation_negatives
   """
   from bigjax.sweep import product, sweep
   if arg == "validation":
@@ -43,5 +48,8 @@ def get_sweep(arg: str | None = None):
   if arg == "validation_schedule":
     return product(sweep("optim.schedule", ["constant", "cosine", "linear"]), sweep("optim.lr", [1e-3, 2e-3, 5e-3]),
                    sweep("seed", [0, 1]))
+  if arg == "validation_negatives":
+    return product(sweep("optim.schedule", ["cosine"]), sweep("data.num_negatives", [1, 2, 3, 4, 6, 8]),
+                   sweep("seed", [0, 1]))
   raise ValueError("ml100k_neumf's sweeps choose hyperparameters on the validation split: use :validation, "
-                   ":validation_l2 or :validation_schedule")
+                   ":validation_l2, :validation_schedule or :validation_negatives")
