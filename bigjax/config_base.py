@@ -75,6 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.steps_per_call = 1      # optimizer steps per jitted call (lax.scan); same updates, less dispatch
   c.train.log_every_steps = 100
   c.train.eval_every_steps = 0    # 0 -> once per epoch
+  c.train.eval_at_start = False   # also evaluate the initial parameters, at step 0 (NCF's code does)
   c.train.checkpoint_every_steps = 0  # 0 -> once per epoch
   c.train.keep_checkpoints = 3
   c.train.async_checkpoint = True

@@ -545,6 +545,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   train_metrics: dict[str, float] = {}
   train_start = time.perf_counter()
   try:
+    if start_step == 0 and config.train.eval_at_start:  # the model before any update: a fresh init or a warm start
+      eval_metrics = evaluate(state.params, 0)
+      writer.write(0, eval_metrics)
+      if is_main:
+        logging.info("step 0: %s", "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
+      progress.restart_clock(0)
     while step < sched.total_steps:
       batch = parallel.host_to_global(next(train_iter), mesh, leading_dims=1)
       with jax.transfer_guard("disallow"):  # every host<->device copy in the hot path must be explicit

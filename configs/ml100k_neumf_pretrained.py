@@ -27,4 +27,5 @@ def get_config(arg: str | None = None):
   c.optim.name = "sgd"
   c.optim.momentum = 0.0
   c.optim.lr = 1e-3
+  c.train.eval_at_start = True  # the joined parts before any update: NCF's code counts it in its best epoch
   return ncf_variant(c, arg)

@@ -55,6 +55,7 @@ def get_config(arg: str | None = None):
     c.seed = 1
     c.optim.name = "sgd"
     c.optim.momentum = 0.0
+    c.train.eval_at_start = True  # the joined parts before any update: NCF's code counts it in its best epoch
   return c
 
 

@@ -333,6 +333,40 @@ def test_missing_data_is_a_clear_error(tmp_path):
   assert not (tmp_path / "run").exists()
 
 
+def test_eval_at_start_scores_the_initial_parameters_once(tmp_path):
+  """``train.eval_at_start``: an evaluation at step 0, of the parameters before any update. At a zero learning
+  rate every later evaluation scores the same parameters and must equal it; a resumed run does not repeat it."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.steps_per_call = 16, 4
+  config.train.log_every_steps, config.train.eval_every_steps = 4, 8
+  config.train.checkpoint_every_steps, config.train.keep_checkpoints = 8, 3
+  split = config.data.eval_split
+
+  def evals(workdir):
+    return [{k: v for k, v in m.items() if k.startswith(f"{split}/")} | {"step": m["step"]}
+            for m in read_metrics(workdir) if any(k.startswith(f"{split}/") for k in m)]
+
+  train.run(config, tmp_path / "off")
+  assert [e["step"] for e in evals(tmp_path / "off")] == [8, 16]
+  config.train.eval_at_start = True
+  frozen = config.copy_and_resolve_references()
+  frozen.optim.lr = 0.0
+  train.run(frozen, tmp_path / "frozen")
+  still = evals(tmp_path / "frozen")
+  assert [e.pop("step") for e in still] == [0, 8, 16]
+  assert still[0] == still[1] == still[2] and f"{split}/accuracy" in still[0]
+  train.run(config, tmp_path / "trained")
+  moved = evals(tmp_path / "trained")
+  assert [e.pop("step") for e in moved] == [0, 8, 16]
+  assert moved[0] == still[0]  # the same initialisation, scored before the first update
+  assert moved[2] != moved[0]
+  shutil.copytree(tmp_path / "trained", tmp_path / "resumed")
+  (tmp_path / "resumed" / "results.json").unlink()
+  shutil.rmtree(tmp_path / "resumed" / "checkpoints" / "16")
+  assert train.run(config, tmp_path / "resumed")["resumed_from_step"] == 8
+  assert [e["step"] for e in evals(tmp_path / "resumed")] == [0, 8, 16, 16]  # step 16 again, step 0 not
+
+
 def test_resume_mid_log_interval_logs_what_an_uninterrupted_run_logs(tmp_path):
   """A checkpoint between two logs carries the train-metric sums so far: the resumed run's next log and its
   final train metrics equal the uninterrupted run's."""
