@@ -541,15 +541,20 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       raise checkpoint_mismatch(workdir, start_step, {"metric_sums": restored_sums})
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     sums = {k: jax.device_put(np.float32(v), replicated) for k, v in restored_sums.items()}
+
+  def evaluate_and_write(params, step: int) -> dict[str, float]:
+    metrics = evaluate(params, step)
+    writer.write(step, metrics)
+    if is_main:
+      logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    return metrics
+
   eval_metrics: dict[str, float] = {}
   train_metrics: dict[str, float] = {}
   train_start = time.perf_counter()
   try:
     if start_step == 0 and config.train.eval_at_start:  # the model before any update: a fresh init or a warm start
-      eval_metrics = evaluate(state.params, 0)
-      writer.write(0, eval_metrics)
-      if is_main:
-        logging.info("step 0: %s", "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
+      eval_metrics = evaluate_and_write(state.params, 0)
       progress.restart_clock(0)
     while step < sched.total_steps:
       batch = parallel.host_to_global(next(train_iter), mesh, leading_dims=1)
@@ -571,10 +576,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         rates = progress.report(step, train_metrics)
         writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
       if at_eval:
-        eval_metrics = evaluate(state.params, step)
-        writer.write(step, eval_metrics)
-        if is_main:
-          logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(eval_metrics.items())))
+        eval_metrics = evaluate_and_write(state.params, step)
       if at_checkpoint or preempted:
         partial = {k: float(v) for k, v in jax.device_get(sums).items()}  # float32 -> float -> float32 is exact
         ckpt.save(step, state, {**train_iter.get_state(), "metric_sums": partial})
