@@ -14,11 +14,13 @@ Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``,
 
 from bigjax.config_base import base_config, ncf, ncf_variant
 
+SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives")  # all on the validation split
+
 
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
-  return ncf_variant(c, "validation" if arg in ("validation_l2", "validation_schedule", "validation_negatives") else arg)
+  return ncf_variant(c, "validation" if arg in SWEEPS else arg)
 
 
 def get_sweep(arg: str | None = None):
@@ -53,5 +55,5 @@ def get_sweep(arg: str | None = None):
   if arg == "validation_negatives":
     return product(sweep("optim.schedule", ["cosine"]), sweep("data.num_negatives", [1, 2, 3, 4, 6, 8]),
                    sweep("seed", [0, 1]))
-  raise ValueError("ml100k_neumf's sweeps choose hyperparameters on the validation split: use :validation, "
-                   ":validation_l2, :validation_schedule or :validation_negatives")
+  raise ValueError(f"ml100k_neumf's sweeps choose hyperparameters on the validation split: use one of "
+                   f"{', '.join(':' + name for name in SWEEPS)}")

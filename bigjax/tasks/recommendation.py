@@ -112,18 +112,10 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     if "negative" not in batch:
       raise ValueError("config.task.loss='bpr' ranks a positive against its negatives: set config.data.pairs=True")
     chex.assert_rank(batch["negative"], 2)
-    if l2:
-      positive, l2_positive = scores_and_l2(model, params, batch["user"], batch["item"])
-      negative, l2_negative = scores_and_l2(model, params, batch["user"][:, None], batch["negative"])
-    else:
-      positive = scores(model, params, batch["user"], batch["item"])
-      negative = scores(model, params, batch["user"][:, None], batch["negative"])
+    positive, l2_positive = _scored(model, params, batch["user"], batch["item"], l2)
+    negative, l2_negative = _scored(model, params, batch["user"][:, None], batch["negative"], l2)
     fit = -jax.nn.log_sigmoid(positive[:, None] - negative).mean()
-    metrics = {"pair_accuracy": (positive[:, None] > negative).mean()}
-    if not l2:
-      return fit, {"loss": fit, **metrics}
-    value = fit + l2 * (l2_positive + l2_negative)
-    return value, {"loss": value, "fit_loss": fit, **metrics}
+    return _with_penalty(fit, l2, l2_positive + l2_negative, {"pair_accuracy": (positive[:, None] > negative).mean()})
   if task_config.loss == "softmax":
     if l2:
       raise ValueError("config.task.embedding_l2 penalises the rows a pairwise or pointwise batch reads; the "
@@ -139,12 +131,19 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     raise ValueError(f"unknown recommendation loss {task_config.loss!r}; choose one of {LOSSES}")
   if "label" not in batch:
     raise ValueError("config.task.loss='log_loss' scores labelled rows: set config.data.pairs=False")
-  if l2:
-    logits, penalty = scores_and_l2(model, params, batch["user"], batch["item"])
-  else:
-    logits = scores(model, params, batch["user"], batch["item"])
+  logits, penalty = _scored(model, params, batch["user"], batch["item"], l2)
   fit = optax.sigmoid_binary_cross_entropy(logits, batch["label"]).mean()
-  metrics = {"accuracy": ((logits > 0) == (batch["label"] > 0.5)).mean()}
+  return _with_penalty(fit, l2, penalty, {"accuracy": ((logits > 0) == (batch["label"] > 0.5)).mean()})
+
+
+def _scored(model: nn.Module, params: Any, users, items, l2: float) -> tuple[jnp.ndarray, Any]:
+  """``(scores, penalty)``; the embedding penalty is computed only when ``l2`` weighs it (0.0 otherwise)."""
+  return scores_and_l2(model, params, users, items) if l2 else (scores(model, params, users, items), 0.0)
+
+
+def _with_penalty(fit: jnp.ndarray, l2: float, penalty: Any,
+                  metrics: dict[str, jnp.ndarray]) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+  """``fit + l2 * penalty`` and its metrics; ``fit_loss`` is logged apart only when a penalty is added."""
   if not l2:
     return fit, {"loss": fit, **metrics}
   value = fit + l2 * penalty
