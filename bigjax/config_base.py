@@ -68,6 +68,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.cooldown_steps = 0      # schedule "cooldown": the last N steps decay linearly to lr * end_lr_factor
   c.optim.end_lr_factor = 0.0
   c.optim.clip_norm = 0.0
+  c.optim.ema_decay = 0.0         # > 0: evaluate, checkpoint and restore a moving average of the parameters
 
   c.train = ml_collections.ConfigDict()
   c.train.num_epochs = 10.0

@@ -4,12 +4,15 @@ Fields: ``name`` (adam | adamw | sgd | momentum), ``lr``, ``b1``, ``b2``, ``eps`
 ``nesterov``, ``weight_decay``, ``schedule`` (constant | cosine | warmup_cosine | linear | cooldown),
 ``warmup_steps``, ``end_lr_factor`` (final lr = lr * end_lr_factor), ``cooldown_steps`` (``cooldown``: constant,
 then linear to the final lr over the last ``cooldown_steps`` steps; the warmup-stable-decay schedule of Hägele et
-al. 2024 without the warmup), ``clip_norm`` (0 disables).
+al. 2024 without the warmup), ``clip_norm`` (0 disables), ``ema_decay`` (> 0: keep an exponential moving average of
+the parameters in the optimizer state, which the loop evaluates, checkpoints and restores instead of the live
+parameters; ``param_average``).
 """
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
@@ -58,4 +61,47 @@ def make_optimizer(cfg: Any, total_steps: int) -> tuple[optax.GradientTransforma
     tx = optax.chain(optax.add_decayed_weights(cfg.weight_decay, mask=decay_mask), tx)
   if cfg.clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), tx)
+  decay = cfg.get("ema_decay", 0.0)  # runs recorded before the field existed kept no average
+  if not 0.0 <= decay < 1.0:
+    raise ValueError(f"config.optim.ema_decay={decay} must be in [0, 1) (0: evaluate the live parameters)")
+  if decay:
+    tx = optax.chain(tx, param_average(decay))
   return tx, schedule
+
+
+class ParamAverageState(NamedTuple):
+  count: jax.Array  # int32 []: updates averaged so far
+  average: Any      # the running average, shaped (and boxed, sharded) like the parameters
+
+
+def param_average(decay: float) -> optax.GradientTransformation:
+  """Passes the updates through and keeps an exponential moving average of the parameters they lead to.
+
+  This is Polyak averaging in its exponential form (as TensorFlow's ``ExponentialMovingAverage`` with
+  ``num_updates``): after update t (counted from 0) the parameters ``p`` enter as
+  ``average = d_t * average + (1 - d_t) * p`` with ``d_t = min(decay, (1 + t) / (10 + t))``, so the first
+  updates are not swamped by the initialisation. The average starts at the initial parameters. Last in a
+  chain, ``params + updates`` are the parameters after the step. Integer leaves are carried, not averaged.
+  """
+  def init(params):
+    return ParamAverageState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.copy, params))
+
+  def update(updates, state, params=None):
+    if params is None:
+      raise ValueError("param_average needs the parameters: call tx.update(grads, state, params)")
+    new = optax.apply_updates(params, updates)
+    t = state.count.astype(jnp.float32)
+    d = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+    mix = lambda a, p: (d * a + (1.0 - d) * p).astype(a.dtype) if jnp.issubdtype(a.dtype, jnp.inexact) else p
+    return updates, ParamAverageState(state.count + 1, jax.tree.map(mix, state.average, new))
+
+  return optax.GradientTransformation(init, update)
+
+
+def eval_params(opt_state: Any, params: Any) -> Any:
+  """The parameters a run evaluates: the ``param_average`` in ``opt_state`` if it keeps one, else ``params``."""
+  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, ParamAverageState))
+           if isinstance(s, ParamAverageState)]
+  if len(found) > 1:
+    raise ValueError(f"the optimizer state holds {len(found)} parameter averages; expected at most one")
+  return found[0].average if found else params

@@ -133,6 +133,12 @@ def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, Any]:
     raise ConfigError(f"config.optim.name={config.optim.name!r} is unknown; choose one of {optim.OPTIMIZERS}")
   if config.optim.schedule not in optim.SCHEDULES:
     raise ConfigError(f"config.optim.schedule={config.optim.schedule!r} is unknown; choose one of {optim.SCHEDULES}")
+  decay = config.optim.get("ema_decay", 0.0)
+  if not (isinstance(decay, (int, float)) and 0.0 <= decay < 1.0):
+    raise ConfigError(f"config.optim.ema_decay={decay!r} must be a number in [0, 1) (0: evaluate the live parameters)")
+  if decay and hasattr(task, "make_update"):
+    raise ConfigError(f"config.optim.ema_decay={decay}: task {config.task.name!r} updates its own variables "
+                      f"(e.g. a GAN's players) and averages what it needs itself (config.task.generator_ema)")
   try:
     parallel.mesh_shape(config.mesh, jax.device_count())
   except parallel.ShardingError as error:
@@ -351,6 +357,7 @@ class Program:
   state_sharding: Any
   train_call: Any            # compiled: (state, sums, batches[K, B, ...]) -> (state, sums); donates state, sums
   eval_call: Any             # compiled: (params, batch[B_eval, ...]) -> metric sums
+  init_opt_state: Any        # jitted: params -> the optimizer's initial state for them, placed like the state's
   zero_sums: Any             # () -> fresh replicated metric accumulators
   num_params: int
   compile_time: float
@@ -420,8 +427,10 @@ def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any
   eval_call = jax.jit(make_eval_call(model, task, config.task),
                       in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
                       out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
+  init_opt_state = jax.jit(lambda p: task.init_opt_state(tx, p) if hasattr(task, "init_opt_state") else tx.init(p),
+                           out_shardings=state_sharding.opt_state)
   return Program(init_state=init_state, abstract_state=abstract_state, state_sharding=state_sharding,
-                 train_call=train_call, eval_call=eval_call, zero_sums=zero_sums,
+                 train_call=train_call, eval_call=eval_call, init_opt_state=init_opt_state, zero_sums=zero_sums,
                  num_params=sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params)),
                  compile_time=time.perf_counter() - compile_start, memory=_memory_analysis(train_call))
 
@@ -479,8 +488,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     state = jax.jit(program.init_state, out_shardings=state_sharding)(rng)
     if hasattr(task, "initial_params"):  # e.g. NeuMF starting from trained GMF and MLP runs
       params = task.initial_params(model, state.params, config.task)
-      if params is not state.params:
-        state = state.replace(params=jax.device_put(params, state_sharding.params))
+      if params is not state.params:  # and the optimizer's state (e.g. a parameter average) starts from them
+        params = jax.device_put(params, state_sharding.params)
+        state = state.replace(params=params, opt_state=program.init_opt_state(params))
     start_step, restored_sums = 0, {}
   else:
     start_step, state, data_state = restored
@@ -505,7 +515,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   sample_eval = (task.make_sample_eval(model, config, train_arrays, eval_arrays, workdir, is_main)
                  if hasattr(task, "make_sample_eval") else None)
 
-  def evaluate(params, step: int) -> dict[str, float]:
+  def evaluate(state, step: int) -> dict[str, float]:
+    # The parameter average where config.optim.ema_decay keeps one (placed like the parameters), else the live ones.
+    params = jax.device_put(optim.eval_params(state.opt_state, state.params), state_sharding.params)
     totals: dict[str, float] = {}
     for host_batch in eval_host_batches:
       sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
@@ -542,8 +554,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     sums = {k: jax.device_put(np.float32(v), replicated) for k, v in restored_sums.items()}
 
-  def evaluate_and_write(params, step: int) -> dict[str, float]:
-    metrics = evaluate(params, step)
+  def evaluate_and_write(state, step: int) -> dict[str, float]:
+    metrics = evaluate(state, step)
     writer.write(step, metrics)
     if is_main:
       logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
@@ -554,7 +566,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
   train_start = time.perf_counter()
   try:
     if start_step == 0 and config.train.eval_at_start:  # the model before any update: a fresh init or a warm start
-      eval_metrics = evaluate_and_write(state.params, 0)
+      eval_metrics = evaluate_and_write(state, 0)
       progress.restart_clock(0)
     while step < sched.total_steps:
       batch = parallel.host_to_global(next(train_iter), mesh, leading_dims=1)
@@ -576,7 +588,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         rates = progress.report(step, train_metrics)
         writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
       if at_eval:
-        eval_metrics = evaluate_and_write(state.params, step)
+        eval_metrics = evaluate_and_write(state, step)
       if at_checkpoint or preempted:
         partial = {k: float(v) for k, v in jax.device_get(sums).items()}  # float32 -> float -> float32 is exact
         ckpt.save(step, state, {**train_iter.get_state(), "metric_sums": partial})
@@ -587,7 +599,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         raise Preempted(step)
     check_finite(state)  # also covers a run resumed from its final checkpoint
     if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
-      eval_metrics = evaluate(state.params, step)
+      eval_metrics = evaluate(state, step)
     jax.block_until_ready(state)
     train_time = time.perf_counter() - train_start
     ckpt.wait()
@@ -631,7 +643,8 @@ def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
                    example: dict[str, tuple[tuple[int, ...], Any]] | None = None, step: int | None = None
                    ) -> tuple[ml_collections.ConfigDict, nn.Module, Any]:
   """``(config, model, params)`` of the run in ``workdir``, from its checkpoint at ``step`` (default: the
-  newest), on one device.
+  newest), on one device. The parameters are those the run evaluated: its parameter average where
+  ``config.optim.ema_decay`` kept one, else the live parameters.
 
   ``model`` (fitted to the run's data) and ``example`` (``example_spec`` of its batches) may be given, e.g.
   from a saved vocabulary; otherwise both come from the run's ``config.json`` and its training split.
@@ -668,7 +681,7 @@ def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
   finally:
     ckpt.close()
   logging.info("restored %s at step %d (%s)", workdir, step, config.model.name)
-  return config, model, state.params
+  return config, model, optim.eval_params(state.opt_state, state.params)
 
 
 def checkpoint_mismatch(workdir, step, data_state) -> RuntimeError:

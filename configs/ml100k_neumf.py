@@ -14,7 +14,7 @@ Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``,
 
 from bigjax.config_base import base_config, ncf, ncf_variant
 
-SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives")  # all on the validation split
+SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives", "validation_ema")  # all on the validation split
 
 
 def get_config(arg: str | None = None):
@@ -43,6 +43,11 @@ def get_sweep(arg: str | None = None):
   1e-3), x 2 seeds, 12 runs::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_negatives --workdir=runs/ncf/ml100k_neumf_validation_negatives
+
+  ``:validation_ema``: evaluating a moving average of the parameters (``optim.ema_decay``; 0.999 averages over
+  about half an epoch, 0.99995 over about ten) at the constant rate and under the cosine decay, x 2 seeds, 16 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_ema --workdir=runs/ncf/ml100k_neumf_validation_ema --parallel=2
   """
   from bigjax.sweep import product, sweep
   if arg == "validation":
@@ -54,6 +59,9 @@ def get_sweep(arg: str | None = None):
                    sweep("seed", [0, 1]))
   if arg == "validation_negatives":
     return product(sweep("optim.schedule", ["cosine"]), sweep("data.num_negatives", [1, 2, 3, 4, 6, 8]),
+                   sweep("seed", [0, 1]))
+  if arg == "validation_ema":
+    return product(sweep("optim.schedule", ["constant", "cosine"]), sweep("optim.ema_decay", [0.0, 0.999, 0.9999, 0.99995]),
                    sweep("seed", [0, 1]))
   raise ValueError(f"ml100k_neumf's sweeps choose hyperparameters on the validation split: use one of "
                    f"{', '.join(':' + name for name in SWEEPS)}")
