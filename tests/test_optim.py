@@ -139,6 +139,46 @@ def test_optimizer_unknown_raises_naming_value():
     optim.make_optimizer(optim_config(name="lamb"), 10)
 
 
+# ------------------------------------------------------------------------------ parameter average ---
+
+def test_param_average_follows_the_float64_recurrence_and_leaves_the_updates_alone():
+  """``optim.ema_decay``: after update t the parameters p_{t+1} enter the average as
+  a <- d_t a + (1 - d_t) p_{t+1}, d_t = min(decay, (1 + t) / (10 + t)), a starting at p_0; the updates are SGD's."""
+  params, grads = params_and_grads()
+  lr, decay, steps = 0.1, 0.5, 12  # (1 + t) / (10 + t) passes 0.5 at t = 8: both branches of the min are taken
+  tx, _ = optim.make_optimizer(optim_config(name="sgd", lr=lr, ema_decay=decay), steps)
+  plain, _ = optim.make_optimizer(optim_config(name="sgd", lr=lr), steps)
+  state, p = tx.init(params), params
+  ref_p = jax.tree.map(lambda x: np.asarray(x, np.float64), params)
+  ref_a = ref_p
+  for t in range(steps):
+    g = jax.tree.map(lambda x: (t + 1.0) * x - 0.05 * t, grads)
+    updates, state = tx.update(g, state, p)
+    assert_tree_close(updates, plain.update(g, plain.init(p), p)[0])
+    p = optax.apply_updates(p, updates)
+    ref_p = jax.tree.map(lambda x, gx: x - lr * np.asarray(gx, np.float64), ref_p, g)
+    d = min(decay, (1 + t) / (10 + t))
+    ref_a = jax.tree.map(lambda a, x: d * a + (1 - d) * x, ref_a, ref_p)
+  assert steps / (9 + steps) > decay > 1 / 10  # the warm-up and the constant decay both ran
+  average = optim.eval_params(state, p)
+  for got, want in zip(jax.tree.leaves(average), jax.tree.leaves(ref_a)):
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(jax.tree.leaves(average)[0], jax.tree.leaves(p)[0])
+
+
+def test_eval_params_are_the_live_ones_without_an_average():
+  params, grads = params_and_grads()
+  tx, _ = optim.make_optimizer(optim_config(name="adam", lr=0.01), 10)
+  state = tx.init(params)
+  assert optim.eval_params(state, params) is params
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1])
+def test_ema_decay_outside_zero_one_raises_naming_it(decay):
+  with pytest.raises(ValueError, match=f"ema_decay={decay}"):
+    optim.make_optimizer(optim_config(ema_decay=decay), 10)
+
+
 # ---------------------------------------------------------------------------------- weight decay ---
 
 def test_decay_mask_excludes_biases():

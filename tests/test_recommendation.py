@@ -15,7 +15,7 @@ from bigjax.data import DataError, movielens, pipeline
 from bigjax.evals import ranking
 from bigjax.models import ncf, sasrec
 from bigjax.tasks import recommendation
-from conftest import load_config, requires_data, requires_ml100k, requires_ml1m
+from conftest import load_config, read_metrics, requires_data, requires_ml100k, requires_ml1m
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -655,7 +655,15 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
   config = load_config("ml100k_neumf_pretrained", "smoke")
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "gmf"), str(tmp_path / "mlp")
   model, task, params, _ = assert_neumf_joins(config, tmp_path / "gmf", tmp_path / "mlp")
+  config.train.eval_at_start = True
   check_smoke_results(train.run(config, tmp_path / "neumf"), config)
+  # A parameter average (optim.ema_decay) starts from the parts too: the same scores before the first update.
+  config.optim.ema_decay = 0.99
+  train.run(config, tmp_path / "neumf_ema")
+  at_start = [[{k: v for k, v in m.items() if k.startswith("test/")} for m in read_metrics(tmp_path / run)
+               if m["step"] == 0 and "test/hr@10" in m] for run in ("neumf", "neumf_ema")]
+  assert len(at_start[0]) == 1 and at_start[0] == at_start[1]
+  config.optim.ema_decay = 0.0
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "mlp"), str(tmp_path / "gmf")
   with pytest.raises(ValueError, match="expected a GMF"):
     task.initial_params(model, params, config.task)

@@ -367,6 +367,36 @@ def test_eval_at_start_scores_the_initial_parameters_once(tmp_path):
   assert [e["step"] for e in evals(tmp_path / "resumed")] == [0, 8, 16, 16]  # step 16 again, step 0 not
 
 
+def test_ema_run_evaluates_checkpoints_and_restores_the_parameter_average(tmp_path):
+  """``optim.ema_decay``: the average lives in the optimizer state of the checkpoint; the run's evaluations
+  score it, not the live parameters, and ``restore_params`` returns it."""
+  config = load_config("digits_mlp", "smoke")
+  config.optim.ema_decay = 0.9
+  results = train.run(config, tmp_path)
+  state = final_state(tmp_path)
+  averages = [s for s in jax.tree.leaves(state["opt_state"], is_leaf=lambda x: isinstance(x, dict) and "average" in x)
+              if isinstance(s, dict) and "average" in s]
+  assert len(averages) == 1 and int(averages[0]["count"]) == results["steps"]
+  _, model, restored = train.restore_params(tmp_path)
+  assert_bitwise_equal(jax.tree.map(np.asarray, restored), averages[0]["average"])
+  assert not np.allclose(jax.tree.leaves(restored)[0], jax.tree.leaves(state["params"])[0])
+  _, task = train.validate(config)
+  split = train.load_split(config.data, config.data.eval_split)
+  batch = {k: v[np.arange(len(split))] for k, v in split.arrays.items()} | {"mask": np.ones(len(split), np.float32)}
+
+  def accuracy(params):
+    sums = task.evaluate(model, params, batch, config.task)
+    return float(sums["accuracy"] / sums["count"])
+
+  split_name = config.data.eval_split
+  assert results["final_metrics"][f"{split_name}/accuracy"] == pytest.approx(accuracy(restored), abs=1e-6)
+  assert accuracy(restored) != accuracy(state["params"])  # the live parameters score differently
+  config.optim.ema_decay = 1.0
+  with pytest.raises(train.ConfigError, match="ema_decay=1.0"):
+    train.run(config, tmp_path / "bad")
+  assert not (tmp_path / "bad").exists()
+
+
 def test_resume_mid_log_interval_logs_what_an_uninterrupted_run_logs(tmp_path):
   """A checkpoint between two logs carries the train-metric sums so far: the resumed run's next log and its
   final train metrics equal the uninterrupted run's."""
