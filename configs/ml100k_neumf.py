@@ -44,8 +44,10 @@ def get_sweep(arg: str | None = None):
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_negatives --workdir=runs/ncf/ml100k_neumf_validation_negatives
 
-  ``:validation_ema``: evaluating a moving average of the parameters (``optim.ema_decay``; 0.999 averages over
-  about half an epoch, 0.99995 over about ten) at the constant rate and under the cosine decay, x 2 seeds, 16 runs::
+  ``:validation_ema``: evaluating a moving average of the parameters (``optim.ema_decay``) at the constant rate and
+  under the cosine decay, x 2 seeds, 16 runs. 0.999 averages over about half an epoch; at 0.9999 and 0.99995 the
+  warm-up term ``(1 + t) / (10 + t)`` of ``optim.param_average`` stays below the decay for all 38,272 steps, so
+  both weight step s as about ``(s / T)^8``, the last tenth of the run, and are the same run::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_ema --workdir=runs/ncf/ml100k_neumf_validation_ema --parallel=2
   """
