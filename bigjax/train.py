@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from jax.experimental import multihost_utils
 
-from bigjax import checkpoint, data, optim, parallel, preemption, writers
+from bigjax import checkpoint, config_base, data, optim, parallel, preemption, writers
 from bigjax.data import pipeline
 
 # How many times each jitted function was traced in this process (the loop compiles each once per run).
@@ -177,7 +177,16 @@ def _prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, n
     old_json = json.loads(path.read_text())
     old, new = writers.flatten(old_json), writers.flatten(config_json)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    # A field added to bigjax after the run started, left at its default, is the behaviour the run had.
+    defaults = writers.flatten(json.loads(config_base.base_config().to_json_best_effort()))
+    added = [k for k in changed if k not in old and k in defaults and new[k] == defaults[k]]
+    changed = [k for k in changed if k not in added]
     if not changed:
+      if added:
+        logging.warning("%s was started before bigjax had %s; resuming with the default%s", workdir,
+                        ", ".join(f"{k}={new[k]!r}" for k in added), "s" if len(added) > 1 else "")
+        if jax.process_index() == 0:
+          writers.write_json(path, config_json)
       return
     refused = (f"{workdir} holds a run made with a different config (differs in: {', '.join(changed)}); use a "
                f"new --workdir, or the same config to resume (a run may only be extended: more steps, every "

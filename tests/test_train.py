@@ -236,6 +236,26 @@ def test_resuming_with_a_different_config_is_refused(tmp_path):
   assert (tmp_path / "config.json").read_text() == before
 
 
+def test_a_run_started_before_a_field_existed_resumes_at_its_default_and_not_otherwise(tmp_path):
+  """A config field bigjax gained after a run started (absent from its config.json) does not block resuming it
+  while the field keeps its default, the behaviour the run had; set to anything else it is a different run."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.checkpoint_every_steps = 16, 8
+  train.run(config, tmp_path)
+  recorded = json.loads((tmp_path / "config.json").read_text())
+  del recorded["optim"]["ema_decay"], recorded["train"]["eval_at_start"]  # as written before they existed
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  (tmp_path / "results.json").unlink()
+  shutil.rmtree(tmp_path / "checkpoints" / "16")
+  config.optim.ema_decay = 0.5
+  with pytest.raises(train.ConfigError, match=r"differs in: optim\.ema_decay\)"):
+    train.run(config, tmp_path)
+  assert json.loads((tmp_path / "config.json").read_text()) == recorded
+  config.optim.ema_decay = 0.0
+  assert train.run(config, tmp_path)["resumed_from_step"] == 8
+  assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json_best_effort())
+
+
 def test_extending_a_finished_run_equals_the_longer_run_from_the_start(tmp_path):
   """Under a constant learning rate a finished run may be resumed with more steps: the parameters and every
   logged loss equal those of a run asked for the longer length from the start, bitwise."""
