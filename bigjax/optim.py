@@ -61,12 +61,18 @@ def make_optimizer(cfg: Any, total_steps: int) -> tuple[optax.GradientTransforma
     tx = optax.chain(optax.add_decayed_weights(cfg.weight_decay, mask=decay_mask), tx)
   if cfg.clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), tx)
-  decay = cfg.get("ema_decay", 0.0)  # runs recorded before the field existed kept no average
-  if not 0.0 <= decay < 1.0:
-    raise ValueError(f"config.optim.ema_decay={decay} must be in [0, 1) (0: evaluate the live parameters)")
+  decay = ema_decay(cfg)
   if decay:
     tx = optax.chain(tx, param_average(decay))
   return tx, schedule
+
+
+def ema_decay(cfg: Any) -> float:
+  """``cfg.ema_decay``, checked: a number in [0, 1) (0 for runs recorded before the field existed)."""
+  decay = cfg.get("ema_decay", 0.0)
+  if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
+    raise ValueError(f"config.optim.ema_decay={decay!r} must be a number in [0, 1) (0: evaluate the live parameters)")
+  return float(decay)
 
 
 class ParamAverageState(NamedTuple):

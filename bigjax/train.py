@@ -133,9 +133,10 @@ def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, Any]:
     raise ConfigError(f"config.optim.name={config.optim.name!r} is unknown; choose one of {optim.OPTIMIZERS}")
   if config.optim.schedule not in optim.SCHEDULES:
     raise ConfigError(f"config.optim.schedule={config.optim.schedule!r} is unknown; choose one of {optim.SCHEDULES}")
-  decay = config.optim.get("ema_decay", 0.0)
-  if not (isinstance(decay, (int, float)) and 0.0 <= decay < 1.0):
-    raise ConfigError(f"config.optim.ema_decay={decay!r} must be a number in [0, 1) (0: evaluate the live parameters)")
+  try:
+    decay = optim.ema_decay(config.optim)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
   if decay and hasattr(task, "make_update"):
     raise ConfigError(f"config.optim.ema_decay={decay}: task {config.task.name!r} updates its own variables "
                       f"(e.g. a GAN's players) and averages what it needs itself (config.task.generator_ema)")

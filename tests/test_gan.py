@@ -344,3 +344,12 @@ def test_non_finite_losses_stop_the_run(evaluator, tmp_path):
   with pytest.raises(train.NonFiniteError, match=r"non-finite loss or gradient norm at step \d+"):
     train.run(config, tmp_path)
   assert not (tmp_path / "results.json").exists()
+
+
+def test_the_loop_s_parameter_average_is_refused_for_a_gan_naming_its_own():
+  """``optim.ema_decay`` averages ``state.params`` through the optimizer; a GAN steps its players itself, so
+  the loop refuses it and names the GAN's generator average instead."""
+  config = load_config("mnist_dcgan", "smoke")
+  config.optim.ema_decay = 0.999
+  with pytest.raises(train.ConfigError, match=r"ema_decay=0.999.*config\.task\.generator_ema"):
+    train.validate(config)
