@@ -106,8 +106,5 @@ def param_average(decay: float) -> optax.GradientTransformation:
 
 def eval_params(opt_state: Any, params: Any) -> Any:
   """The parameters a run evaluates: the ``param_average`` in ``opt_state`` if it keeps one, else ``params``."""
-  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, ParamAverageState))
-           if isinstance(s, ParamAverageState)]
-  if len(found) > 1:
-    raise ValueError(f"the optimizer state holds {len(found)} parameter averages; expected at most one")
-  return found[0].average if found else params
+  is_average = lambda x: isinstance(x, ParamAverageState)
+  return next((s.average for s in jax.tree.leaves(opt_state, is_leaf=is_average) if is_average(s)), params)
