@@ -29,4 +29,5 @@ def get_config(arg: str | None = None):
   if arg and arg.startswith("f") and arg[1:].isdigit():
     factors, arg = int(arg[1:]), None
   c.model.factors = factors
+  c.model.layers = ()   # NCF's code tower (8f, 4f, 2f, f); e.g. (256, 128, 64), the paper's text for 64 factors
   return ncf_variant(c, arg)

@@ -56,6 +56,7 @@ def get_config(arg: str | None = None):
     c.optim.name = "sgd"
     c.optim.momentum = 0.0
     c.train.eval_at_start = True  # the joined parts before any update: NCF's code counts it in its best epoch
+    c.model.layers = ()           # the MLP part's tower; () = NCF's code tower (8f, 4f, 2f, f)
   return c
 
 
