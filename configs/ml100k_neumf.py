@@ -11,17 +11,19 @@ Result:   test HR@10 0.6416, NDCG@10 0.3796 after 20 epochs (seed 0; seeds 0-2: 
           parameters chosen on validation (--config.optim.ema_decay=0.999, with the cosine decay) changes
           nothing: 0.6497 +- 0.0064 / 0.3774 +- 0.0018. experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``, ``validation_schedule``,
-          ``validation_negatives`` and ``validation_ema`` (the sweeps below).
+          ``validation_negatives``, ``validation_ema`` and ``validation_dropout`` (the sweeps below).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
 
-SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives", "validation_ema")  # all on the validation split
+SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives", "validation_ema",
+          "validation_dropout")  # all on the validation split
 
 
 def get_config(arg: str | None = None):
   c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
+  c.model.dropout = 0.0   # on the MLP part's hidden units while training; NCF has none
   return ncf_variant(c, "validation" if arg in SWEEPS else arg)
 
 
@@ -52,6 +54,11 @@ def get_sweep(arg: str | None = None):
   both weight step s as about ``(s / T)^8``, the last tenth of the run, and are the same run::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_ema --workdir=runs/ncf/ml100k_neumf_validation_ema --parallel=2
+
+  ``:validation_dropout``: dropout on the MLP part's hidden units (``model.dropout``; NCF has none) under the
+  chosen cosine decay, x 2 seeds, 10 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_dropout --workdir=runs/ncf/ml100k_neumf_validation_dropout --parallel=2
   """
   from bigjax.sweep import product, sweep
   if arg == "validation":
@@ -66,6 +73,9 @@ def get_sweep(arg: str | None = None):
                    sweep("seed", [0, 1]))
   if arg == "validation_ema":
     return product(sweep("optim.schedule", ["constant", "cosine"]), sweep("optim.ema_decay", [0.0, 0.999, 0.9999, 0.99995]),
+                   sweep("seed", [0, 1]))
+  if arg == "validation_dropout":
+    return product(sweep("optim.schedule", ["cosine"]), sweep("model.dropout", [0.0, 0.1, 0.2, 0.3, 0.5]),
                    sweep("seed", [0, 1]))
   raise ValueError(f"ml100k_neumf's sweeps choose hyperparameters on the validation split: use one of "
                    f"{', '.join(':' + name for name in SWEEPS)}")

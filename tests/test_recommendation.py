@@ -441,6 +441,35 @@ def test_losses_against_hand_computation():
     recommendation.loss(model, params, {"user": users, "item": items, "label": labels}, None, task_config("softmax"))
 
 
+def test_mlp_dropout_trains_on_a_thinned_tower_and_scores_with_the_whole_one():
+  users, items = jnp.arange(64) % 5, jnp.arange(64) % 9
+  labels = (jnp.arange(64) % 3 == 0).astype(jnp.float32)
+  batch = {"user": users, "item": items, "label": labels}
+  plain, dropped = ncf.NeuMF(5, 9, factors=4, layers=(8, 6, 3)), ncf.NeuMF(5, 9, factors=4, layers=(8, 6, 3), dropout=0.5)
+  params = recommendation.init(plain, jax.random.PRNGKey(0), batch)
+  # Evaluation ignores dropout; so does training at rate 0, whatever the key.
+  np.testing.assert_array_equal(recommendation.scores(dropped, params, users, items),
+                                recommendation.scores(plain, params, users, items))
+  np.testing.assert_array_equal(recommendation.scores(plain, params, users, items, jax.random.PRNGKey(1)),
+                                recommendation.scores(plain, params, users, items))
+  # Training at 0.5: a different tower per key, and the loss is the log loss of the thinned scores.
+  key = jax.random.PRNGKey(1)
+  thinned = recommendation.scores(dropped, params, users, items, key)
+  assert not np.allclose(thinned, recommendation.scores(dropped, params, users, items, jax.random.PRNGKey(2)))
+  tower = ncf.MLPTower(5, 9, (8, 6), dropout=0.5)   # one hidden layer: its units thinned and whole
+  tower_params = tower.init(jax.random.PRNGKey(3), users, items)["params"]
+  hidden = tower.apply({"params": tower_params}, users, items, train=True, rngs={"dropout": key})
+  whole = np.asarray(tower.apply({"params": tower_params}, users, items))
+  kept = np.asarray(hidden) != 0
+  assert 0.3 < kept[whole != 0].mean() < 0.7                # about half of the live units dropped
+  np.testing.assert_allclose(np.asarray(hidden)[kept], 2 * whole[kept], rtol=1e-5)  # the kept ones scaled by 1/(1-p)
+  value, _ = recommendation.loss(dropped, params, batch, key, task_config())
+  s, y = np.asarray(thinned, np.float64), np.asarray(labels, np.float64)
+  assert float(value) == pytest.approx(np.mean(np.logaddexp(0, s) - y * s), rel=1e-5)
+  with pytest.raises(ValueError, match="model.dropout=1.0"):
+    recommendation.init(ncf.MLP(5, 9, layers=(8, 4), dropout=1.0), jax.random.PRNGKey(0), batch)
+
+
 @pytest.mark.parametrize("name", ["GMF", "MLP", "NeuMF", "MF"])
 def test_embedding_l2_penalises_the_rows_a_batch_reads(name):
   """``task.embedding_l2``: the loss plus λ Σ_tables mean_b ||row||², in float64; rows the batch does not read

@@ -98,22 +98,27 @@ class GMFTower(nn.Module):
 
 class MLPTower(nn.Module):
   """``[p_u, q_i]`` through ReLU layers ``layers[1:]``; ``layers[0]`` is the concatenation's width, so each
-  embedding is ``layers[0] / 2`` wide (NCF's ``--layers [64,32,16,8]``: 32 + 32 -> 32 -> 16 -> 8)."""
+  embedding is ``layers[0] / 2`` wide (NCF's ``--layers [64,32,16,8]``: 32 + 32 -> 32 -> 16 -> 8).
+  ``dropout`` (not in NCF; default 0) drops each hidden unit with that probability while training."""
   num_users: int
   num_items: int
   layers: tuple[int, ...] = (64, 32, 16, 8)
   row_multiple: int = 128
+  dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, users, items, item_side=None):
+  def __call__(self, users, items, item_side=None, train: bool = False):
     if len(self.layers) < 2 or self.layers[0] % 2:
       raise ValueError(f"MLP layers={self.layers}: need an even input width and at least one hidden layer")
+    if not 0.0 <= self.dropout < 1.0:
+      raise ValueError(f"model.dropout={self.dropout}: the probability of dropping a hidden unit is in [0, 1)")
+    drop = nn.Dropout(self.dropout, deterministic=not train)
     dim = self.layers[0] // 2
     p = _lookup(self, "user_embedding", self.num_users, dim, "users", users)
     q = _lookup(self, "item_embedding", self.num_items, dim, "items", items)
-    x = nn.relu(_ConcatDense(self.layers[1], name="hidden_0")(p, q if item_side is None else q + item_side))
+    x = drop(nn.relu(_ConcatDense(self.layers[1], name="hidden_0")(p, q if item_side is None else q + item_side)))
     for i, width in enumerate(self.layers[2:], start=1):
-      x = nn.relu(nn.Dense(width, kernel_init=nn.initializers.xavier_uniform(), name=f"hidden_{i}")(x))
+      x = drop(nn.relu(nn.Dense(width, kernel_init=nn.initializers.xavier_uniform(), name=f"hidden_{i}")(x)))
     return x
 
 
@@ -152,41 +157,44 @@ def tower_layers(factors: int, layers: tuple[int, ...]) -> tuple[int, ...]:
 
 
 class MLP(nn.Module):
-  """NCF's MLP: ``factors`` predictive factors (the last layer's width); ``layers`` overrides the tower."""
+  """NCF's MLP: ``factors`` predictive factors (the last layer's width); ``layers`` overrides the tower;
+  ``dropout`` on its hidden units while training (default 0, as NCF)."""
   num_users: int = 0
   num_items: int = 0
   factors: int = 8
   layers: tuple[int, ...] = ()
   row_multiple: int = 128
+  dropout: float = 0.0
 
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
     tower = MLPTower(self.num_users, self.num_items, tower_layers(self.factors, self.layers), self.row_multiple,
-                     name="tower")
-    return _predict(tower(users, items))
+                     self.dropout, name="tower")
+    return _predict(tower(users, items, train=train))
 
 
 class NeuMF(nn.Module):
   """GMF and MLP with separate embeddings, joined by one output layer over ``[gmf(u, i), mlp(u, i)]``; both
   parts have ``factors`` predictive factors (GMF that wide, the MLP tower ``(8f, 4f, 2f, f)`` unless
-  ``layers`` says otherwise)."""
+  ``layers`` says otherwise); ``dropout`` on the MLP part's hidden units while training (default 0, as NCF)."""
   num_users: int = 0
   num_items: int = 0
   factors: int = 8
   layers: tuple[int, ...] = ()
   row_multiple: int = 128
+  dropout: float = 0.0
 
-  def towers(self, users, items, gmf_side=None, mlp_side=None):
+  def towers(self, users, items, gmf_side=None, mlp_side=None, train: bool = False):
     gmf = GMFTower(self.num_users, self.num_items, self.factors, self.row_multiple, name="gmf")
     mlp = MLPTower(self.num_users, self.num_items, tower_layers(self.factors, self.layers), self.row_multiple,
-                   name="mlp")
-    return jnp.concatenate([gmf(users, items, gmf_side), mlp(users, items, mlp_side)], axis=-1)
+                   self.dropout, name="mlp")
+    return jnp.concatenate([gmf(users, items, gmf_side), mlp(users, items, mlp_side, train=train)], axis=-1)
 
   @nn.compact
   def __call__(self, users, items, train: bool = False):
     _check_sizes(self)
-    return _predict(self.towers(users, items))
+    return _predict(self.towers(users, items, train=train))
 
 
 class HybridNeuMF(NeuMF):
@@ -200,7 +208,7 @@ class HybridNeuMF(NeuMF):
     _check_sizes(self)
     gmf_side = _feature_side(self, "gmf_feature_embedding", items, self.factors)
     mlp_side = _feature_side(self, "mlp_feature_embedding", items, tower_layers(self.factors, self.layers)[0] // 2)
-    return _predict(self.towers(users, items, gmf_side, mlp_side))
+    return _predict(self.towers(users, items, gmf_side, mlp_side, train=train))
 
 
 class MF(nn.Module):

@@ -59,15 +59,22 @@ def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any
   return model.init({"params": rng}, batch["user"], items, train=False)["params"]
 
 
-def scores(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray) -> jnp.ndarray:
-  return model.apply({"params": params}, users, items, train=False).astype(jnp.float32)
+def _mode(rng: jax.Array | None) -> dict[str, Any]:
+  """``apply``'s keywords: training (dropout drawn from ``rng``) when a key is given, else evaluation."""
+  return {"train": False} if rng is None else {"train": True, "rngs": {"dropout": rng}}
 
 
-def scores_and_l2(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray
-                  ) -> tuple[jnp.ndarray, jnp.ndarray]:
+def scores(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray,
+           rng: jax.Array | None = None) -> jnp.ndarray:
+  """Logits of the pairs; ``rng`` given, as in training (a model's dropout drawn from it)."""
+  return model.apply({"params": params}, users, items, **_mode(rng)).astype(jnp.float32)
+
+
+def scores_and_l2(model: nn.Module, params: Any, users: jnp.ndarray, items: jnp.ndarray,
+                  rng: jax.Array | None = None) -> tuple[jnp.ndarray, jnp.ndarray]:
   """``(scores, l2)``: ``l2`` sums, over the embedding tables the scores read, the mean squared norm of the rows
   they read (``embedding_sq`` in the model's ``losses`` collection, models/ncf.py)."""
-  logits, state = model.apply({"params": params}, users, items, train=False, mutable=["losses"])
+  logits, state = model.apply({"params": params}, users, items, mutable=["losses"], **_mode(rng))
   sown = jax.tree.leaves(state.get("losses", {}))
   if not sown:
     raise ValueError(f"config.task.embedding_l2 > 0 regularises the id embeddings a score reads; "
@@ -112,8 +119,9 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     if "negative" not in batch:
       raise ValueError("config.task.loss='bpr' ranks a positive against its negatives: set config.data.pairs=True")
     chex.assert_rank(batch["negative"], 2)
-    positive, l2_positive = _scored(model, params, batch["user"], batch["item"], l2)
-    negative, l2_negative = _scored(model, params, batch["user"][:, None], batch["negative"], l2)
+    positive_rng, negative_rng = (None, None) if rng is None else jax.random.split(rng)
+    positive, l2_positive = _scored(model, params, batch["user"], batch["item"], l2, positive_rng)
+    negative, l2_negative = _scored(model, params, batch["user"][:, None], batch["negative"], l2, negative_rng)
     fit = -jax.nn.log_sigmoid(positive[:, None] - negative).mean()
     return _with_penalty(fit, l2, l2_positive + l2_negative, {"pair_accuracy": (positive[:, None] > negative).mean()})
   if task_config.loss == "softmax":
@@ -131,14 +139,17 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     raise ValueError(f"unknown recommendation loss {task_config.loss!r}; choose one of {LOSSES}")
   if "label" not in batch:
     raise ValueError("config.task.loss='log_loss' scores labelled rows: set config.data.pairs=False")
-  logits, penalty = _scored(model, params, batch["user"], batch["item"], l2)
+  logits, penalty = _scored(model, params, batch["user"], batch["item"], l2, rng)
   fit = optax.sigmoid_binary_cross_entropy(logits, batch["label"]).mean()
   return _with_penalty(fit, l2, penalty, {"accuracy": ((logits > 0) == (batch["label"] > 0.5)).mean()})
 
 
-def _scored(model: nn.Module, params: Any, users, items, l2: float) -> tuple[jnp.ndarray, Any]:
-  """``(scores, penalty)``; the embedding penalty is computed only when ``l2`` weighs it (0.0 otherwise)."""
-  return scores_and_l2(model, params, users, items) if l2 else (scores(model, params, users, items), 0.0)
+def _scored(model: nn.Module, params: Any, users, items, l2: float, rng: jax.Array | None
+            ) -> tuple[jnp.ndarray, Any]:
+  """Training ``(scores, penalty)`` (``rng`` None: as in evaluation, no dropout); the embedding penalty is computed only when ``l2`` weighs it (0.0 otherwise)."""
+  if l2:
+    return scores_and_l2(model, params, users, items, rng)
+  return scores(model, params, users, items, rng), 0.0
 
 
 def _with_penalty(fit: jnp.ndarray, l2: float, penalty: Any,
