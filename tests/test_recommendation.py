@@ -700,12 +700,16 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
 
 def test_best_step_is_the_earliest_highest_hr_on_the_run_s_own_split(tmp_path):
   (tmp_path / "config.json").write_text('{"data": {"eval_split": "validation"}}')
-  lines = [{"step": 10, "validation/hr@10": 0.5, "test/hr@10": 0.9}, {"step": 20, "validation/hr@10": 0.7},
+  lines = [{"step": 0, "validation/hr@10": 0.8},  # train.eval_at_start: the initialisation, never "best"
+           {"step": 10, "validation/hr@10": 0.5, "test/hr@10": 0.9}, {"step": 20, "validation/hr@10": 0.7},
            {"step": 30, "train/loss": 0.1}, {"step": 40, "validation/hr@10": 0.7}, {"step": 50, "validation/hr@10": 0.6}]
   (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
   assert recommendation.best_step(str(tmp_path)) == 20
   with pytest.raises(ValueError, match="logs no validation/hr@5"):
     recommendation.best_step(str(tmp_path), k=5)
+  (tmp_path / "metrics.jsonl").write_text(json.dumps(lines[0]) + "\n")
+  with pytest.raises(ValueError, match="logs no validation/hr@10 after step 0"):
+    recommendation.best_step(str(tmp_path))
   with pytest.raises(ValueError, match="no readable config.json"):
     recommendation.best_step(str(tmp_path / "missing"))
 

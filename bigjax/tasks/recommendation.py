@@ -212,12 +212,13 @@ def initial_params(model: nn.Module, params: Any, task_config: Any) -> Any:
 
 
 def best_step(workdir: str, k: int = 10) -> int:
-  """The step of the run's highest ``<eval split>/hr@k`` in its metrics.jsonl (the earliest of equal ones)."""
+  """The step of the run's highest ``<eval split>/hr@k`` in its metrics.jsonl (the earliest of equal ones) after
+  its first update: a step-0 evaluation (``train.eval_at_start``) scores the initialisation, not a trained model."""
   try:
     split = json.loads((pathlib.Path(workdir) / "config.json").read_text())["data"]["eval_split"]
   except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
     raise ValueError(f"{workdir}: no readable config.json to find its evaluation split ({error})") from None
-  curve = read_curve(workdir, f"{split}/hr@{k}")
+  curve = {step: value for step, value in read_curve(workdir, f"{split}/hr@{k}").items() if step > 0}
   if not curve:
-    raise ValueError(f"{workdir}/metrics.jsonl logs no {split}/hr@{k}: no best checkpoint to choose")
+    raise ValueError(f"{workdir}/metrics.jsonl logs no {split}/hr@{k} after step 0: no best checkpoint to choose")
   return max(sorted(curve), key=lambda step: curve[step])
