@@ -11,13 +11,14 @@ Result:   test HR@10 0.6416, NDCG@10 0.3796 after 20 epochs (seed 0; seeds 0-2: 
           parameters chosen on validation (--config.optim.ema_decay=0.999, with the cosine decay) changes
           nothing: 0.6497 +- 0.0064 / 0.3774 +- 0.0018. experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``, ``validation_schedule``,
-          ``validation_negatives``, ``validation_ema`` and ``validation_dropout`` (the sweeps below).
+          ``validation_negatives``, ``validation_ema``, ``validation_dropout`` and ``validation_grid`` (the
+          sweeps below).
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
 
 SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives", "validation_ema",
-          "validation_dropout")  # all on the validation split
+          "validation_dropout", "validation_grid")  # all on the validation split
 
 
 def get_config(arg: str | None = None):
@@ -59,6 +60,11 @@ def get_sweep(arg: str | None = None):
   chosen cosine decay, x 2 seeds, 10 runs::
 
     python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_dropout --workdir=runs/ncf/ml100k_neumf_validation_dropout --parallel=2
+
+  ``:validation_grid``: the paper's own tuning grid (He et al. 2017, Sec. 4.1: batch size 128, 256, 512, 1024 and
+  learning rate 1e-4, 5e-4, 1e-3, 5e-3) under the chosen cosine decay, x 2 seeds, 32 runs::
+
+    python -m bigjax.sweep --config=configs/ml100k_neumf.py:validation_grid --workdir=runs/ncf/ml100k_neumf_validation_grid --parallel=2
   """
   from bigjax.sweep import product, sweep
   if arg == "validation":
@@ -77,5 +83,8 @@ def get_sweep(arg: str | None = None):
   if arg == "validation_dropout":
     return product(sweep("optim.schedule", ["cosine"]), sweep("model.dropout", [0.0, 0.1, 0.2, 0.3, 0.5]),
                    sweep("seed", [0, 1]))
+  if arg == "validation_grid":
+    return product(sweep("optim.schedule", ["cosine"]), sweep("data.batch_size", [128, 256, 512, 1024]),
+                   sweep("optim.lr", [1e-4, 5e-4, 1e-3, 5e-3]), sweep("seed", [0, 1]))
   raise ValueError(f"ml100k_neumf's sweeps choose hyperparameters on the validation split: use one of "
                    f"{', '.join(':' + name for name in SWEEPS)}")
