@@ -9,7 +9,9 @@ Result:   test HR@10 0.6416, NDCG@10 0.3796 after 20 epochs (seed 0; seeds 0-2: 
           validation, cosine decay from 1e-3 (--config.optim.schedule=cosine): HR@10 0.6497 +- 0.0064, NDCG@10
           0.3774 +- 0.0020 over seeds 0-2; the negatives chosen with it stay at 4. A moving average of the
           parameters chosen on validation (--config.optim.ema_decay=0.999, with the cosine decay) changes
-          nothing: 0.6497 +- 0.0064 / 0.3774 +- 0.0018. experiments/ncf/RESULTS.md.
+          nothing: 0.6497 +- 0.0064 / 0.3774 +- 0.0018. Nor, on validation, does dropout on the MLP tower
+          (--config.model.dropout; every rate 0.1-0.5 lower) or another point of the paper's grid of batch
+          sizes and rates (batch 256 at 1e-3 stays best). experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``, ``validation_schedule``,
           ``validation_negatives``, ``validation_ema``, ``validation_dropout`` and ``validation_grid`` (the
           sweeps below).
