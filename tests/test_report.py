@@ -297,6 +297,21 @@ def test_template_max_of_a_logged_metric(tmp_path, capsys):
   assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
 
 
+def test_template_mean_over_runs_of_their_best_evaluation(tmp_path, capsys):
+  curves = {"seed0": [0.61, 0.66, 0.64], "seed1": [0.70, 0.65, 0.69], "seed2": [0.50, 0.52, 0.58]}
+  for name, curve in curves.items():
+    run_with_metrics(tmp_path, f"seeds/{name}", [{"step": 10 * (i + 1), "time": float(i), "test/hr@10": v}
+                                                 for i, v in enumerate(curve)])
+  assert render(tmp_path, "{{meanmax runs/seeds test/hr@10}}\n") == 0
+  best = [max(curve) for curve in curves.values()]  # 0.66, 0.70, 0.58
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == \
+      f"{np.mean(best):.4f} ± {np.std(best, ddof=1):.4f} (3 runs)"
+  assert render(tmp_path, "{{meanmax runs/seeds test/ndcg@10}}\n") == 1
+  assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
+  assert render(tmp_path, "{{meanmax runs/none test/hr@10}}\n") == 1
+  assert "no results.json under" in capsys.readouterr().err
+
+
 def test_template_value_of_a_logged_metric_at_a_step(tmp_path, capsys):
   run_with_metrics(tmp_path, "rec", [{"step": 10, "time": 1.0, "train/loss": 0.25},
                                      {"step": 10, "time": 1.1, "test/hr@10": 0.61},
