@@ -459,10 +459,15 @@ def logged_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
   return values
 
 
-def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
+def _runs_under(root: pathlib.Path) -> list[tuple[pathlib.Path, dict]]:
   runs = find_results([str(root)])
   if not runs:
     raise ReportError(f"no results.json under {root}")
+  return runs
+
+
+def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
+  runs = _runs_under(root)
   check_metrics(runs, [metric])
   point = Point({}, runs)
   mean, std, n = point.stats(metric)
@@ -470,10 +475,7 @@ def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
 
 
 def _mean_of_maxima(root: pathlib.Path, metric: str) -> str:
-  runs = find_results([str(root)])
-  if not runs:
-    raise ReportError(f"no results.json under {root}")
-  maxima = [max(logged_curve(workdir, metric).values()) for workdir, _ in runs]
+  maxima = [max(logged_curve(workdir, metric).values()) for workdir, _ in _runs_under(root)]
   std = float(np.std(maxima, ddof=1)) if len(maxima) > 1 else float("nan")
   return (f"{_format_metric(metric, float(np.mean(maxima)))} ± {_format_metric(metric, std)} "
           f"({len(maxima)} runs)")

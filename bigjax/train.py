@@ -374,6 +374,12 @@ class Program:
   memory: dict[str, int]     # compiled memory of train_call (per device), where the backend reports it
 
 
+def _init_opt_state(task: Any, tx: optax.GradientTransformation, params: Any) -> Any:
+  """The optimizer's initial state for ``params``: the task's own (``init_opt_state``, e.g. a GAN's two players)
+  where it has one, else ``tx.init``."""
+  return task.init_opt_state(tx, params) if hasattr(task, "init_opt_state") else tx.init(params)
+
+
 def abstract_train_state(config: ml_collections.ConfigDict, model: nn.Module, task: Any, mesh: jax.sharding.Mesh,
                          example: dict[str, tuple[tuple[int, ...], Any]], total_steps: int) -> tuple[Any, Any]:
   """``(init_state, abstract_state)``: ``rng -> TrainState`` and its ShapeDtypeStructs carrying their shardings.
@@ -388,7 +394,7 @@ def abstract_train_state(config: ml_collections.ConfigDict, model: nn.Module, ta
   def boxed_init_state(rng):  # parameters (and their optimizer moments) still in their logical-name boxes
     params_rng, train_rng = jax.random.split(rng)
     params = task.init(model, params_rng, dummy)
-    opt_state = task.init_opt_state(tx, params) if hasattr(task, "init_opt_state") else tx.init(params)
+    opt_state = _init_opt_state(task, tx, params)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
                       rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
 
@@ -437,8 +443,7 @@ def build_program(config: ml_collections.ConfigDict, model: nn.Module, task: Any
   eval_call = jax.jit(make_eval_call(model, task, config.task),
                       in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
                       out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
-  init_opt_state = jax.jit(lambda p: task.init_opt_state(tx, p) if hasattr(task, "init_opt_state") else tx.init(p),
-                           out_shardings=state_sharding.opt_state)
+  init_opt_state = jax.jit(lambda p: _init_opt_state(task, tx, p), out_shardings=state_sharding.opt_state)
   return Program(init_state=init_state, abstract_state=abstract_state, state_sharding=state_sharding,
                  train_call=train_call, eval_call=eval_call, init_opt_state=init_opt_state, zero_sums=zero_sums,
                  num_params=sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params)),
