@@ -742,3 +742,34 @@ def test_pretrained_neumf_from_the_parts_best_checkpoints(tmp_path):
     task.initial_params(model, params, config.task)
   with pytest.raises(train.ConfigError, match="no checkpoint at step 8, only at \\[16, 32, 48, 64\\]"):
     train.restore_params(runs["gmf"], step=8)
+
+
+def load_protocol_spread():
+  import importlib.util
+  path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "ncf" / "protocol_spread.py"
+  spec = importlib.util.spec_from_file_location("protocol_spread", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@requires_ml100k
+def test_protocol_spread_rescores_the_run_and_redraws_only_the_negatives(tmp_path):
+  spread = load_protocol_spread()
+  config = load_config("ml100k_neumf", "smoke")
+  train.run(config, tmp_path)
+  record = spread.run_spread(tmp_path, [config.data.eval_negatives_seed, 1000, 1001])
+  # The run's own seed redrawn is its own candidates: the numbers of its results.json, exactly.
+  assert record["draws"][str(config.data.eval_negatives_seed)] == record["own"]
+  final = json.loads((tmp_path / "results.json").read_text())["final_metrics"]
+  assert record["own"] == pytest.approx({"hr@10": final["test/hr@10"], "ndcg@10": final["test/ndcg@10"]}, abs=1e-6)
+  interactions = train.load_split(config.data, "test").vocab.interactions
+  other = interactions.test_candidates(1000)
+  assert (other[:, 0] == interactions.test_items).all()  # the same held-out items, ...
+  assert (other[:, 1:] != interactions.test_candidates(0)[:, 1:]).any(axis=1).mean() > 0.99  # ... other negatives
+  assert record["hr@10"]["n"] == 3 and record["hr@10"]["min"] <= record["hr@10"]["mean"] <= record["hr@10"]["max"]
+  # A results.json that is not the checkpoint's evaluation is refused, naming the run.
+  final["test/hr@10"] += 0.01
+  (tmp_path / "results.json").write_text(json.dumps({"final_metrics": final}))
+  with pytest.raises(RuntimeError, match=f"{tmp_path}: re-scored hr@10"):
+    spread.run_spread(tmp_path, [1000, 1001])

@@ -47,12 +47,14 @@ def run_spread(workdir: pathlib.Path, seeds: list[int]) -> dict:
   if interactions.test_negatives is not None:
     raise ValueError(f"{workdir}: {interactions.name} brings its own test negatives (source "
                      f"{config.data.source!r}); there is no draw to vary")
+  if config.data.eval_examples > 0:  # the users the run scored (smoke runs score a prefix)
+    test = test.prefix(config.data.eval_examples)
   users = jnp.asarray(test.arrays["user"])
   score = jax.jit(lambda candidates: recommendation.evaluate(
       model, params, {"user": users, "candidates": candidates, "mask": jnp.ones(users.shape)}, config.task))
 
   def numbers(candidates: np.ndarray) -> dict[str, float]:
-    out = jax.device_get(score(jnp.asarray(candidates)))
+    out = jax.device_get(score(jnp.asarray(candidates[np.asarray(users)])))
     return {m: float(out[m] / out["count"]) for m in METRICS}
 
   own = numbers(test.arrays["candidates"])
