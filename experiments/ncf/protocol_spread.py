@@ -85,6 +85,8 @@ def main():
   record = {"runs": runs, "draws": args.draws, "first_seed": args.first_seed,
             # one draw's deviation from its run's mean, pooled over runs: the draw's own spread
             **{f"pooled_{m}_std": float(np.sqrt(np.mean([r[m]["std"] ** 2 for r in runs]))) for m in METRICS},
+            # every draw of every run: the runs' mean away from one draw's luck
+            **{f"mean_{m}": float(np.mean([r[m]["mean"] for r in runs])) for m in METRICS},
             # the best any run scores on any draw, its own included
             **{f"highest_{m}": max(max(r[m]["max"], r["own"][m]) for r in runs) for m in METRICS},
             "git_revision": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()}
@@ -93,6 +95,7 @@ def main():
           + ", ".join(f"{m} {r[m]['mean']:.4f} +- {r[m]['std']:.4f} [{r[m]['min']:.4f}, {r[m]['max']:.4f}]"
                       for m in METRICS))
   print("pooled std of one draw: " + ", ".join(f"{m} {record[f'pooled_{m}_std']:.4f}" for m in METRICS)
+        + "; mean over runs and draws: " + ", ".join(f"{m} {record[f'mean_{m}']:.4f}" for m in METRICS)
         + "; highest over runs and draws: " + ", ".join(f"{m} {record[f'highest_{m}']:.4f}" for m in METRICS))
   if args.json:
     pathlib.Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
