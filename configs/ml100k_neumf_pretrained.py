@@ -11,7 +11,8 @@ Result:   test HR@10 0.6458, NDCG@10 0.3774 after 20 epochs (seed 1; with the pa
           0.6448 / 0.3715.
           experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP with
-          --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN).
+          --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN); ``validation_sgd``, the
+          sweep below, on the validation split from parts trained on it.
 """
 
 from bigjax.config_base import base_config, ncf, ncf_variant
@@ -28,4 +29,27 @@ def get_config(arg: str | None = None):
   c.optim.momentum = 0.0
   c.optim.lr = 1e-3
   c.train.eval_at_start = True  # the joined parts before any update: NCF's code counts it in its best epoch
+  if arg == "validation_sgd":
+    c.task.pretrained_gmf, c.task.pretrained_mlp = (f"{VALIDATION_PARTS}/{part}" for part in ("gmf", "mlp"))
+    c.task.pretrained_checkpoint = "best"
+    return ncf_variant(c, "validation")
   return ncf_variant(c, arg)
+
+
+VALIDATION_PARTS = "runs/ncf/ml100k_validation_parts"
+
+
+def get_sweep(arg: str | None = None):
+  """``:validation_sgd``: the joined model's SGD rate (the paper gives none; 1e-3 is Adam's for the parts), x 2
+  seeds, on the validation split (each user's latest training item held out; the test items never looked at),
+  10 runs. NeuMF starts from GMF and MLP trained on that split, at their best validation HR@10::
+
+    python -m bigjax.main --config=configs/ml100k_gmf.py:validation --workdir=runs/ncf/ml100k_validation_parts/gmf --config.train.keep_checkpoints=21
+    python -m bigjax.main --config=configs/ml100k_mlp.py:validation --workdir=runs/ncf/ml100k_validation_parts/mlp --config.train.keep_checkpoints=21
+    python -m bigjax.sweep --config=configs/ml100k_neumf_pretrained.py:validation_sgd --workdir=runs/ncf/ml100k_neumf_pretrained_validation_sgd --parallel=2
+  """
+  from bigjax.sweep import product, sweep
+  if arg == "validation_sgd":
+    return product(sweep("optim.lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]), sweep("seed", [1, 2]))
+  raise ValueError(f"ml100k_neumf_pretrained's sweep chooses the joined model's rate on the validation split: use "
+                   f":validation_sgd, not {arg!r}")
