@@ -29,6 +29,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.num_negatives = 4        # recommendation: negatives drawn per positive, redrawn every epoch
   c.data.pairs = False            # recommendation: (positive, negatives) pairs for BPR instead of pointwise rows
   c.data.eval_negatives_seed = 0  # recommendation: seed of the 99 test negatives where the source has none
+  c.data.ties = "first"           # recommendation: of a user's ratings in their last second, the one listed
+                                  # "first" or "last" in the file is held out (sources with timestamps)
   c.data.full_ranking = False     # recommendation: also rank the held-out item against every item
   c.data.item_features = False    # recommendation: TF-IDF item features and user profiles for the model
   c.data.history_len = 0          # recommendation: > 0: train on each user's latest N training items in order

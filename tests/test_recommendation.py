@@ -94,6 +94,18 @@ def test_leave_one_out_holds_out_the_latest_and_breaks_ties_by_file_order(tmp_pa
   train_pairs = {(int(u), int(data.item_raw_ids[i])) for u, i in zip(data.train_users, data.train_items)}
   assert train_pairs == {(0, 1), (0, 3), (1, 5), (1, 6), (1, 1), (2, 7), (2, 8)}
   assert "g:Comedy" in data.item_text[1] and "year:1992" in data.item_text[1]
+  # The other tie rule holds out user 2's tied item listed last (6), and only that changes.
+  last = movielens.read_ml100k(write_ml100k(tmp_path / "again", rows), ties="last")
+  assert {int(u): int(last.item_raw_ids[i]) for u, i in enumerate(last.test_items)} == {0: 2, 1: 6, 2: 3}
+  assert {(int(u), int(last.item_raw_ids[i])) for u, i in zip(last.train_users, last.train_items)} == (
+      train_pairs - {(1, 6)} | {(1, 4)})
+  # Time order follows the same rule: user 2's 6 is the latest of their training items first, 4 with "last".
+  for interactions, latest in ((data, 6), (last, 4)):
+    rows_of_user = np.flatnonzero(interactions.train_users == 1)
+    newest = rows_of_user[np.argmax(interactions.train_order[rows_of_user])]
+    assert int(interactions.item_raw_ids[interactions.train_items[newest]]) == latest
+  with pytest.raises(ValueError, match="config.data.ties='middle'"):
+    movielens.read_ml100k(tmp_path, ties="middle")
 
 
 def test_validation_split_holds_out_the_latest_training_item(tmp_path):
@@ -126,6 +138,8 @@ def test_ml1m_readers_of_ratings_dat_and_the_ncf_files(tmp_path):
   assert data.name == "ml-1m[ratings]" and (data.num_users, data.num_items) == (2, 3)
   assert [int(data.item_raw_ids[i]) for i in data.test_items] == [20, 10]  # user 1: 20 and 30 tie; 20 is first
   assert data.item_text[0] == "heat year:1995 g:Action g:Crime" and data.item_text[2] == ""
+  last = movielens.read("ml-1m", "ratings", tmp_path, ties="last")
+  assert last.name == "ml-1m[ratings][ties=last]" and [int(last.item_raw_ids[i]) for i in last.test_items] == [30, 10]
   (folder / "ncf" / "ml-1m.train.rating").write_text("0\t1\t5\t10\n0\t2\t4\t20\n1\t0\t3\t5\n")
   (folder / "ncf" / "ml-1m.test.rating").write_text("0\t3\t5\t30\n1\t1\t4\t9\n")
   negatives = [list(range(4, 103)), list(range(5, 104))]
@@ -133,6 +147,8 @@ def test_ml1m_readers_of_ratings_dat_and_the_ncf_files(tmp_path):
       "".join(f"({u},{t})\t" + "\t".join(map(str, n)) + "\n" for u, t, n in zip((0, 1), (3, 1), negatives)))
   ncf_data = movielens.read("ml-1m", "auto", tmp_path)  # the paper's files come first
   assert ncf_data.name == "ml-1m[ncf]" and ncf_data.num_items == 104
+  with pytest.raises(ValueError, match="config.data.ties='last': ml-1m from source 'ncf' brings its own held-out"):
+    movielens.read("ml-1m", "ncf", tmp_path, ties="last")
   np.testing.assert_array_equal(ncf_data.test_candidates(seed=0), [[3, *negatives[0]], [1, *negatives[1]]])
 
 

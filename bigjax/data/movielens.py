@@ -15,7 +15,8 @@ Sources (``config.data.source``; ``auto`` takes the first one present for the da
            ``tfds``    TFDS ``movielens/1m-ratings``
 
 Every rating counts as one positive interaction (implicit feedback, as in NCF). Leave-one-out: each user's
-latest interaction (the largest timestamp; among equal ones the first listed in the file) is held out for
+latest interaction (the largest timestamp; among equal ones the first listed in the file, or the last with
+``config.data.ties = "last"``) is held out for
 testing, the rest train; ``ncf``, ``ncf+afcfm`` and ``afcfm`` bring their own held-out item. Users and items are re-indexed densely in
 the order of their original ids; items that appear only as a held-out item keep an (untrained) id.
 
@@ -150,22 +151,37 @@ def _dense(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return ids, dense.astype(np.int32)
 
 
-def leave_latest_out(users: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-  """Boolean [N] ``held_out``: one row per user, its latest (largest timestamp); among rows with the same
-  latest timestamp, the one listed first (pandas' ``rank(method="first", ascending=False) == 1``).
+TIES = ("first", "last")
 
-  Ties are common (in MovieLens-100K, 415 of 943 users rated several movies in their last second), and the
-  file's order is the neutral way to break them: breaking them by item id would hold out systematically newer
-  and rarer movies (larger ids), which lowers every model's hit ratio.
+
+def _listed(n: int, ties: str) -> np.ndarray:
+  """Sort key that puts, among equal timestamps, the row ``ties`` names (listed first or last) latest."""
+  if ties not in TIES:
+    raise ValueError(f"config.data.ties={ties!r}: among a user's ratings of the same second the one listed "
+                     f"{' or '.join(TIES)} in the file counts as the latest; choose one of {TIES}")
+  return -np.arange(n) if ties == "first" else np.arange(n)
+
+
+def leave_latest_out(users: np.ndarray, timestamps: np.ndarray, ties: str = "first") -> np.ndarray:
+  """Boolean [N] ``held_out``: one row per user, its latest (largest timestamp); among rows with the same
+  latest timestamp, the one listed first (``ties="first"``: pandas' ``rank(method="first", ascending=False) ==
+  1``) or last (``"last"``: a stable sort by time, then each user's last row).
+
+  Ties are common (in MovieLens-100K, 415 of 943 users rated several movies in their last second, about four
+  each), and the file's order is the neutral way to break them: breaking them by item id would hold out
+  systematically newer and rarer movies (larger ids), which lowers every model's hit ratio. Within a user's
+  second, MovieLens-100K's file order is unrelated to the item, so ``first`` and ``last`` are two equally
+  faithful draws of the split.
   """
-  order = np.lexsort((-np.arange(len(users)), timestamps, users))  # by user, then time, then file order reversed
+  order = np.lexsort((_listed(len(users), ties), timestamps, users))  # by user, then time, then the tie rule
   last = np.r_[users[order][1:] != users[order][:-1], True]
   held_out = np.zeros(len(users), bool)
   held_out[order[last]] = True
   return held_out
 
 
-def _from_events(name, users_raw, items_raw, timestamps, item_text_by_raw: dict[int, str]) -> Interactions:
+def _from_events(name, users_raw, items_raw, timestamps, item_text_by_raw: dict[int, str],
+                 ties: str = "first") -> Interactions:
   """Dense ids, duplicate check and leave-latest-out split of raw (user, item, timestamp) events."""
   _, users = _dense(users_raw)
   item_ids, items = _dense(items_raw)
@@ -173,17 +189,19 @@ def _from_events(name, users_raw, items_raw, timestamps, item_text_by_raw: dict[
   keys = users.astype(np.int64) * num_items + items
   if len(np.unique(keys)) != len(keys):
     raise DataError(f"{name}: some (user, item) pair occurs more than once; expected one rating per pair")
-  held_out = leave_latest_out(users, timestamps)
+  held_out = leave_latest_out(users, timestamps, ties)
   test_items = np.empty(num_users, np.int32)
   test_items[users[held_out]] = items[held_out]
-  when = time_order(timestamps)
+  when = time_order(timestamps, ties)
+  if ties != "first":
+    name = f"{name}[ties={ties}]"
   return _finish(name, num_users, item_ids, users[~held_out], items[~held_out], test_items, None, item_text_by_raw,
                  when[~held_out])
 
 
-def time_order(timestamps: np.ndarray) -> np.ndarray:
-  """int64 rank of each row by (timestamp, then earlier-listed-is-later), as ``leave_latest_out`` orders them."""
-  order = np.lexsort((-np.arange(len(timestamps)), timestamps))
+def time_order(timestamps: np.ndarray, ties: str = "first") -> np.ndarray:
+  """int64 rank of each row by (timestamp, then the tie rule), as ``leave_latest_out`` orders them."""
+  order = np.lexsort((_listed(len(timestamps), ties), timestamps))
   rank = np.empty(len(timestamps), np.int64)
   rank[order] = np.arange(len(timestamps))
   return rank
@@ -239,7 +257,7 @@ def _movies_dat(root: pathlib.Path) -> dict[int, str]:
   return out
 
 
-def read_ml100k(root: pathlib.Path) -> Interactions:
+def read_ml100k(root: pathlib.Path, ties: str = "first") -> Interactions:
   path = root / "ml-100k" / "u.data"
   table = _table(_read(path, "MovieLens-100K ratings"), "\t", path, 4)
   genres = [line.split("|")[0] for line in _read(root / "ml-100k" / "u.genre", "ml-100k genres").splitlines()
@@ -250,13 +268,13 @@ def read_ml100k(root: pathlib.Path) -> Interactions:
       fields = line.split("|")
       flags = fields[5:5 + len(genres)]
       item_text[int(fields[0])] = _features_text(fields[1], [g for g, f in zip(genres, flags) if f == "1"])
-  return _from_events("ml-100k", table[:, 0], table[:, 1], table[:, 3], item_text)
+  return _from_events("ml-100k", table[:, 0], table[:, 1], table[:, 3], item_text, ties)
 
 
-def read_ml1m_ratings(root: pathlib.Path) -> Interactions:
+def read_ml1m_ratings(root: pathlib.Path, ties: str = "first") -> Interactions:
   path = root / "ml-1m" / "ratings.dat"
   table = _table(_read(path, "MovieLens-1M ratings.dat"), "::", path, 4)
-  return _from_events("ml-1m[ratings]", table[:, 0], table[:, 1], table[:, 3], _movies_dat(root))
+  return _from_events("ml-1m[ratings]", table[:, 0], table[:, 1], table[:, 3], _movies_dat(root), ties)
 
 
 def _ncf_test(folder: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
@@ -441,7 +459,7 @@ def read_ml1m_ncf_afcfm(root: pathlib.Path) -> Interactions:
                  negatives.astype(np.int32), _movies_dat(root), np.flatnonzero(train))
 
 
-def read_tfds(dataset: str, data_dir: str | None) -> Interactions:
+def read_tfds(dataset: str, data_dir: str | None, ties: str = "first") -> Interactions:
   """TFDS ``movielens/*-ratings`` (needs the prepared dataset or internet to download it)."""
   try:
     import tensorflow_datasets as tfds
@@ -453,7 +471,7 @@ def read_tfds(dataset: str, data_dir: str | None) -> Interactions:
   titles = {int(m): _features_text(t.decode(), [])
             for m, t in zip(data["movie_id"].astype(np.int64), data["movie_title"])}
   return _from_events(f"{dataset}[tfds]", data["user_id"].astype(np.int64), data["movie_id"].astype(np.int64),
-                      data["timestamp"].astype(np.int64), titles)
+                      data["timestamp"].astype(np.int64), titles, ties)
 
 
 _LOCAL_READERS = {  # reader, and the files it needs
@@ -464,9 +482,13 @@ _LOCAL_READERS = {  # reader, and the files it needs
     ("ml-1m", "afcfm"): (read_ml1m_afcfm, ("ml-1m/afcfm/ml-1m.zip",))}
 
 
+_TIMESTAMPED = {("ml-100k", "local"), ("ml-1m", "ratings")}  # and tfds: the sources that hold out by time
+
+
 @functools.lru_cache(maxsize=4)
-def read(dataset: str, source: str, root: pathlib.Path) -> Interactions:
-  """The interactions of ``dataset`` from ``source`` (``auto``: the first local source whose files exist)."""
+def read(dataset: str, source: str, root: pathlib.Path, ties: str = "first") -> Interactions:
+  """The interactions of ``dataset`` from ``source`` (``auto``: the first local source whose files exist), each
+  user's latest interaction held out, ``ties`` saying which of a second's ratings counts as the latest."""
   if dataset not in SOURCES:
     raise ValueError(f"unknown recommendation dataset {dataset!r}; choose one of {DATASETS}")
   if source == "auto":
@@ -479,8 +501,15 @@ def read(dataset: str, source: str, root: pathlib.Path) -> Interactions:
     source = present[0]
   if source not in SOURCES[dataset]:
     raise ValueError(f"config.data.source={source!r}: {dataset} is read from one of {('auto',) + SOURCES[dataset]}")
+  _listed(0, ties)  # a bad value is named before any file is read
   if source == "tfds":
-    return read_tfds(dataset, None)
+    return read_tfds(dataset, None, ties)
+  if (dataset, source) in _TIMESTAMPED:
+    return _LOCAL_READERS[dataset, source][0](root, ties)
+  if ties != "first":
+    raise ValueError(f"config.data.ties={ties!r}: {dataset} from source {source!r} brings its own held-out item per "
+                     f"user; ties choose among a user's latest ratings only for the sources with timestamps "
+                     f"({', '.join(s for d, s in sorted(_TIMESTAMPED) if d == dataset)}, tfds)")
   return _LOCAL_READERS[dataset, source][0](root)
 
 
@@ -704,7 +733,7 @@ def load(data_config, split: str, root: pathlib.Path) -> Dataset:
     raise ValueError(f"{name}: split {split!r} with config.data.eval_split={data_config.eval_split!r}; the "
                      f"validation split trains without each user's latest training item, so evaluate on it only as "
                      f"eval_split")
-  interactions = read(name, data_config.source, root)
+  interactions = read(name, data_config.source, root, data_config.ties)
   if data_config.eval_split == "validation":  # hyperparameter search: both splits one interaction earlier
     interactions = _validation(interactions)
   n = data_config.num_negatives
