@@ -58,6 +58,8 @@ def parse_args(argv=None):
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--dataset", default="ml-1m", choices=movielens.DATASETS)
   p.add_argument("--source", default="auto", help="movielens source (auto: the first local copy, as bigjax)")
+  p.add_argument("--ties", default="first", choices=movielens.TIES,
+                 help="which of a user's ratings in their last second is held out (config.data.ties)")
   p.add_argument("--data-dir", default=None, help="data root (default: $BIGJAX_DATA_DIR or <repo>/../shared/data)")
   p.add_argument("--epochs", type=int, default=1)
   p.add_argument("--seed", type=int, default=0, help="init, negatives and data order")
@@ -173,7 +175,7 @@ def main(argv=None):
   # ---------------------------------------------------------------- data
   t0 = time.perf_counter()
   root = data_root(args.data_dir)
-  interactions = movielens.read(args.dataset, args.source, root)
+  interactions = movielens.read(args.dataset, args.source, root, args.ties)
   p, n = len(interactions.train_items), args.num_negatives
   epoch_items = movielens.EpochItems(interactions, n, pairs=False)
   users_all = np.tile(interactions.train_users, 1 + n).astype(np.int64)
@@ -265,7 +267,7 @@ def main(argv=None):
       **{f"best_{m}@{args.top_k}": max(e[f"{m}@{args.top_k}"] for e in epochs) for m in ("hr", "ndcg")},
       "history": epochs,
       "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
-      "data": f"bigjax.data.movielens.read({args.dataset!r}, {args.source!r}, {str(root)!r})",
+      "data": f"bigjax.data.movielens.read({args.dataset!r}, {args.source!r}, {str(root)!r}, {args.ties!r})",
   }
   write_results(results, args.json, ("history", "eval_times_s"))
 
