@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import REPO, cli_command, cli_env, train_losses
+from conftest import REPO, cli_command, cli_env, requires_shakespeare, train_losses
 
 OVERRIDES = ("--config.train.log_every_steps=4", "--config.sharding.fsdp_min_size=1024")
 
@@ -65,6 +65,7 @@ def test_two_processes_match_one_device(one_device, tmp_path):
 GPT_OVERRIDES = ("--config.train.num_steps=20", "--config.model.num_heads=4")
 
 
+@requires_shakespeare
 def test_transformer_heads_on_tensor_weights_on_fsdp_matches_one_device(tmp_path):
   """The GPT smoke config on 8 devices (data 2 x fsdp 2 x tensor 2) follows the 1-device loss curve."""
   runs = {}
