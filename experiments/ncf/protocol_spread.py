@@ -1,6 +1,6 @@
 """How far one trained model's leave-one-out HR@10 / NDCG@10 move with the draw of the 99 test negatives.
 
-  python experiments/ncf/protocol_spread.py --draws 20 --json experiments/ncf/protocol_spread.json RUN [RUN ...]
+  python experiments/ncf/protocol_spread.py --draws 20 --json experiments/ncf/protocol_spread_constant.json RUN [RUN ...]
 
 Each RUN is a finished workdir (its ``config.json`` and newest checkpoint). Its model is scored on the run's own
 test candidates first, which must give the HR@10 / NDCG@10 of its ``results.json`` (a check that the scoring here
