@@ -34,13 +34,18 @@ requires_mnist = pytest.mark.skipif(
     reason=f"MNIST idx files not found under {data.default_data_dir()}/mnist (set $BIGJAX_DATA_DIR)")
 
 
-def load_config(name: str, variant: str | None = None):
-  """``configs/<name>.py``'s ``get_config(variant)``."""
+def load_module(path: pathlib.Path):
+  """The Python file at ``path`` (a config, a script) imported as a module of its own name."""
   import importlib.util
-  spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
+  spec = importlib.util.spec_from_file_location(path.stem, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(variant)
+  return module
+
+
+def load_config(name: str, variant: str | None = None):
+  """``configs/<name>.py``'s ``get_config(variant)``."""
+  return load_module(REPO / "configs" / f"{name}.py").get_config(variant)
 
 
 @pytest.fixture(scope="module")

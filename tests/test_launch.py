@@ -1,6 +1,5 @@
 """Tests for scripts/launch.py: dry-run output, derived worker counts, input checks, execution."""
 
-import importlib.util
 import os
 import shlex
 import subprocess
@@ -9,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import load_module
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "launch.py"
-_spec = importlib.util.spec_from_file_location("launch", SCRIPT)
-launch = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(launch)
+launch = load_module(SCRIPT)
 
 TRICKY = "--config.model.name=it's a \"b\""  # a space, a single and a double quote.
 TPU_V4_32 = ["tpu", "--name=pod", "--zone=us-central2-b", "--accelerator-type=v4-32",

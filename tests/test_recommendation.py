@@ -15,7 +15,7 @@ from bigjax.data import DataError, movielens, pipeline
 from bigjax.evals import ranking
 from bigjax.models import ncf, sasrec
 from bigjax.tasks import recommendation
-from conftest import load_config, read_metrics, requires_data, requires_ml100k, requires_ml1m
+from conftest import REPO, load_config, load_module, read_metrics, requires_data, requires_ml100k, requires_ml1m
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -760,18 +760,9 @@ def test_pretrained_neumf_from_the_parts_best_checkpoints(tmp_path):
     train.restore_params(runs["gmf"], step=8)
 
 
-def load_protocol_spread():
-  import importlib.util
-  path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "ncf" / "protocol_spread.py"
-  spec = importlib.util.spec_from_file_location("protocol_spread", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
 @requires_ml100k
 def test_protocol_spread_rescores_the_run_and_redraws_only_the_negatives(tmp_path):
-  spread = load_protocol_spread()
+  spread = load_module(REPO / "experiments" / "ncf" / "protocol_spread.py")
   config = load_config("ml100k_neumf", "smoke")
   train.run(config, tmp_path)
   record = spread.run_spread(tmp_path, [config.data.eval_negatives_seed, 1000, 1001])

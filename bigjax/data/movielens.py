@@ -154,11 +154,15 @@ def _dense(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 TIES = ("first", "last")
 
 
-def _listed(n: int, ties: str) -> np.ndarray:
-  """Sort key that puts, among equal timestamps, the row ``ties`` names (listed first or last) latest."""
+def _check_ties(ties: str) -> None:
   if ties not in TIES:
     raise ValueError(f"config.data.ties={ties!r}: among a user's ratings of the same second the one listed "
                      f"{' or '.join(TIES)} in the file counts as the latest; choose one of {TIES}")
+
+
+def _listed(n: int, ties: str) -> np.ndarray:
+  """Sort key that puts, among equal timestamps, the row ``ties`` names (listed first or last) latest."""
+  _check_ties(ties)
   return -np.arange(n) if ties == "first" else np.arange(n)
 
 
@@ -474,15 +478,12 @@ def read_tfds(dataset: str, data_dir: str | None, ties: str = "first") -> Intera
                       data["timestamp"].astype(np.int64), titles, ties)
 
 
-_LOCAL_READERS = {  # reader, and the files it needs
-    ("ml-100k", "local"): (read_ml100k, ("ml-100k/u.data",)),
-    ("ml-1m", "ncf"): (read_ml1m_ncf, ("ml-1m/ncf/ml-1m.train.rating",)),
-    ("ml-1m", "ncf+afcfm"): (read_ml1m_ncf_afcfm, ("ml-1m/ncf/ml-1m.test.negative", "ml-1m/afcfm/ml-1m.zip")),
-    ("ml-1m", "ratings"): (read_ml1m_ratings, ("ml-1m/ratings.dat",)),
-    ("ml-1m", "afcfm"): (read_ml1m_afcfm, ("ml-1m/afcfm/ml-1m.zip",))}
-
-
-_TIMESTAMPED = {("ml-100k", "local"), ("ml-1m", "ratings")}  # and tfds: the sources that hold out by time
+_LOCAL_READERS = {  # reader, the files it needs, and whether it holds out by time (then it takes ``ties``)
+    ("ml-100k", "local"): (read_ml100k, ("ml-100k/u.data",), True),
+    ("ml-1m", "ncf"): (read_ml1m_ncf, ("ml-1m/ncf/ml-1m.train.rating",), False),
+    ("ml-1m", "ncf+afcfm"): (read_ml1m_ncf_afcfm, ("ml-1m/ncf/ml-1m.test.negative", "ml-1m/afcfm/ml-1m.zip"), False),
+    ("ml-1m", "ratings"): (read_ml1m_ratings, ("ml-1m/ratings.dat",), True),
+    ("ml-1m", "afcfm"): (read_ml1m_afcfm, ("ml-1m/afcfm/ml-1m.zip",), False)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -501,16 +502,18 @@ def read(dataset: str, source: str, root: pathlib.Path, ties: str = "first") -> 
     source = present[0]
   if source not in SOURCES[dataset]:
     raise ValueError(f"config.data.source={source!r}: {dataset} is read from one of {('auto',) + SOURCES[dataset]}")
-  _listed(0, ties)  # a bad value is named before any file is read
+  _check_ties(ties)  # a bad value is named before any file is read
   if source == "tfds":
     return read_tfds(dataset, None, ties)
-  if (dataset, source) in _TIMESTAMPED:
-    return _LOCAL_READERS[dataset, source][0](root, ties)
+  reader, _, by_time = _LOCAL_READERS[dataset, source]
+  if by_time:
+    return reader(root, ties)
   if ties != "first":
+    timed = [s for (d, s), entry in _LOCAL_READERS.items() if d == dataset and entry[2]]
     raise ValueError(f"config.data.ties={ties!r}: {dataset} from source {source!r} brings its own held-out item per "
                      f"user; ties choose among a user's latest ratings only for the sources with timestamps "
-                     f"({', '.join(s for d, s in sorted(_TIMESTAMPED) if d == dataset)}, tfds)")
-  return _LOCAL_READERS[dataset, source][0](root)
+                     f"({', '.join(timed + ['tfds'])})")
+  return reader(root)
 
 
 @functools.lru_cache(maxsize=4)
