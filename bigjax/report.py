@@ -26,6 +26,8 @@ Two directives, with paths relative to the template's folder:
   {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
   {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
       best epoch's hit ratio, the number NCF's code reports), from its metrics.jsonl
+  {{min RUN METRIC}}   inline: "value (step S)", the smallest METRIC the run logged at any evaluation (e.g. the
+      lowest validation loss, the number nanoGPT reports for a run it checkpoints at its best evaluation)
   {{meanmax ROOT METRIC}}   inline: "mean ± std (n runs)" over every run under ROOT of that largest METRIC
   {{at RUN METRIC STEP [FORMAT]}}   inline: METRIC as the run logged it at STEP (a point on its curve)
   {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
@@ -481,9 +483,10 @@ def _mean_of_maxima(root: pathlib.Path, metric: str) -> str:
           f"({len(maxima)} runs)")
 
 
-def _max_over_curve(workdir: pathlib.Path, metric: str) -> str:
+def _extreme_over_curve(workdir: pathlib.Path, metric: str, sign: int) -> str:
+  """``sign`` 1: the largest logged value, -1: the smallest; the earliest step among equal ones."""
   values = logged_curve(workdir, metric)
-  step = max(values, key=lambda s: (values[s], -s))  # the earliest step among equal maxima
+  step = max(values, key=lambda s: (sign * values[s], -s))
   return f"{_format_metric(metric, values[step])} (step {step})"
 
 
@@ -535,15 +538,15 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       words = shlex.split(match.group(1))
       if words[:1] == ["mean"] and len(words) == 3:
         return _mean_over_runs(base / words[1], words[2])
-      if words[:1] == ["max"] and len(words) == 3:
-        return _max_over_curve(base / words[1], words[2])
+      if words[:1] in (["max"], ["min"]) and len(words) == 3:
+        return _extreme_over_curve(base / words[1], words[2], 1 if words[0] == "max" else -1)
       if words[:1] == ["meanmax"] and len(words) == 3:
         return _mean_of_maxima(base / words[1], words[2])
       if words[:1] == ["at"] and len(words) in (4, 5):
         return _at_step(base / words[1], words[2], words[3], words[4] if len(words) == 5 else None)
       if not words or words[0] != "value" or len(words) not in (3, 4):
         raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
-                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
+                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{min RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
       return _format_lookup(words[2], _lookup(base / words[1], words[2]), words[3] if len(words) == 4 else None)
 
     try:

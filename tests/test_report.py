@@ -297,6 +297,17 @@ def test_template_max_of_a_logged_metric(tmp_path, capsys):
   assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
 
 
+def test_template_min_of_a_logged_metric(tmp_path, capsys):
+  run_with_metrics(tmp_path, "lm", [{"step": 10, "time": 1.0, "validation/loss": 1.9},
+                                    {"step": 20, "time": 2.0, "validation/loss": 1.4},
+                                    {"step": 30, "time": 3.0, "validation/loss": 1.4},
+                                    {"step": 40, "time": 4.0, "validation/loss": 1.6}])
+  assert render(tmp_path, "lowest {{min runs/lm validation/loss}}\n") == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == "lowest 1.4000 (step 20)"
+  assert render(tmp_path, "{{min runs/lm validation/bpc}}\n") == 1
+  assert "logs no 'validation/bpc'" in capsys.readouterr().err
+
+
 def test_template_mean_over_runs_of_their_best_evaluation(tmp_path, capsys):
   curves = {"seed0": [0.61, 0.66, 0.64], "seed1": [0.70, 0.65, 0.69], "seed2": [0.50, 0.52, 0.58]}
   for name, curve in curves.items():
