@@ -3,7 +3,7 @@
 Model: Conv2D(32, 3x3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(10, softmax),
 Adam (Keras defaults: lr 1e-3, eps 1e-7), sparse categorical cross-entropy,
 `fit(x_train, y_train, epochs, batch_size=32)` then `evaluate(x_test, y_test)`.
-Data: `bigjax.data.load('mnist', ...)`, the files and [0, 1] scaling bigjax trains on.
+Data: `bigjax.data.images.load('mnist', ...)`, the files and [0, 1] scaling bigjax trains on.
 
 Measures (data loading excluded, as in bigjax's `wall_time_s`):
   wall_time_s   fit + evaluate, tracing of Keras's tf.functions included
@@ -31,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's oneDNN/CPU-featu
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 # bigjax's own reader, so every bench trains on the very arrays bigjax does (no jax import).
 from bigjax import data as bigjax_data  # pylint: disable=wrong-import-position
+from bigjax.data import images as bigjax_images  # pylint: disable=wrong-import-position
 
 
 def parse_args(argv=None):
@@ -67,8 +68,8 @@ def main(argv=None):
     sys.exit(f"keras_seed_cnn: Keras/TensorFlow not installed ({e}); "
              "pip install tensorflow-cpu keras")
 
-  train = bigjax_data.load("mnist", "train")
-  test = bigjax_data.load("mnist", "test")
+  train = bigjax_images.load("mnist", "train")
+  test = bigjax_images.load("mnist", "test")
   keras.utils.set_random_seed(args.seed)
   model = build_seed_model(keras)
 
@@ -114,7 +115,7 @@ def main(argv=None):
       "test_loss": float(test_loss),
       "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                   "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-      "data": f"bigjax.data.load('mnist') from {bigjax_data.default_data_dir() / 'mnist'}",
+      "data": f"bigjax.data.images.load('mnist') from {bigjax_data.default_data_dir() / 'mnist'}",
   }
   print(json.dumps(results, indent=2))
   if args.json:

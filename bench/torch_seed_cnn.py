@@ -7,7 +7,7 @@ Keras's eps=1e-7 (Keras adds eps to sqrt(v) before bias correction, torch after:
 difference of eps/sqrt(1-beta2^t), immaterial here). Batches of 32 from a fresh
 permutation every epoch, the last partial batch kept, as Keras's `fit` does.
 torch.set_num_threads(number of CPU cores this process may use).
-Data: `bigjax.data.load('mnist', ...)`, the files and [0, 1] scaling bigjax trains on.
+Data: `bigjax.data.images.load('mnist', ...)`, the files and [0, 1] scaling bigjax trains on.
 
 Measures (data loading excluded, as in bigjax's `wall_time_s`):
   wall_time_s   training + evaluation on the 10k test images
@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 # bigjax's own reader, so every bench trains on the very arrays bigjax does (no jax import).
 from bigjax import data as bigjax_data  # pylint: disable=wrong-import-position
+from bigjax.data import images as bigjax_images  # pylint: disable=wrong-import-position
 from torch_common import setup_torch, write_results  # pylint: disable=wrong-import-position  # bench/ is on sys.path
 
 
@@ -81,8 +82,8 @@ def main(argv=None):
   torch, threads = setup_torch("torch_seed_cnn", args.threads, args.seed)
   nn = torch.nn
 
-  train = bigjax_data.load("mnist", "train")
-  test = bigjax_data.load("mnist", "test")
+  train = bigjax_images.load("mnist", "train")
+  test = bigjax_images.load("mnist", "test")
   # NHWC -> NCHW once, up front, so a step only gathers its batch.
   # np.require: torch.from_numpy wants a writable array; copies only if the loader's is not.
   as_tensor = lambda a: torch.from_numpy(np.require(a, requirements=["C", "W"]))
@@ -141,7 +142,7 @@ def main(argv=None):
       "test_accuracy": test_accuracy,
       "test_loss": test_loss,
       "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
-      "data": f"bigjax.data.load('mnist') from {bigjax_data.default_data_dir() / 'mnist'}",
+      "data": f"bigjax.data.images.load('mnist') from {bigjax_data.default_data_dir() / 'mnist'}",
   }
   write_results(results, args.json, ())
 

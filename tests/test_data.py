@@ -1,4 +1,4 @@
-"""Tests for bigjax.data: IDX parsing, checksum-verified local MNIST, sklearn digits, and TFDS.
+"""Tests for bigjax.data: IDX parsing, checksum-verified local MNIST, sklearn digits, and TFDS (images.load).
 
 Real files only: IDX files are written by hand in tmp_path, MNIST is the shared copy, and the
 TFDS dataset is really built (array_record, no TensorFlow) and read back.
@@ -16,12 +16,16 @@ import pytest
 import tensorflow_datasets as tfds
 
 from bigjax import data
-from bigjax.data import digits, idx, local
+from bigjax.data import core, digits, idx
+from bigjax.data import mnist as mnist_idx
+from bigjax.data import movielens
+from bigjax.data.images import load as load_images
+from bigjax.data.movielens import ncf_join
 
 MNIST_DIR = data.default_data_dir() / "mnist"
 needs_mnist = pytest.mark.skipif(
     not MNIST_DIR.is_dir(), reason=f"MNIST IDX files not found in {MNIST_DIR} (set $BIGJAX_DATA_DIR)")
-TEST_FILES = local.SPLIT_FILES["test"]
+TEST_FILES = mnist_idx.SPLIT_FILES["test"]
 
 
 def write_idx(path, array, magic, compress=False):
@@ -72,7 +76,7 @@ def test_idx_trailing_bytes_names_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def mnist():
-  return data.load("mnist", "train"), data.load("mnist", "test")
+  return load_images("mnist", "train"), load_images("mnist", "test")
 
 
 @needs_mnist
@@ -97,15 +101,15 @@ def test_mnist_real_files(mnist):
 
 @needs_mnist
 def test_mnist_digests_are_cached(mnist):
-  for name in (*local.SPLIT_FILES["train"], *TEST_FILES):
+  for name in (*mnist_idx.SPLIT_FILES["train"], *TEST_FILES):
     path = MNIST_DIR / name
     stat = path.stat()
-    assert (str(path.resolve()), stat.st_size, stat.st_mtime_ns) in local._digest_cache
+    assert (str(path.resolve()), stat.st_size, stat.st_mtime_ns) in core._digest_cache
 
 
 def test_missing_file_names_path_and_writes_nothing(tmp_path):
   with pytest.raises(data.DataError) as info:
-    data.load("fashion_mnist", "train", data_dir=tmp_path)
+    load_images("fashion_mnist", "train", data_dir=tmp_path)
   message = str(info.value)
   assert str(tmp_path / "fashion_mnist" / "train-images-idx3-ubyte.gz") in message
   assert "fashion_mnist" in message and "tfds build" in message
@@ -124,7 +128,7 @@ def test_corrupt_file_fails_checksum(tmp_path):
   mnist_dir = copy_mnist_test_split(tmp_path)
   sums = {n: hashlib.sha256((mnist_dir / n).read_bytes()).hexdigest() for n in TEST_FILES}
   (tmp_path / "SHA256SUMS").write_text("".join(f"{d}  mnist/{n}\n" for n, d in sums.items()))
-  assert len(data.load("mnist", "test", data_dir=tmp_path)) == 10000
+  assert len(load_images("mnist", "test", data_dir=tmp_path)) == 10000
 
   corrupt = mnist_dir / TEST_FILES[0]
   blob = bytearray(corrupt.read_bytes())
@@ -133,7 +137,7 @@ def test_corrupt_file_fails_checksum(tmp_path):
   stat = corrupt.stat()  # Same size; a later mtime is what must invalidate the cached digest.
   os.utime(corrupt, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
   with pytest.raises(data.DataError, match="sha256 mismatch") as info:
-    data.load("mnist", "test", data_dir=tmp_path)
+    load_images("mnist", "test", data_dir=tmp_path)
   message = str(info.value)
   assert str(corrupt) in message and sums[TEST_FILES[0]] in message
   assert hashlib.sha256(bytes(blob)).hexdigest() in message
@@ -143,33 +147,86 @@ def test_corrupt_file_fails_checksum(tmp_path):
 def test_checksums_from_manifest_then_embedded(tmp_path):
   copy_mnist_test_split(tmp_path)
   # No listing in the data root: the embedded constants accept the shared copy.
-  assert len(data.load("mnist", "test", data_dir=tmp_path)) == 10000
+  assert len(load_images("mnist", "test", data_dir=tmp_path)) == 10000
   # A MANIFEST.md row is used when there is no SHA256SUMS, and it is authoritative.
   (tmp_path / "MANIFEST.md").write_text(
       "| file | bytes | sha256 |\n|---|---:|---|\n"
       f"| mnist/{TEST_FILES[0]} | 1,616,508 | `{'0' * 64}` |\n")
   with pytest.raises(data.DataError, match="MANIFEST.md"):
-    data.load("mnist", "test", data_dir=tmp_path)
+    load_images("mnist", "test", data_dir=tmp_path)
 
 
 def test_embedded_checksums_match_shared_sha256sums():
   sums_file = data.default_data_dir() / "SHA256SUMS"
   if not sums_file.is_file():
     pytest.skip(f"{sums_file} not found")
-  for relpath, digests in local.EMBEDDED_SHA256.items():
-    assert local.expected_sha256(data.default_data_dir(), relpath)[0] == (digests[0],), relpath
+  for relpath, digests in mnist_idx.EMBEDDED_SHA256.items():
+    assert core.expected_sha256(data.default_data_dir(), relpath)[0] == (digests[0],), relpath
+
+
+def test_unlisted_file_needs_a_digest_unless_the_reader_allows_none(tmp_path):
+  (tmp_path / "ml-100k").mkdir()
+  (tmp_path / "ml-100k" / "u.data").write_text("1\t1\t5\t1\n")
+  with pytest.raises(data.DataError, match="no sha256 for ml-100k/u.data"):
+    core.read_verified(tmp_path, "ml-100k/u.data", fix="")
+  assert core.read_verified(tmp_path, "ml-100k/u.data", fix="", require_digest=False) == b"1\t1\t5\t1\n"
+  # A listed file is verified even where a digest is not required (MovieLens reads so).
+  (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  ml-100k/u.data\n")
+  with pytest.raises(data.DataError, match="sha256 mismatch") as info:
+    movielens.read_ml100k(tmp_path)
+  assert str(tmp_path / "ml-100k" / "u.data") in str(info.value)
+
+
+# ---------------------------------------------------------------------------- NCF join cache ---
+
+def tiny_ncf_inputs():
+  """Two users, four movies: (UserID, MovieID) pairs [4, 2], NCF's test rows [2, 2] and negatives [2, 1]."""
+  return np.array([[1, 10], [1, 20], [2, 30], [2, 40]]), np.array([[0, 0], [1, 2]]), np.array([[2], [0]])
+
+
+def test_ncf_join_is_computed_once_then_read_verified(tmp_path, monkeypatch, caplog):
+  every, test, negatives = tiny_ncf_inputs()
+  fresh = ncf_join.ncf_item_map(every[:, 0] - 1, every[:, 1], test[:, 1], negatives)
+  first = ncf_join.cached_join(every, test, negatives, tmp_path)
+  entry = ncf_join.entry_dir(every, test, negatives, tmp_path)
+  assert sorted(p.name for p in entry.iterdir()) == ["SHA256SUMS", "join.npz"]
+  assert hashlib.sha256((entry / "join.npz").read_bytes()).hexdigest() in (entry / "SHA256SUMS").read_text()
+
+  def never(*args, **kwargs):
+    raise AssertionError("the join was recomputed")
+  monkeypatch.setattr(ncf_join, "ncf_item_map", never)
+  again = ncf_join.cached_join(every, test, negatives, tmp_path)
+  for join in (first, again):
+    np.testing.assert_array_equal(join.movie_ids, fresh.movie_ids)
+    np.testing.assert_array_equal(join.first_user, fresh.first_user)
+    assert join.movie_ids.dtype == join.first_user.dtype == np.int64
+    assert (join.contradictions, join.self_negatives) == (fresh.contradictions, fresh.self_negatives)
+  # Other inputs have an entry of their own; a corrupt entry is rebuilt, with a warning.
+  assert ncf_join.entry_dir(every, test, negatives[::-1], tmp_path) != entry
+  monkeypatch.undo()
+  blob = bytearray((entry / "join.npz").read_bytes())
+  blob[len(blob) // 2] ^= 0xFF
+  (entry / "join.npz").write_bytes(bytes(blob))
+  rebuilt = ncf_join.cached_join(every, test, negatives, tmp_path)
+  np.testing.assert_array_equal(rebuilt.movie_ids, fresh.movie_ids)
+  assert "sha256 mismatch" in caplog.text
+  # A cache that cannot be written (here: below a file) costs a recomputation, not the run.
+  (tmp_path / "file").write_text("")
+  unwritable = ncf_join.cached_join(every, test, negatives, tmp_path / "file" / "below")
+  np.testing.assert_array_equal(unwritable.movie_ids, fresh.movie_ids)
+  assert "could not cache the NCF join" in caplog.text
 
 
 # ----------------------------------------------------------------------------------- digits ---
 
 def test_digits_split():
-  train, test = data.load("digits", "train"), data.load("digits", "test")
+  train, test = load_images("digits", "train"), load_images("digits", "test")
   assert (len(train), len(test), train.num_classes) == (1437, 360, 10)
   assert train.images.shape == (1437, 8, 8, 1) and train.images.max() == 1.0
   train_idx, test_idx = digits.split_indices("train"), digits.split_indices("test")
   assert not set(train_idx) & set(test_idx)
   assert sorted([*train_idx, *test_idx]) == list(range(1797))
-  again = data.load("digits", "test")
+  again = load_images("digits", "test")
   np.testing.assert_array_equal(again.images, test.images)
   np.testing.assert_array_equal(again.labels, test.labels)
   from sklearn.datasets import load_digits
@@ -178,9 +235,9 @@ def test_digits_split():
 
 def test_unknown_name_or_split_lists_valid_ones():
   with pytest.raises(ValueError, match="digits, mnist, fashion_mnist"):
-    data.load("cifar10", "train")
+    load_images("cifar10", "train")
   with pytest.raises(ValueError, match="train, test"):
-    data.load("digits", "validation")
+    load_images("digits", "validation")
 
 
 # ------------------------------------------------------------------------------------- TFDS ---
@@ -219,7 +276,7 @@ class BigjaxTinyImages(tfds.core.GeneratorBasedBuilder):
 def test_tfds_array_record_round_trip(tmp_path):
   BigjaxTinyImages(data_dir=tmp_path, file_format="array_record").download_and_prepare()
   for split in TINY_SIZES:
-    ds = data.load("tfds:bigjax_tiny_images", split, data_dir=tmp_path)
+    ds = load_images("tfds:bigjax_tiny_images", split, data_dir=tmp_path)
     assert ds.name == f"tfds:bigjax_tiny_images:{split}" and ds.num_classes == 4
     assert ds.images.shape == (TINY_SIZES[split], 5, 6, 1) and ds.labels.dtype == np.int32
     order = np.round(ds.images[:, 0, 0, 0] * 255).astype(int)  # TFDS shuffles records when building.
@@ -251,7 +308,7 @@ class BigjaxTinyPngImages(tfds.core.GeneratorBasedBuilder):
 
 def test_tfds_png_image_features_decode_without_tensorflow(tmp_path):
   BigjaxTinyPngImages(data_dir=tmp_path, file_format="array_record").download_and_prepare()
-  ds = data.load("tfds:bigjax_tiny_png_images", "train", data_dir=tmp_path)
+  ds = load_images("tfds:bigjax_tiny_png_images", "train", data_dir=tmp_path)
   order = np.round(ds.images[:, 0, 0, 0] * 255).astype(int)
   expected = [example for _, example in tiny_examples("train")]
   np.testing.assert_array_equal(ds.images[..., 0] * 255, np.stack([expected[i]["image"] for i in order]))
@@ -259,6 +316,6 @@ def test_tfds_png_image_features_decode_without_tensorflow(tmp_path):
 
 def test_tfds_unprepared_dataset_says_how_to_build(tmp_path):
   with pytest.raises(data.DataError, match="tfds build mnist --file_format=array_record") as info:
-    data.load("tfds:mnist", "train", data_dir=tmp_path)
+    load_images("tfds:mnist", "train", data_dir=tmp_path)
   assert str(tmp_path) in str(info.value)
   assert list(tmp_path.iterdir()) == []

@@ -211,7 +211,7 @@ def test_ncf_item_numbering_is_recovered_and_its_split_rebuilt_from_all_pairs(tm
   assert data.name == "ml-1m[ncf+afcfm]"
   np.testing.assert_array_equal(data.item_raw_ids, truth)  # every id's MovieID, as first appearance gave it
   np.testing.assert_array_equal(data.test_items, test)
-  pairs = movielens._afcfm_pairs(tmp_path)
+  pairs = movielens.afcfm_pairs(tmp_path)
   every = {(int(u) - 1, int(m)) for u, m in np.concatenate([pairs["train"], pairs["test"]])}
   rebuilt = {(int(u), int(truth[i])) for u, i in zip(data.train_users, data.train_items)}
   assert rebuilt == every - {(u, int(truth[t])) for u, t in enumerate(test)}  # all pairs but NCF's held-out ones
@@ -246,7 +246,7 @@ def synthetic(num_users=40, num_items=150, seed=0) -> movielens.Interactions:
   for u in range(1, num_users + 1):
     items = rng.choice(np.arange(1, num_items + 1), size=rng.integers(3, 20), replace=False)
     rows += [(u, int(i), 3, int(t)) for t, i in enumerate(items)]
-  return movielens._from_events("synthetic", *np.array(rows).T[[0, 1, 3]], {})
+  return movielens.from_events("synthetic", *np.array(rows).T[[0, 1, 3]], {})
 
 
 def test_sampled_negatives_never_hold_a_positive_of_the_user():

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from bigjax.data import Dataset, sentences, text
+from bigjax.data import sentences, text
+from bigjax.data.core import Dataset
 
 DATASETS = ("tinyshakespeare", "trec", "sst2", "mr")
 SPLITS = {"tinyshakespeare": ("train", "validation"), "trec": ("train", "test"),

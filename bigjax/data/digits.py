@@ -8,7 +8,7 @@ config, so every run and every paper table sees the same test set.
 
 import numpy as np
 
-from bigjax.data.errors import DataError
+from bigjax.data.core import DataError
 
 NUM_EXAMPLES = 1797
 TRAIN_SIZE = 1437

@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from bigjax.data.errors import DataError
+from bigjax.data.core import DataError
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049

@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from bigjax.data import text
-from bigjax.data.errors import DataError
+from bigjax.data.core import DataError, data_root, read_verified
 
 NUM_CLASSES = {"trec": 6, "sst2": 2, "mr": 2}
 SPLITS = {"trec": ("train", "test"), "sst2": ("train", "dev", "test"), "mr": ("train", "test")}
@@ -58,8 +58,7 @@ def clean_str_sst(s: str) -> str:
 
 def _read_lines(relpath: str, encoding: str, data_dir) -> list[str]:
   """Lines split on "\\n" only (MR's Latin-1 text holds byte 0x85, which str.splitlines() splits at)."""
-  root = text.data_root(data_dir)
-  raw = text.read_verified(root, relpath, _SOURCE).decode(encoding)
+  raw = read_verified(data_root(data_dir), relpath, fix=f"Download it from {_SOURCE}.").decode(encoding)
   lines = raw.split("\n")
   if lines and lines[-1] == "":
     lines.pop()  # the file's final newline
@@ -72,7 +71,7 @@ def _read_labelled(relpath: str, encoding: str, data_dir, clean) -> tuple[list[l
   for number, line in enumerate(_read_lines(relpath, encoding, data_dir), 1):
     label, _, sentence = line.partition(" ")
     if not label.isdigit() or not sentence.strip():
-      raise DataError(f"{text.data_root(data_dir) / relpath} line {number}: expected 'LABEL sentence', "
+      raise DataError(f"{data_root(data_dir) / relpath} line {number}: expected 'LABEL sentence', "
                       f"got {line[:80]!r}")
     sentences.append(clean(sentence).split())
     labels.append(int(label))

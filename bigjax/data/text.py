@@ -6,12 +6,10 @@
   tiny_shakespeare  input.txt (sha256-verified) -> 90% train / 10% validation ids + tokenizer
 
 Both tokenizers save to JSON (`to_json` / `save`), so a run stores the exact vocabulary it trained
-with; ids mean nothing without it. `read_verified` is the checksum-verified reader the sentence
-datasets (sentences.py) share.
+with; ids mean nothing without it.
 """
 
 import collections
-import hashlib
 import json
 import os
 import pathlib
@@ -19,56 +17,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from bigjax.data import local
-from bigjax.data.errors import DataError
+from bigjax.data.core import DataError, data_root, read_verified
 
 SHAKESPEARE_FILE = "tinyshakespeare/input.txt"
 SHAKESPEARE_SOURCE = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"
                       "input.txt")
 TRAIN_FRACTION = 0.9  # nanoGPT: train = data[:int(n * 0.9)], val = the rest
-
-# (resolved path, size, mtime_ns) -> sha256 of that file's bytes, verified once per process.
-_digest_cache: dict[tuple[str, int, int], str] = {}
-
-
-def data_root(data_dir: str | os.PathLike | None) -> pathlib.Path:
-  """`data_dir`, or bigjax.data.default_data_dir() ($BIGJAX_DATA_DIR, else ../shared/data)."""
-  if data_dir is not None:
-    return pathlib.Path(data_dir)
-  from bigjax import data  # Imported here: bigjax.data's __init__ may itself import this module.
-  return data.default_data_dir()
-
-
-def read_verified(root: pathlib.Path, relpath: str, source: str) -> bytes:
-  """The bytes of ``root/relpath`` once their sha256 matches SHA256SUMS / MANIFEST.md of ``root``.
-
-  Args:
-    root: the data root (holds SHA256SUMS or MANIFEST.md listing ``relpath``).
-    relpath: e.g. "tinyshakespeare/input.txt".
-    source: where a user without the file can get it (put in the error message).
-
-  Raises:
-    DataError: the file is missing, has no listed digest, or fails its checksum.
-  """
-  path = root / relpath
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-      stat = os.fstat(f.fileno())  # After the read: a later rewrite gets a new key, never ours.
-  except FileNotFoundError:
-    raise DataError(f"{path} not found. Download it from {source} into {path.parent}/, and point "
-                    "$BIGJAX_DATA_DIR (or data_dir=) at the directory that holds "
-                    f"{relpath.split('/')[0]}/.") from None
-  key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-  actual = _digest_cache.get(key) or hashlib.sha256(data).hexdigest()
-  expected, listing = local.expected_sha256(root, relpath)
-  if actual not in expected:
-    raise DataError(f"{path}: sha256 mismatch (expected {' or '.join(expected)} from {listing}, "
-                    f"got {actual}); the file is corrupt or a different version, download it again "
-                    f"from {source}")
-  _digest_cache[key] = actual  # Only verified digests are cached, so a bad file is re-checked.
-  return data
-
 
 class CharTokenizer:
   """One id per character: id i is the i-th of the text's sorted unique characters (nanoGPT).
@@ -237,7 +191,7 @@ def tiny_shakespeare(data_dir: str | os.PathLike | None = None
   """Tiny Shakespeare as character ids, split as nanoGPT does.
 
   Args:
-    data_dir: data root holding tinyshakespeare/input.txt (default: `data_root(None)`).
+    data_dir: data root holding tinyshakespeare/input.txt (default: `core.default_data_dir()`).
 
   Returns:
     train_ids: int32 [1,003,854], the first 90% of the characters.
@@ -249,7 +203,8 @@ def tiny_shakespeare(data_dir: str | os.PathLike | None = None
     DataError: input.txt is missing, fails its checksum, or is not UTF-8.
   """
   root = data_root(data_dir)
-  raw = read_verified(root, SHAKESPEARE_FILE, SHAKESPEARE_SOURCE)
+  raw = read_verified(root, SHAKESPEARE_FILE,
+                      fix=f"Download it from {SHAKESPEARE_SOURCE} into {root / 'tinyshakespeare'}/.")
   try:
     text = raw.decode("utf-8")
   except UnicodeDecodeError as e:

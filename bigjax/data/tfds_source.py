@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from bigjax.data.errors import DataError
+from bigjax.data.core import DataError
 
 _CHUNK = 4096  # Records deserialized per call: bounds the list of per-record dicts held at once.
 

@@ -1,26 +1,21 @@
-"""MNIST and Fashion-MNIST from local IDX .gz files, checksum-verified before they are parsed.
+"""MNIST and Fashion-MNIST from local IDX .gz files, checksum-verified (``core.read_verified``) before parsing.
 
 A data root holds one directory per dataset, in the names every framework uses:
 
   <data_root>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
   <data_root>/fashion_mnist/  (same four names)
 
-Expected sha256 digests come from the first of these that lists the file:
-  1. <data_root>/SHA256SUMS  (``sha256sum`` format: ``<hex>  mnist/t10k-images-idx3-ubyte.gz``);
-  2. <data_root>/MANIFEST.md (table rows ``| mnist/t10k-images-idx3-ubyte.gz | 1,616,508 | `<hex>` |``);
-  3. `EMBEDDED_SHA256` below.
-Verified digests are cached per (path, size, mtime), so reloading in one process does not re-hash.
+Where the data root lists no digest for a file (neither SHA256SUMS nor MANIFEST.md), `EMBEDDED_SHA256` below
+accepts the known copies.
 """
 
-import hashlib
 import os
 import pathlib
-import re
 
 import numpy as np
 
 from bigjax.data import idx
-from bigjax.data.errors import DataError
+from bigjax.data.core import DataError, read_verified
 
 DATASETS = ("mnist", "fashion_mnist")
 NUM_CLASSES = 10
@@ -64,12 +59,6 @@ EMBEDDED_SHA256 = {
         "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
 }
 
-_SHA256SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+?)\s*$", re.MULTILINE)
-_MANIFEST_ROW = re.compile(r"^\|\s*([^|\s]+)\s*\|[^|\n]*\|\s*`([0-9a-fA-F]{64})`\s*\|", re.MULTILINE)
-
-# (resolved path, size, mtime_ns) -> sha256 hex digest of that file's bytes.
-_digest_cache: dict[tuple[str, int, int], str] = {}
-
 
 def load_split(name: str, split: str, data_root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
   """Reads one split of MNIST or Fashion-MNIST after verifying both files' checksums.
@@ -93,66 +82,17 @@ def load_split(name: str, split: str, data_root: str | os.PathLike) -> tuple[np.
     raise ValueError(f"unknown split {split!r}; valid: {tuple(SPLIT_FILES)}")
   data_root = pathlib.Path(data_root)
   images_file, labels_file = SPLIT_FILES[split]
-  images = idx.decode(_read_verified(data_root, name, images_file), data_root / name / images_file,
-                      idx.IMAGES_MAGIC)
-  labels = idx.decode(_read_verified(data_root, name, labels_file), data_root / name / labels_file,
-                      idx.LABELS_MAGIC)
+  images = idx.decode(_read(data_root, name, images_file), data_root / name / images_file, idx.IMAGES_MAGIC)
+  labels = idx.decode(_read(data_root, name, labels_file), data_root / name / labels_file, idx.LABELS_MAGIC)
   if len(images) != len(labels):
     raise DataError(f"{data_root / name}: {images_file} holds {len(images)} images but "
                     f"{labels_file} holds {len(labels)} labels")
   return images[..., None], labels
 
 
-def expected_sha256(data_root: pathlib.Path, relpath: str) -> tuple[tuple[str, ...], str]:
-  """The accepted digests for ``relpath`` (e.g. "mnist/t10k-images-idx3-ubyte.gz") and their source."""
-  for listing in (data_root / "SHA256SUMS", data_root / "MANIFEST.md"):
-    if listing.is_file():
-      digest = _parse_listing(listing).get(relpath)
-      if digest:
-        return (digest,), str(listing)
-  if relpath in EMBEDDED_SHA256:
-    return EMBEDDED_SHA256[relpath], f"the checksums built into {__name__}"
-  raise DataError(f"no sha256 for {relpath} in {data_root}/SHA256SUMS, {data_root}/MANIFEST.md "
-                  f"or {__name__}.EMBEDDED_SHA256")
-
-
-def _parse_listing(listing: pathlib.Path) -> dict[str, str]:
-  """relpath -> lowercase sha256 from a SHA256SUMS file or a MANIFEST.md table."""
-  text = listing.read_text(encoding="utf-8", errors="replace")
-  if listing.name == "MANIFEST.md":
-    return {m.group(1): m.group(2).lower() for m in _MANIFEST_ROW.finditer(text)}
-  return {m.group(2): m.group(1).lower() for m in _SHA256SUMS_LINE.finditer(text)}
-
-
-def _read_verified(data_root: pathlib.Path, name: str, filename: str) -> bytes:
-  """Returns the file's bytes once their sha256 matches the expected one.
-
-  Hashing the very bytes that are then parsed (rather than hashing, then reopening) means a file
-  swapped between the two steps cannot slip through.
-  """
-  path = data_root / name / filename
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-      stat = os.fstat(f.fileno())  # After the read: a later rewrite gets a new key, never ours.
-  except FileNotFoundError:
-    raise DataError(_missing_message(path, name)) from None
-  key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-  actual = _digest_cache.get(key)
-  if actual is None:
-    actual = hashlib.sha256(data).hexdigest()
-  expected, source = expected_sha256(data_root, f"{name}/{filename}")
-  if actual not in expected:
-    raise DataError(f"{path}: sha256 mismatch (expected {' or '.join(expected)} from {source}, "
-                    f"got {actual}); the file is corrupt or a different version, download it again")
-  _digest_cache[key] = actual  # Only verified digests are cached, so a bad file is re-checked.
-  return data
-
-
-def _missing_message(path: pathlib.Path, name: str) -> str:
+def _read(data_root: pathlib.Path, name: str, filename: str) -> bytes:
   files = ", ".join(f for pair in SPLIT_FILES.values() for f in pair)
-  return (f"{path} not found. The {name} dataset is read from {path.parent}/ ({files}). "
-          f"Download those files from {_SOURCES[name]}, or on a machine with internet prepare it "
-          f"with tfds (`tfds build {name} --file_format=array_record --data_dir=DIR`) and load it "
-          f"as 'tfds:{name}' with data_dir=DIR. Point $BIGJAX_DATA_DIR (or data_dir=) at the "
-          "directory that holds it.")
+  fix = (f"The {name} dataset is read from {data_root / name}/ ({files}). Download those files from "
+         f"{_SOURCES[name]}, or on a machine with internet prepare it with tfds (`tfds build {name} "
+         f"--file_format=array_record --data_dir=DIR`) and load it as 'tfds:{name}' with data_dir=DIR.")
+  return read_verified(data_root, f"{name}/{filename}", fix=fix, known=EMBEDDED_SHA256)
