@@ -40,13 +40,14 @@ def main(argv: list[str]) -> int:
   if _MULTIHOST.value:
     parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from bigjax import data, train  # after distributed init: nothing may touch devices before it
+  from bigjax.configs import ConfigError
   # An import, not part of the run: outside train.run's wall clock. (tensorboardX imports torch when it is
   # installed, 1.4 s on a 2-core CPU.)
   import tensorboardX  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
 
   try:
     results = train.run(_CONFIG.value, _WORKDIR.value, command=shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]]))
-  except (train.ConfigError, data.DataError) as error:
+  except (ConfigError, data.DataError) as error:
     logging.error("%s", error)
     return 2
   except train.Preempted as preempted:

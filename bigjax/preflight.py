@@ -38,38 +38,35 @@ def main(argv: list[str]) -> int:
                                f" --xla_force_host_platform_device_count={_DEVICES.value}").strip()
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np
-  from bigjax import data, parallel, train
+  from bigjax import data, parallel, program
+  from bigjax.configs import ConfigError
 
   config = _CONFIG.value
   try:
     if _DEVICES.value and jax.device_count() != _DEVICES.value:
-      raise train.ConfigError(f"--devices={_DEVICES.value} but {jax.device_count()} {jax.default_backend()} "
+      raise ConfigError(f"--devices={_DEVICES.value} but {jax.device_count()} {jax.default_backend()} "
                               f"devices are present; on an accelerator host, omit --devices")
-    model, task = train.validate(config)
-    mesh = train.make_checked_mesh(config)
-    train_ds = train.load_split(config.data, config.data.train_split)  # for the example shape and epoch length
-    eval_ds = train.load_split(config.data, config.data.eval_split)
-    sched = train.make_schedule(config, len(train_ds))
-    model = train.fit_model_to_data(model, config.model, train_ds)
-    program = train.build_program(config, model, task, mesh, train.example_spec(train_ds.arrays), sched,
-                                  train.example_spec(eval_ds.arrays))
-  except (train.ConfigError, data.DataError, parallel.ShardingError) as error:
+    plan = program.plan(config)
+    # No pre-trained parts: they change the first parameters or the sample scoring, not the compiled steps.
+    built = program.build(config, plan.family, plan.model, plan.mesh, program.example_spec(plan.train_ds.arrays),
+                          plan.sched, program.example_spec(plan.eval_ds.arrays))
+  except (ConfigError, data.DataError, parallel.ShardingError) as error:
     print(f"preflight: {error}", file=sys.stderr)
     return 2
 
-  print(f"config:   {config.model.name}, {program.num_params:,} parameters, global batch {config.data.batch_size} "
-        f"x {sched.steps_per_call} steps per call")
-  print(f"mesh:     {dict(mesh.shape)} over {jax.device_count()} {jax.devices()[0].device_kind} devices; "
-        f"{config.data.batch_size // parallel.batch_shards(mesh)} examples per device per step")
-  print(f"compiled: train + eval steps in {program.compile_time:.1f} s")
-  leaves = jax.tree_util.tree_leaves_with_path(program.abstract_state.params)
+  print(f"config:   {config.model.name}, {built.num_params:,} parameters, global batch {config.data.batch_size} "
+        f"x {plan.sched.steps_per_call} steps per call")
+  print(f"mesh:     {dict(plan.mesh.shape)} over {jax.device_count()} {jax.devices()[0].device_kind} devices; "
+        f"{config.data.batch_size // parallel.batch_shards(plan.mesh)} examples per device per step")
+  print(f"compiled: train + eval steps in {built.compile_time:.1f} s")
+  leaves = jax.tree_util.tree_leaves_with_path(built.abstract_state.params)
   leaves.sort(key=lambda kv: -int(np.prod(kv[1].shape)))
   print(f"\n| parameter | shape | sharding | per device |\n|---|---|---|---:|")
   for path, leaf in leaves[:_TOP.value]:
     shard = leaf.sharding.shard_shape(leaf.shape)
     print(f"| {parallel.path_str(path)} | {list(leaf.shape)} | {leaf.sharding.spec} | "
           f"{int(np.prod(shard)) * leaf.dtype.itemsize:,} B |")
-  memory = program.memory
+  memory = built.memory
   print("\n| train step, per device | bytes |\n|---|---:|")
   for name, value in memory.items():
     print(f"| {name.replace('_size_in_bytes', '')} | {value:,} |")

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from bigjax import train
+from bigjax import program, runs
+from bigjax.configs import ConfigError
 from bigjax.data import text
 from bigjax.tasks import language_model
 
@@ -39,12 +40,12 @@ def load_run(workdir: pathlib.Path):
   if config.task.name != "language_model":
     raise SampleError(f"{workdir} trained task {config.task.name!r}, not a language model")
   tokenizer = text.CharTokenizer.from_json(vocab_json)
-  model, _ = train.validate(config)
+  model, _ = program.validate(config)
   model = model.clone(vocab_size=len(tokenizer))
   example = {"tokens": ((config.data.seq_len + 1,), np.dtype(np.int32))}
   try:
-    _, model, params = train.restore_params(workdir, model, example)
-  except train.ConfigError as error:
+    _, model, params = runs.restore_params(workdir, model, example)
+  except ConfigError as error:
     raise SampleError(str(error)) from None
   return model, params, tokenizer
 

@@ -51,10 +51,11 @@ def _json_default(value: Any) -> Any:
 
 
 class MetricWriter:
-  """``write(step, {name: scalar})`` to TensorBoard, ``metrics.jsonl`` and the console."""
+  """``write(step, {name: scalar})`` to TensorBoard and ``metrics.jsonl``; ``write_images`` to TensorBoard and PNGs."""
 
   def __init__(self, workdir: str | pathlib.Path, enabled: bool = True):
     self.enabled = enabled
+    self.workdir = pathlib.Path(workdir)
     self._tb = None
     self._jsonl = None
     if enabled:
@@ -69,6 +70,22 @@ class MetricWriter:
     for name, value in scalars.items():
       self._tb.add_scalar(name, value, step)
     self._jsonl.write(json.dumps({"step": int(step), "time": time.time(), **scalars}) + "\n")
+
+  def write_images(self, step: int, images: dict[str, np.ndarray], scale: int = 2) -> None:
+    """Each uint8 ``[h, w]`` (greyscale) or ``[h, w, c]`` image to TensorBoard and to
+    ``<workdir>/<name>/step_<step>.png``, each pixel ``scale`` x ``scale``."""
+    if not self.enabled:
+      return
+    from PIL import Image
+    for name, image in images.items():
+      image = np.asarray(image)
+      self._tb.add_image(name, image[None] if image.ndim == 2 else image, step,
+                         dataformats="CHW" if image.ndim == 2 else "HWC")
+      path = self.workdir / name / f"step_{int(step):07d}.png"
+      path.parent.mkdir(parents=True, exist_ok=True)
+      picture = Image.fromarray(image)
+      picture.resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST).save(path)
+    self._tb.flush()
 
   def close(self) -> None:
     if self.enabled:

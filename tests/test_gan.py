@@ -13,7 +13,7 @@ import optax
 import pytest
 import scipy.linalg
 
-from bigjax import train
+from bigjax import program, train
 from bigjax.evals import gan as gan_metrics
 from bigjax.models import gan as gan_models
 from bigjax.tasks import gan
@@ -52,7 +52,7 @@ def test_unknown_loss_is_named():
   config = load_config("mnist_dcgan", "smoke")
   config.task.loss = "wasserstein"
   with pytest.raises(train.ConfigError, match="config.task.loss='wasserstein'"):
-    train.validate(config)
+    program.validate(config)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -352,4 +352,4 @@ def test_the_loop_s_parameter_average_is_refused_for_a_gan_naming_its_own():
   config = load_config("mnist_dcgan", "smoke")
   config.optim.ema_decay = 0.999
   with pytest.raises(train.ConfigError, match=r"ema_decay=0.999.*config\.task\.generator_ema"):
-    train.validate(config)
+    program.validate(config)

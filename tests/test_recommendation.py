@@ -8,10 +8,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from bigjax import config_base, train
-from bigjax.data import DataError, movielens, pipeline
+from bigjax import config_base, program, runs, tasks, train
+from bigjax.data import DataError, default_data_dir, movielens, pipeline
 from bigjax.evals import ranking
 from bigjax.models import ncf, sasrec
 from bigjax.tasks import recommendation
@@ -272,7 +273,7 @@ def test_sampled_negatives_never_hold_a_positive_of_the_user():
 
 @requires_ml100k
 def test_ml100k_split_and_candidates():
-  data = movielens.read("ml-100k", "auto", train.data.default_data_dir())
+  data = movielens.read("ml-100k", "auto", default_data_dir())
   assert (data.num_users, data.num_items, len(data.train_items)) == (943, 1682, 100_000 - 943)
   candidates = data.test_candidates(seed=0)
   test_pairs = np.broadcast_to(np.arange(943)[:, None], (943, 99))
@@ -283,7 +284,7 @@ def test_ml100k_split_and_candidates():
 @requires_ml1m
 @requires_data("ml-1m/ncf/ml-1m.test.negative")
 def test_ml1m_ncf_split_joins_the_afcfm_pairs():
-  data = movielens.read("ml-1m", "ncf+afcfm", train.data.default_data_dir())
+  data = movielens.read("ml-1m", "ncf+afcfm", default_data_dir())
   assert (data.num_users, data.num_items, len(data.train_items)) == (6040, 3706, 1_000_209 - 6040)
   # GroupLens' ratings.dat opens 1::1193, 1::661, 1::914: NCF's items 0, 1, 2.
   np.testing.assert_array_equal(data.item_raw_ids[:3], [1193, 661, 914])
@@ -297,7 +298,7 @@ def test_ml1m_ncf_split_joins_the_afcfm_pairs():
 
 @requires_ml1m
 def test_ml1m_afcfm_holds_every_interaction():
-  data = movielens.read_ml1m_afcfm(train.data.default_data_dir())
+  data = movielens.read_ml1m_afcfm(default_data_dir())
   assert (data.num_users, data.num_items) == (6040, 3706)
   assert len(data.train_items) + data.num_users == 1_000_209
   assert len(np.unique(data.train_keys)) == len(data.train_keys)
@@ -677,16 +678,23 @@ def test_smoke_config_trains(name, tmp_path):
   check_smoke_results(train.run(config, tmp_path), config)
 
 
+def start_from_parts(config, model, family):
+  """The ``warm_start`` of ``config``'s task, given the parts the loop loads for it (``runs.load_parts``)."""
+  parts = runs.load_parts(family.parts(config))
+  return family.make(config, model, optax.sgd(0.1), tasks.Context(parts)).warm_start
+
+
 def assert_neumf_joins(config, gmf_run, mlp_run, steps=(None, None)):
-  """Checks that ``task.initial_params`` starts ``config``'s NeuMF as 0.5 GMF + 0.5 MLP of the two runs' checkpoints
-  at ``steps`` (None: the newest); returns ``(model, task, params, gmf_params)``."""
-  (_, gmf, gp), (_, mlp, mp) = (train.restore_params(run, step=step) for run, step in zip((gmf_run, mlp_run), steps))
-  model, task = train.validate(config)
+  """Checks that the task's ``warm_start``, from the parts the loop loads for ``config``, starts its NeuMF as
+  0.5 GMF + 0.5 MLP of the two runs' checkpoints at ``steps`` (None: the newest); returns
+  ``(model, task, params, gmf_params)``."""
+  (_, gmf, gp), (_, mlp, mp) = (runs.restore_params(run, step=step) for run, step in zip((gmf_run, mlp_run), steps))
+  model, task = program.validate(config)
   model = model.clone(num_users=gmf.num_users, num_items=gmf.num_items)
   params = jax.tree.map(jnp.zeros_like, ncf.neumf_from_pretrained(
       {"gmf": gp["tower"], "mlp": mp["tower"], "predict": {"kernel": jnp.zeros((8, 1)), "bias": jnp.zeros(1)}},
       gp, mp))
-  joined = task.initial_params(model, params, config.task)
+  joined = start_from_parts(config, model, task)(params)
   users, items = jnp.arange(30) % 11, jnp.arange(30)
   expected = 0.5 * gmf.apply({"params": gp}, users, items) + 0.5 * mlp.apply({"params": mp}, users, items)
   np.testing.assert_allclose(model.apply({"params": joined}, users, items), expected, rtol=1e-5, atol=1e-6)
@@ -711,7 +719,7 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
   config.optim.ema_decay = 0.0
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "mlp"), str(tmp_path / "gmf")
   with pytest.raises(ValueError, match="expected a GMF"):
-    task.initial_params(model, params, config.task)
+    start_from_parts(config, model, task)
 
 
 def test_best_step_is_the_earliest_highest_hr_on_the_run_s_own_split(tmp_path):
@@ -720,44 +728,44 @@ def test_best_step_is_the_earliest_highest_hr_on_the_run_s_own_split(tmp_path):
            {"step": 10, "validation/hr@10": 0.5, "test/hr@10": 0.9}, {"step": 20, "validation/hr@10": 0.7},
            {"step": 30, "train/loss": 0.1}, {"step": 40, "validation/hr@10": 0.7}, {"step": 50, "validation/hr@10": 0.6}]
   (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-  assert recommendation.best_step(str(tmp_path)) == 20
+  assert runs.best_step(str(tmp_path)) == 20
   with pytest.raises(ValueError, match="logs no validation/hr@5"):
-    recommendation.best_step(str(tmp_path), k=5)
+    runs.best_step(str(tmp_path), "hr@5")
   (tmp_path / "metrics.jsonl").write_text(json.dumps(lines[0]) + "\n")
   with pytest.raises(ValueError, match="logs no validation/hr@10 after step 0"):
-    recommendation.best_step(str(tmp_path))
+    runs.best_step(str(tmp_path))
   with pytest.raises(ValueError, match="no readable config.json"):
-    recommendation.best_step(str(tmp_path / "missing"))
+    runs.best_step(str(tmp_path / "missing"))
 
 
 @requires_ml100k
 def test_pretrained_neumf_from_the_parts_best_checkpoints(tmp_path):
   """``task.pretrained_checkpoint='best'``: each part at the step of its best test HR@10, as NCF's code keeps it."""
-  runs = {}
+  part_runs = {}
   for name in ("gmf", "mlp"):
     part = load_config(f"ml100k_{name}", "smoke")
     part.train.num_steps, part.train.eval_every_steps, part.train.checkpoint_every_steps = 64, 16, 16
     part.train.keep_checkpoints = 4
     train.run(part, tmp_path / name)
-    runs[name] = tmp_path / name
+    part_runs[name] = tmp_path / name
   curves = {name: {json.loads(line)["step"]: json.loads(line)["test/hr@10"]
                    for line in (run / "metrics.jsonl").read_text().splitlines() if "test/hr@10" in line}
-            for name, run in runs.items()}
+            for name, run in part_runs.items()}
   assert all(sorted(curve) == [16, 32, 48, 64] for curve in curves.values()), curves
   best = {name: min(step for step, hr in curve.items() if hr == max(curve.values())) for name, curve in curves.items()}
-  assert {name: recommendation.best_step(str(run)) for name, run in runs.items()} == best
+  assert {name: runs.best_step(str(run)) for name, run in part_runs.items()} == best
   config = load_config("ml100k_neumf_pretrained", "smoke")
-  config.task.pretrained_gmf, config.task.pretrained_mlp = str(runs["gmf"]), str(runs["mlp"])
+  config.task.pretrained_gmf, config.task.pretrained_mlp = str(part_runs["gmf"]), str(part_runs["mlp"])
   config.task.pretrained_checkpoint = "best"
-  model, task, params, gp = assert_neumf_joins(config, runs["gmf"], runs["mlp"], (best["gmf"], best["mlp"]))
+  model, task, params, gp = assert_neumf_joins(config, part_runs["gmf"], part_runs["mlp"], (best["gmf"], best["mlp"]))
   if best["gmf"] != 64:  # the latest checkpoint is another model: "best" really picked an older one
-    _, _, latest = train.restore_params(runs["gmf"])
+    _, _, latest = runs.restore_params(part_runs["gmf"])
     assert not np.allclose(latest["tower"]["user_embedding"], gp["tower"]["user_embedding"])
   config.task.pretrained_checkpoint = "newest"
   with pytest.raises(ValueError, match="pretrained_checkpoint='newest'"):
-    task.initial_params(model, params, config.task)
+    start_from_parts(config, model, task)
   with pytest.raises(train.ConfigError, match="no checkpoint at step 8, only at \\[16, 32, 48, 64\\]"):
-    train.restore_params(runs["gmf"], step=8)
+    runs.restore_params(part_runs["gmf"], step=8)
 
 
 @requires_ml100k
@@ -770,7 +778,7 @@ def test_protocol_spread_rescores_the_run_and_redraws_only_the_negatives(tmp_pat
   assert record["draws"][str(config.data.eval_negatives_seed)] == record["own"]
   final = json.loads((tmp_path / "results.json").read_text())["final_metrics"]
   assert record["own"] == pytest.approx({"hr@10": final["test/hr@10"], "ndcg@10": final["test/ndcg@10"]}, abs=1e-6)
-  interactions = train.load_split(config.data, "test").vocab.interactions
+  interactions = program.load_split(config.data, "test").vocab.interactions
   other = interactions.test_candidates(1000)
   assert (other[:, 0] == interactions.test_items).all()  # the same held-out items, ...
   assert (other[:, 1:] != interactions.test_candidates(0)[:, 1:]).any(axis=1).mean() > 0.99  # ... other negatives

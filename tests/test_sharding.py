@@ -280,7 +280,7 @@ def test_host_batch_to_global_array(eight_devices):
 
 def gpt_state_specs(mesh, scan_layers=False):
   """PartitionSpecs of a small GPT's train state placed by the default logical rules on ``mesh``."""
-  from bigjax import config_base, train
+  from bigjax import config_base, optim, program
   from bigjax.models import transformer
   from bigjax.tasks import language_model
   config = config_base.base_config()
@@ -288,7 +288,8 @@ def gpt_state_specs(mesh, scan_layers=False):
   model = transformer.Decoder(vocab_size=65, max_len=32, num_layers=2, num_heads=4, embed_dim=32,
                               scan_layers=scan_layers, use_bias=False)
   example = {"tokens": ((33,), jnp.int32)}
-  _, state = train.abstract_train_state(config, model, language_model, mesh, example, total_steps=10)
+  task = language_model.make(config, model, optim.make_optimizer(config.optim, 10)[0])
+  _, state = program.abstract_train_state(config, task, mesh, example)
   specs = jax.tree.map(lambda a: a.sharding.spec, state)
   flat = {path_str(p): s for p, s in jax.tree_util.tree_flatten_with_path(specs, is_leaf=lambda x: isinstance(x, P))[0]}
   return flat

@@ -15,7 +15,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from bigjax import train
+from bigjax import program, runs, train
 from conftest import REPO, cli_command, cli_env, load_config, read_metrics, requires_mnist, run_cli, train_losses
 
 # digits_mlp, long enough to be interrupted: 20 epochs x 44 steps, 4 steps per call, a checkpoint every 8.
@@ -397,11 +397,11 @@ def test_ema_run_evaluates_checkpoints_and_restores_the_parameter_average(tmp_pa
   averages = [s for s in jax.tree.leaves(state["opt_state"], is_leaf=lambda x: isinstance(x, dict) and "average" in x)
               if isinstance(s, dict) and "average" in s]
   assert len(averages) == 1 and int(averages[0]["count"]) == results["steps"]
-  _, model, restored = train.restore_params(tmp_path)
+  _, model, restored = runs.restore_params(tmp_path)
   assert_bitwise_equal(jax.tree.map(np.asarray, restored), averages[0]["average"])
   assert not np.allclose(jax.tree.leaves(restored)[0], jax.tree.leaves(state["params"])[0])
-  _, task = train.validate(config)
-  split = train.load_split(config.data, config.data.eval_split)
+  _, task = program.validate(config)
+  split = program.load_split(config.data, config.data.eval_split)
   batch = {k: v[np.arange(len(split))] for k, v in split.arrays.items()} | {"mask": np.ones(len(split), np.float32)}
 
   def accuracy(params):

@@ -5,10 +5,9 @@
 - ``confident_fraction``: how many samples the classifier assigns to a class with probability >= a threshold.
 - ``class_entropy``: entropy (nats) of the distribution of predicted classes over many samples; ln 10 = 2.303
   when every digit is generated equally often, 0 when one mode is all the generator makes.
-- ``image_grid`` / ``save_png``: samples tiled into one picture.
+- ``image_grid``: samples tiled into one picture (the loop's writer saves it).
 """
 
-import pathlib
 
 import numpy as np
 
@@ -72,11 +71,3 @@ def image_grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
     grid[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = pixels[i]
   return grid
 
-
-def save_png(path: str | pathlib.Path, grid: np.ndarray, scale: int = 2) -> None:
-  """Writes a uint8 ``[H, W]`` grid as a greyscale PNG, each pixel ``scale`` x ``scale``."""
-  from PIL import Image
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  image = Image.fromarray(grid, mode="L")
-  image.resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST).save(path)

@@ -1,18 +1,112 @@
-"""What is learned, as pure functions; chosen by ``config.task.name`` (module name under ``bigjax.tasks``).
+"""What is learned: each ``tasks/<family>.py`` builds a ``Task`` record of pure functions that the loop runs.
 
-Every task module exposes:
-  ``init(model, rng, batch) -> params``
-  ``loss(model, params, batch, rng, task_config) -> (scalar loss, {name: per-batch mean})``
-  ``evaluate(model, params, batch, task_config) -> {name: sum over valid examples}``, with ``"count"``;
-  ``batch["mask"]`` (``[b]``, 1 for real examples, 0 for padding) weights every sum.
-  ``LOSSES``: the names ``task_config.loss`` may take.
+A family module (chosen by ``config.task.name``) has two entry points and nothing else the loop looks for:
 
-Optional hooks, each used by the loop only where a task defines it:
-  ``finalize_metrics(means) -> means``: metrics that are not means over examples (perplexity).
-  ``initial_params(model, params, task_config) -> params``: start from other runs (NeuMF from GMF + MLP).
-  ``make_update(model, task_config, tx) -> update``, ``update(params, opt_state, batch, rng) -> (params,
-  opt_state, metrics, finite)``: the task's own step in place of one gradient step on ``loss`` (a GAN's two
-  players); ``init_opt_state(tx, params)`` then builds its optimizer state.
-  ``make_sample_eval(model, config, train_arrays, eval_arrays, workdir, is_main) -> (params, step) -> metrics``:
-  scores generated samples at each evaluation (Fréchet distance, confidence, class entropy).
+  ``parts(config) -> {name: PartSpec}``   the trained runs it starts from or scores with (NeuMF's GMF and MLP, a
+                                          GAN's evaluator classifier); the loop loads them (``bigjax.runs``) and
+                                          hands them over in ``Context.parts``. Most families have none
+                                          (``parts = tasks.no_parts``).
+  ``make(config, model, optimizer, context=Context()) -> Task``   checks the family's config fields (a bad one is
+                                          a ``ValueError`` naming it) and closes the functions over the model.
+
+The math stays in module-level pure functions (``loss``, ``evaluate``, ...) that the tests check directly;
+``supervised`` turns a ``loss`` and an ``evaluate`` into a Task whose update is one gradient step. A task
+reads no file and imports neither the loop nor the run directory: what it needs arrives as arguments.
 """
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+
+Batch = Mapping[str, jax.Array]
+
+
+def _same(metrics: dict[str, float]) -> dict[str, float]:
+  return metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """The functions one run executes; each is pure and jit-able unless said otherwise.
+
+  ``init(rng, batch) -> params``: the trained variables (any pytree; leaves may carry logical axis names),
+      from a batch of one example ``{name: [1, ...]}``.
+  ``init_opt_state(params) -> opt_state``.
+  ``update(params, opt_state, batch, rng) -> (params, opt_state, {name: scalar}, finite)``: one step; ``finite``
+      (bool ``[]``) False makes the loop keep the previous state and stop.
+  ``evaluate(params, batch) -> {name: sum over the batch's real examples}`` with ``"count"``; ``batch["mask"]``
+      (``[b]``, 1 real, 0 padding) weights every sum.
+  ``finalize({name: mean}) -> {name: value}`` (host side): metrics that are not means (perplexity).
+  ``warm_start(params) -> params`` (host side, or None): the run's first parameters from pre-trained parts.
+  ``evaluate_samples(params, step) -> ({name: float}, {name: image})`` (host side, or None): scores what the
+      model generates at each evaluation; the images (``[h, w]`` or ``[h, w, c]`` uint8) go to the run's writer.
+  ``own_average``: the task averages what it needs itself (a GAN's ``generator_ema``), so
+      ``config.optim.ema_decay`` would average nothing it evaluates.
+  """
+  init: Callable[[jax.Array, Batch], Any]
+  init_opt_state: Callable[[Any], Any]
+  update: Callable[[Any, Any, Batch, jax.Array], tuple[Any, Any, dict[str, jax.Array], jax.Array]]
+  evaluate: Callable[[Any, Batch], dict[str, jax.Array]]
+  finalize: Callable[[dict[str, float]], dict[str, float]] = _same
+  warm_start: Callable[[Any], Any] | None = None
+  evaluate_samples: Callable[[Any, int], tuple[dict[str, float], dict[str, Any]]] | None = None
+  own_average: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class PartSpec:
+  """A trained run a task needs, named by the config field ``field`` (for messages). ``best``: a metric name
+  (``"hr@10"``) picks the checkpoint at the run's highest logged ``<its eval split>/<best>`` after step 0; None
+  picks the newest. ``hint`` says how to make one."""
+  field: str
+  workdir: str
+  best: str | None = None
+  hint: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+  """A loaded ``PartSpec``: the run's config, its model (fitted to its data) and the parameters it evaluated."""
+  workdir: str
+  config: Any
+  model: Any
+  params: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+  """What the loop hands ``make`` besides config, model and optimizer."""
+  parts: Mapping[str, Part] = dataclasses.field(default_factory=dict)
+  train_arrays: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the host's training split
+  eval_arrays: Mapping[str, Any] = dataclasses.field(default_factory=dict)   # the evaluation split
+
+
+def no_parts(config: Any) -> dict[str, PartSpec]:
+  """``parts`` of a family that needs no other run."""
+  return {}
+
+
+def gradient_step(loss_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
+  """``update`` of one gradient step on ``loss_fn(params, batch, rng) -> (loss, {name: scalar})``; the metrics
+  gain ``grad_norm``, and the step is finite when the loss and the gradient norm are."""
+  def update(params, opt_state, batch, rng):
+    (loss, metrics), grads = jax.value_and_grad(lambda p: loss_fn(p, batch, rng), has_aux=True)(params)
+    grad_norm = optax.tree.norm(grads)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    return optax.apply_updates(params, updates), opt_state, {**metrics, "grad_norm": grad_norm}, finite
+  return update
+
+
+def supervised(model: Any, task_config: Any, optimizer: optax.GradientTransformation, *, init: Callable,
+               loss: Callable, evaluate: Callable, **fields: Any) -> Task:
+  """A Task from a family's module-level functions ``init(model, rng, batch)``, ``loss(model, params, batch, rng,
+  task_config)`` and ``evaluate(model, params, batch, task_config)``; ``fields`` sets the optional ones."""
+  return Task(init=lambda rng, batch: init(model, rng, batch),
+              init_opt_state=optimizer.init,
+              update=gradient_step(lambda p, batch, rng: loss(model, p, batch, rng, task_config), optimizer),
+              evaluate=lambda params, batch: evaluate(model, params, batch, task_config),
+              **fields)

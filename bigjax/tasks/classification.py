@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from bigjax import tasks
 from bigjax.evals import classification as metrics
 
 LOSSES = ("softmax_xent", "mse")
@@ -78,3 +79,12 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray],
       "accuracy": jnp.where(valid, metrics.correct(logits, batch["label"]), 0.0).sum(),
       "count": valid.sum().astype(jnp.float32),
   }
+
+
+parts = tasks.no_parts
+
+
+def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
+  if config.task.get("loss") not in LOSSES:
+    raise ValueError(f"config.task.loss={config.task.get('loss')!r} is unknown; choose one of {LOSSES}")
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate)

@@ -33,9 +33,10 @@ step makes its samples' codes recoverable; ``ln K`` minus it is the logged lower
 Two time-scales (``config.task.discriminator_lr_scale = k``, Heusel et al. 2017): the discriminator's updates
 are ``k`` times what ``config.optim`` gives, i.e. its learning rate (and schedule) times ``k`` for Adam or SGD.
 
-Evaluation: ``evaluate`` gives the discriminator's mean probability on real test images; ``make_sample_eval``
+Evaluation: ``evaluate`` gives the discriminator's mean probability on real test images; ``sample_scorer``
 scores ``config.task.eval_samples`` generated images with the fixed classifier of
-``config.task.evaluator_workdir`` (``bigjax/evals/gan.py``) and writes a grid of the fixed noise batch's samples.
+``config.task.evaluator_workdir`` (``bigjax/evals/gan.py``; the loop loads it, see ``parts``) and returns a grid
+of the fixed noise batch's samples for the loop's writer.
 """
 
 from typing import Any
@@ -46,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from bigjax import tasks
 from bigjax.evals import gan as gan_metrics
 from bigjax.models import gan as gan_models
 
@@ -220,10 +222,6 @@ def make_update(model: Any, task_config: Any, tx: optax.GradientTransformation):
   return update
 
 
-def loss(model, params, batch, rng, task_config):
-  raise NotImplementedError("a GAN has two losses, one per player: the loop calls make_update, not loss")
-
-
 def evaluate(model: Any, params: Any, batch: dict[str, jnp.ndarray], task_config: Any) -> dict[str, jnp.ndarray]:
   """Sums over real eval images: the discriminator's probability that they are real (inference mode)."""
   logits, _ = _logits(model.discriminator().apply(params["discriminator"], to_model_range(batch["image"]),
@@ -232,20 +230,12 @@ def evaluate(model: Any, params: Any, batch: dict[str, jnp.ndarray], task_config
   return {"d_real": jnp.where(valid, jax.nn.sigmoid(logits), 0.0).sum(), "count": valid.sum().astype(jnp.float32)}
 
 
-def load_evaluator(workdir: str):
-  """``(apply, model)`` of the fixed classifier trained in ``workdir``: ``apply(images [n, 28, 28, 1] in [0, 1])
-  -> (features [n, d], probabilities [n, classes])``, features from its ``config.task.evaluator_features`` layer."""
-  from bigjax import train  # the loop imports tasks; read the evaluator's run only when asked to
-  import pathlib
-  how = (f"train it first: python -m bigjax.main --config=configs/mnist_gan_evaluator.py --workdir={workdir} "
-         f"(or point config.task.evaluator_workdir at a trained classifier's workdir)")
-  if not workdir or not (pathlib.Path(workdir) / "config.json").exists():
-    raise train.ConfigError(f"config.task.evaluator_workdir={workdir!r} holds no trained evaluator classifier; {how}")
-  try:
-    _, classifier, classifier_params = train.restore_params(workdir)
-  except train.ConfigError as error:
-    raise train.ConfigError(f"config.task.evaluator_workdir={workdir!r}: {error}; {how}") from None
-  return classifier, classifier_params
+def parts(config: Any) -> dict[str, tasks.PartSpec]:
+  """The fixed classifier that scores samples: the run in ``config.task.evaluator_workdir``."""
+  workdir = config.task.evaluator_workdir
+  return {"evaluator": tasks.PartSpec("config.task.evaluator_workdir", workdir, hint=(
+      f"train it first: python -m bigjax.main --config=configs/mnist_gan_evaluator.py --workdir={workdir} "
+      f"(or point config.task.evaluator_workdir at a trained classifier's workdir)"))}
 
 
 def make_classify(classifier: Any, classifier_params: Any, layer: str):
@@ -262,26 +252,24 @@ def make_classify(classifier: Any, classifier_params: Any, layer: str):
   return classify
 
 
-def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: dict, workdir: Any, is_main: bool):
-  """``(params, step) -> {name: float}``: scores generated samples with the fixed evaluator and writes their grid.
+def sample_scorer(model: Any, config: Any, evaluator: tasks.Part, train_arrays: Any, eval_arrays: Any):
+  """``(params, step) -> ({name: float}, {"samples": grid})``: scores generated samples with the fixed evaluator.
 
   Once, here: the evaluator's features of the eval split (the reference) and of the first
   ``config.task.eval_samples`` training images, whose distance to the reference is the real data's floor
   (same sample size as the generated set, as the Fréchet distance is biased by it). At each evaluation:
   ``fid`` of ``eval_samples`` samples from a fixed noise set, ``fid_ratio = fid / fid_floor``, ``confident``
-  (fraction with top probability >= 0.9), ``class_entropy``; a PNG under ``<workdir>/samples/`` and a
-  TensorBoard image of the first 64 samples.
+  (fraction with top probability >= 0.9), ``class_entropy``, and a grid of the first 64 samples (uint8
+  ``[h, w]``), which the loop's writer saves as ``<workdir>/samples/step_*.png`` and a TensorBoard image.
   """
-  import pathlib
   tc = config.task
-  classifier, classifier_params = load_evaluator(tc.evaluator_workdir)
   layer = tc.evaluator_features
   chunk = config.data.eval_batch_size
   n = tc.eval_samples
   if n < 2 or n > len(train_arrays["image"]):
     raise ValueError(f"config.task.eval_samples={n} must be in [2, {len(train_arrays['image'])}] (training images)")
 
-  classify = make_classify(classifier, classifier_params, layer)
+  classify = make_classify(evaluator.model, evaluator.params, layer)
 
   def classify_all(images_of_chunk, count):
     feats, probs = zip(*(jax.device_get(classify(images_of_chunk(i))) for i in range(0, count, chunk)))
@@ -298,25 +286,31 @@ def make_sample_eval(model: Any, config: Any, train_arrays: dict, eval_arrays: d
   noise = gan_models.latent(model, jax.random.fold_in(jax.random.PRNGKey(config.seed), 2**31 - 1),
                             -(-n // chunk) * chunk)
   generate = jax.jit(lambda variables, z: sample(model, variables, z))
-  tb = None
-  if is_main:
-    from tensorboardX import SummaryWriter
-    tb = SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"), flush_secs=30)
 
-  def sample_eval(params, step: int) -> dict[str, float]:
+  def score(params, step: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     generator_variables = params["generator_ema"]
     images = []
     feats, probs = classify_all(lambda i: images.append(jax.device_get(generate(generator_variables,
                                                                                 noise[i:i + chunk]))) or images[-1], n)
     fid = gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(feats), *reference)
-    if is_main:
-      grid = gan_metrics.image_grid(np.concatenate(images)[:GRID])
-      gan_metrics.save_png(pathlib.Path(workdir) / "samples" / f"step_{step:07d}.png", grid)
-      tb.add_image("samples", grid[None], step, dataformats="CHW")
-      tb.flush()
-    return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / max(floor, 1e-12),
-            "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs),
-            "real_confident": gan_metrics.confident_fraction(test_probs),
-            "real_class_entropy": gan_metrics.class_entropy(test_probs)}
+    metrics = {"fid": fid, "fid_floor": floor, "fid_ratio": fid / max(floor, 1e-12),
+               "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs),
+               "real_confident": gan_metrics.confident_fraction(test_probs),
+               "real_class_entropy": gan_metrics.class_entropy(test_probs)}
+    return metrics, {"samples": gan_metrics.image_grid(np.concatenate(images)[:GRID])}
 
-  return sample_eval
+  return score
+
+
+def make(config: Any, model: Any, optimizer: optax.GradientTransformation,
+         context: tasks.Context = tasks.Context()) -> tasks.Task:
+  """Two players updated alternately (``make_update``); samples scored by ``context.parts["evaluator"]``."""
+  tc = config.task
+  score = None
+  if "evaluator" in context.parts:
+    score = sample_scorer(model, config, context.parts["evaluator"], context.train_arrays, context.eval_arrays)
+  return tasks.Task(init=lambda rng, batch: init(model, rng, batch),
+                    init_opt_state=lambda params: init_opt_state(optimizer, params),
+                    update=make_update(model, tc, optimizer),
+                    evaluate=lambda params, batch: evaluate(model, params, batch, tc),
+                    evaluate_samples=score, own_average=True)

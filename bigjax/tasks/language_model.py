@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from bigjax import tasks
+
 LN2 = math.log(2.0)
 
 
@@ -64,6 +66,14 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_
 def finalize_metrics(means: dict[str, float]) -> dict[str, float]:
   """Adds what is not a mean over tokens: bits per token and the perplexity of the mean loss."""
   return {**means, "bpc": means["loss"] / LN2, "perplexity": math.exp(min(means["loss"], 700.0))}
+
+
+parts = tasks.no_parts
+
+
+def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate,
+                          finalize=finalize_metrics)
 
 
 # ====================================================================================== sampling

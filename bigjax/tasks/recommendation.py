@@ -37,8 +37,6 @@ parts evaluated on the validation split it does not. The part runs must keep tha
 (``config.train.keep_checkpoints`` at least their number of checkpoints).
 """
 
-import json
-import pathlib
 from typing import Any
 
 import chex
@@ -47,8 +45,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from bigjax import tasks
 from bigjax.evals import ranking
-from bigjax.writers import read_curve
+from bigjax.models import ncf
 
 LOSSES = ("log_loss", "bpr", "softmax")
 PRETRAINED_CHECKPOINTS = ("latest", "best")
@@ -184,41 +183,42 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_
   return out
 
 
-def initial_params(model: nn.Module, params: Any, task_config: Any) -> Any:
-  """``params``, or NeuMF's from the trained GMF and MLP runs ``task.pretrained_gmf`` / ``task.pretrained_mlp``."""
-  runs = [task_config.get("pretrained_gmf", ""), task_config.get("pretrained_mlp", "")]
+def parts(config: Any) -> dict[str, tasks.PartSpec]:
+  """NeuMF's trained GMF and MLP runs (``task.pretrained_gmf`` / ``task.pretrained_mlp``), or none."""
+  tc = config.task
+  runs = [tc.get("pretrained_gmf", ""), tc.get("pretrained_mlp", "")]
   if not any(runs):
-    return params
-  from bigjax import train  # the loop imports tasks; read the trained runs only when asked to
-  from bigjax.models import ncf
-
-  if not all(runs) or not isinstance(model, ncf.NeuMF):
+    return {}
+  if not all(runs):
     raise ValueError(f"config.task.pretrained_gmf={runs[0]!r}, pretrained_mlp={runs[1]!r}: a NeuMF starts from both "
-                     f"a GMF and an MLP run; this model is a {type(model).__name__}")
-  which = task_config.get("pretrained_checkpoint", "latest")
+                     f"a GMF and an MLP run")
+  which = tc.get("pretrained_checkpoint", "latest")
   if which not in PRETRAINED_CHECKPOINTS:
     raise ValueError(f"config.task.pretrained_checkpoint={which!r}: choose one of {PRETRAINED_CHECKPOINTS}")
-  loaded = []
-  for run, kind, field in zip(runs, (ncf.GMF, ncf.MLP), ("pretrained_gmf", "pretrained_mlp")):
-    step = best_step(run, task_config.top_k[0]) if which == "best" else None
-    _, trained, trained_params = train.restore_params(run, step=step)
-    if type(trained) is not kind:
-      raise ValueError(f"config.task.{field}: {run} trained a {type(trained).__name__}, expected a {kind.__name__}")
-    if (trained.num_users, trained.num_items) != (model.num_users, model.num_items):
-      raise ValueError(f"config.task.{field}: {run} has {trained.num_users} users and {trained.num_items} items, "
-                       f"this run {model.num_users} and {model.num_items}: not the same data")
-    loaded.append(jax.device_get(trained_params))
-  return ncf.neumf_from_pretrained(jax.device_get(params), *loaded, alpha=task_config.pretrained_alpha)
+  best = f"hr@{tc.top_k[0]}" if which == "best" else None
+  return {"gmf": tasks.PartSpec("config.task.pretrained_gmf", runs[0], best),
+          "mlp": tasks.PartSpec("config.task.pretrained_mlp", runs[1], best)}
 
 
-def best_step(workdir: str, k: int = 10) -> int:
-  """The step of the run's highest ``<eval split>/hr@k`` in its metrics.jsonl (the earliest of equal ones) after
-  its first update: a step-0 evaluation (``train.eval_at_start``) scores the initialisation, not a trained model."""
-  try:
-    split = json.loads((pathlib.Path(workdir) / "config.json").read_text())["data"]["eval_split"]
-  except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
-    raise ValueError(f"{workdir}: no readable config.json to find its evaluation split ({error})") from None
-  curve = {step: value for step, value in read_curve(workdir, f"{split}/hr@{k}").items() if step > 0}
-  if not curve:
-    raise ValueError(f"{workdir}/metrics.jsonl logs no {split}/hr@{k} after step 0: no best checkpoint to choose")
-  return max(sorted(curve), key=lambda step: curve[step])
+def warm_start(model: nn.Module, gmf: tasks.Part, mlp: tasks.Part, alpha: float) -> Any:
+  """``params -> params`` that starts a NeuMF from trained GMF and MLP parts (He et al. 2017, Sec. 3.4.1)."""
+  if not isinstance(model, ncf.NeuMF):
+    raise ValueError(f"config.task.pretrained_gmf, pretrained_mlp: a NeuMF starts from a GMF and an MLP run; this "
+                     f"model is a {type(model).__name__}")
+  for part, kind, field in ((gmf, ncf.GMF, "pretrained_gmf"), (mlp, ncf.MLP, "pretrained_mlp")):
+    if type(part.model) is not kind:
+      raise ValueError(f"config.task.{field}: {part.workdir} trained a {type(part.model).__name__}, expected a {kind.__name__}")
+    if (part.model.num_users, part.model.num_items) != (model.num_users, model.num_items):
+      raise ValueError(f"config.task.{field}: {part.workdir} has {part.model.num_users} users and {part.model.num_items} "
+                       f"items, this run {model.num_users} and {model.num_items}: not the same data")
+  loaded = [jax.device_get(part.params) for part in (gmf, mlp)]
+  return lambda params: ncf.neumf_from_pretrained(jax.device_get(params), *loaded, alpha=alpha)
+
+
+def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
+  if config.task.get("loss") not in LOSSES:
+    raise ValueError(f"config.task.loss={config.task.get('loss')!r} is unknown; choose one of {LOSSES}")
+  start = None
+  if "gmf" in context.parts:
+    start = warm_start(model, context.parts["gmf"], context.parts["mlp"], config.task.pretrained_alpha)
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate, warm_start=start)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bigjax import train
+from bigjax import runs
 from bigjax.evals import gan as gan_metrics
 from bigjax.tasks import gan
 
@@ -38,11 +38,12 @@ def main():
   parser.add_argument("--json", help="write the table and scores here")
   parser.add_argument("--samples", type=int, default=1000, help="per code value")
   args = parser.parse_args()
-  config, model, params = train.restore_params(args.workdir)
+  config, model, params = runs.restore_params(args.workdir)
   classes = getattr(model, "code_classes", 0)
   if not classes:
     raise SystemExit(f"{args.workdir}: its model draws no code (config.model.code_classes=0)")
-  classifier, classifier_params = gan.load_evaluator(config.task.evaluator_workdir)
+  evaluator = runs.load_part(gan.parts(config)["evaluator"])
+  classifier, classifier_params = evaluator.model, evaluator.params
   classify = gan.make_classify(classifier, classifier_params, config.task.evaluator_features)
   generate = jax.jit(lambda v, z: gan.sample(model, v, z))
   noise = jax.random.normal(jax.random.PRNGKey(1), (args.samples, model.latent_dim), jnp.float32)
@@ -55,7 +56,7 @@ def main():
     table.append(np.bincount(probs.argmax(1), minlength=probs.shape[1]))
     confident.append(gan_metrics.confident_fraction(probs))
   table = np.stack(table)
-  result = {"workdir": args.workdir, "git_revision": train.git_revision(), "samples_per_code": args.samples,
+  result = {"workdir": args.workdir, "git_revision": runs.git_revision(), "samples_per_code": args.samples,
             "classes_by_code": table.tolist(), "purity": float(table.max(1).sum() / table.sum()),
             "nmi": normalised_mutual_information(table), "confident_by_code": confident,
             "majority_class_by_code": table.argmax(1).tolist()}

@@ -15,7 +15,7 @@ import json
 import jax
 import numpy as np
 
-from bigjax import train
+from bigjax import program, runs
 from bigjax.evals import gan as gan_metrics
 from bigjax.models import gan as gan_models
 from bigjax.tasks import gan
@@ -35,12 +35,13 @@ def main():
   parser.add_argument("--json", help="write the scores here")
   parser.add_argument("--samples", type=int, default=10000)
   args = parser.parse_args()
-  config, model, params = train.restore_params(args.workdir)
-  classifier, classifier_params = gan.load_evaluator(config.task.evaluator_workdir)
+  config, model, params = runs.restore_params(args.workdir)
+  evaluator = runs.load_part(gan.parts(config)["evaluator"])
+  classifier, classifier_params = evaluator.model, evaluator.params
   classify = gan.make_classify(classifier, classifier_params, config.task.evaluator_features)
   chunk = 500
 
-  test = train.load_split(config.data, config.data.eval_split).arrays["image"]
+  test = program.load_split(config.data, config.data.eval_split).arrays["image"]
   reference = gan_metrics.gaussian_stats(
       np.concatenate([jax.device_get(classify(test[i:i + chunk]))[0] for i in range(0, len(test), chunk)]))
   generator = model.generator()
@@ -67,7 +68,7 @@ def main():
     print(f"{name:42s} fid {r['fid']:7.2f}  confident {r['confident']:.4f}  class entropy {r['class_entropy']:.4f}")
   if args.json:
     with open(args.json, "w") as f:
-      json.dump({"workdir": args.workdir, "git_revision": train.git_revision(),
+      json.dump({"workdir": args.workdir, "git_revision": runs.git_revision(),
                  "results": results}, f, indent=1)
 
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-from bigjax import train  # noqa: E402
+from bigjax import program, runs  # noqa: E402
 from bigjax.tasks import recommendation  # noqa: E402
 
 METRICS = ("hr@10", "ndcg@10")
@@ -36,13 +36,13 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def run_spread(workdir: pathlib.Path, seeds: list[int]) -> dict:
   """The run's own numbers, re-scored, and its numbers under each negatives seed in ``seeds``."""
-  config, model, params = train.restore_params(workdir)
+  config, model, params = runs.restore_params(workdir)
   if config.task.name != "recommendation" or config.data.history_len:
     raise ValueError(f"{workdir}: a {config.task.name} run{' over sequences' if config.data.history_len else ''}; "
                      f"this scores the pointwise recommendation models")
   if tuple(config.task.top_k)[:1] != (10,):
     raise ValueError(f"{workdir}: config.task.top_k={tuple(config.task.top_k)} does not start with 10")
-  test = train.load_split(config.data, config.data.eval_split)
+  test = program.load_split(config.data, config.data.eval_split)
   interactions = test.vocab.interactions
   if interactions.test_negatives is not None:
     raise ValueError(f"{workdir}: {interactions.name} brings its own test negatives (source "

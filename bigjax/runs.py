@@ -1,0 +1,198 @@
+"""The run directory: ``config.json`` and when a run may be extended, the vocabulary, the code revision, and
+reading a finished run back (its parameters, its logged curves, its best step; pre-trained parts for a task).
+
+A workdir holds ``config.json``, ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``, ``results.json`` and,
+for text, ``vocab.json`` (README.md, "Command line"). ``train.run`` writes it; everything else reads it here.
+"""
+
+import json
+import logging
+import pathlib
+import subprocess
+import time
+from typing import Any, Mapping
+
+import flax.linen as nn
+import jax
+import ml_collections
+import numpy as np
+
+from bigjax import checkpoint, config_base, optim, program, tasks, writers
+from bigjax.configs import ConfigError
+
+# Keys a resumed run may change to train longer, provided every step already taken keeps its learning rate
+# (a constant run extended, or turned into a cooldown that starts after its last step): training on then
+# equals asking for the new run from the start (tests/test_train.py).
+EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps", "optim.schedule", "optim.cooldown_steps",
+                   "optim.end_lr_factor")
+
+
+def _first_changed_lr(old: ml_collections.ConfigDict, new: ml_collections.ConfigDict, old_total: int,
+                      new_total: int) -> tuple[int, float, float] | None:
+  """``(step, old lr, new lr)`` of the first of steps ``0..old_total-1`` whose learning rate differs, or None."""
+  steps = np.arange(old_total)
+  # As the step sees them: float32 (a constant schedule returns a Python scalar, the others float32 arrays).
+  lr = lambda c, total: np.broadcast_to(np.asarray(optim.make_schedule(c.optim, total)(steps), np.float32), steps.shape)
+  a, b = lr(old, old_total), lr(new, new_total)
+  differ = np.flatnonzero(a != b)
+  return (int(differ[0]), float(a[differ[0]]), float(b[differ[0]])) if len(differ) else None
+
+
+def prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, num_train_examples: int) -> None:
+  """Creates the workdir and ``config.json``; refuses to resume a run made with another config.
+
+  The one change allowed is a longer run (more total steps through ``train.num_epochs`` or
+  ``train.num_steps``, possibly with a new schedule) in which every step already taken keeps its learning
+  rate: ``config.json`` is rewritten and the change appended to ``extensions.jsonl``.
+  """
+  config_json = json.loads(config.to_json_best_effort(sort_keys=True))
+  path = workdir / "config.json"
+  if path.exists():
+    old_json = json.loads(path.read_text())
+    old, new = writers.flatten(old_json), writers.flatten(config_json)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    # A field added to bigjax after the run started, left at its default, is the behaviour the run had.
+    defaults = writers.flatten(json.loads(config_base.base_config().to_json_best_effort()))
+    added = [k for k in changed if k not in old and k in defaults and new[k] == defaults[k]]
+    changed = [k for k in changed if k not in added]
+    if not changed:
+      if added:
+        logging.warning("%s was started before bigjax had %s; resuming with the default%s", workdir,
+                        ", ".join(f"{k}={new[k]!r}" for k in added), "s" if len(added) > 1 else "")
+        if jax.process_index() == 0:
+          writers.write_json(path, config_json)
+      return
+    refused = (f"{workdir} holds a run made with a different config (differs in: {', '.join(changed)}); use a "
+               f"new --workdir, or the same config to resume (a run may only be extended: more steps, every "
+               f"step taken keeping its learning rate, through {', '.join(EXTENDABLE_KEYS)}")
+    if not set(changed) <= set(EXTENDABLE_KEYS):
+      raise ConfigError(refused + ")")
+    old_config = ml_collections.ConfigDict(old_json)
+    old_total = program.make_schedule(old_config, num_train_examples).total_steps
+    new_total = program.make_schedule(config, num_train_examples).total_steps
+    if new_total <= old_total:
+      raise ConfigError(refused + f"; {old_total} -> {new_total} steps here)")
+    first = _first_changed_lr(old_config, config, old_total, new_total)
+    if first is not None:
+      raise ConfigError(refused + f"; here step {first[0]}, already taken, would change its learning rate from "
+                        f"{first[1]:g} to {first[2]:g})")
+    logging.warning("extending the run in %s from %d to %d steps (%s)", workdir, old_total, new_total,
+                    ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in changed))
+    if jax.process_index() == 0:
+      with open(workdir / "extensions.jsonl", "a") as f:
+        f.write(json.dumps({"time": time.time(), "total_steps": [old_total, new_total],
+                            "changed": {k: [old.get(k), new.get(k)] for k in changed}}) + "\n")
+      writers.write_json(path, config_json)
+    return
+  if jax.process_index() == 0:
+    workdir.mkdir(parents=True, exist_ok=True)
+    writers.write_json(path, config_json)
+
+
+def save_vocab(path: pathlib.Path, vocab_json: str, is_main: bool) -> None:
+  """Writes the run's vocabulary (tokenizer) next to its config; a resumed run must have the same one."""
+  if path.exists():
+    if path.read_text() != vocab_json:
+      raise ConfigError(f"{path} differs from the vocabulary built from the data now: the data changed since "
+                        f"this run started; use a new workdir")
+  elif is_main:
+    writers.write_text(path, vocab_json)
+
+
+def git_revision() -> str:
+  root = pathlib.Path(__file__).resolve().parent.parent
+  try:
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    return rev + ("-dirty" if dirty else "")
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+
+
+def checkpoint_mismatch(workdir, step, data_state) -> RuntimeError:
+  return RuntimeError(f"checkpoint at step {step} in {workdir} holds data-iterator state {data_state}, which "
+                      f"does not match its step; the checkpoint was written by a different config")
+
+
+def read_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  workdir = pathlib.Path(workdir)
+  try:
+    return ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+  except FileNotFoundError:
+    raise ConfigError(f"{workdir} holds no run: {workdir / 'config.json'} not found") from None
+
+
+def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
+                   example: program.Example | None = None, step: int | None = None
+                   ) -> tuple[ml_collections.ConfigDict, nn.Module, Any]:
+  """``(config, model, params)`` of the run in ``workdir``, from its checkpoint at ``step`` (default: the
+  newest), on one device. The parameters are those the run evaluated: its parameter average where
+  ``config.optim.ema_decay`` kept one, else the live parameters.
+
+  ``model`` (fitted to the run's data) and ``example`` (``program.example_spec`` of its batches) may be given,
+  e.g. from a saved vocabulary; otherwise both come from the run's ``config.json`` and its training split.
+  Nothing in ``workdir`` is written or moved: an unreadable checkpoint is an error that names it.
+  """
+  workdir = pathlib.Path(workdir)
+  config = read_config(workdir)
+  config_model, family = program.validate(config)
+  if model is None or example is None:
+    train_ds = program.load_split(config.data, config.data.train_split)
+    model = model or program.fit_model_to_data(config_model, config.model, train_ds)
+    example = example or program.example_spec(train_ds.arrays)
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]).reshape(1, 1, 1), ("data", "fsdp", "tensor"))
+  # The optimizer's state has the same shapes whatever its schedule's length: that of config.train will do.
+  tx, _ = optim.make_optimizer(config.optim, max(config.train.num_steps, 1))
+  _, abstract_state = program.abstract_train_state(config, program.make_task(config, family, model, tx), mesh, example)
+  ckpt = checkpoint.Checkpointer(workdir / "checkpoints")
+  try:
+    kept = ckpt.all_steps()
+    if not kept:
+      raise ConfigError(f"{workdir / 'checkpoints'} holds no checkpoint")
+    if step is None:
+      step = max(kept)
+    elif step not in kept:
+      raise ConfigError(f"{workdir / 'checkpoints'} holds no checkpoint at step {step}, only at {sorted(kept)}; "
+                        f"a run keeps its last config.train.keep_checkpoints of them")
+    try:
+      state, _ = ckpt.restore(step, abstract_state)
+    except Exception as error:  # orbax raises many types for unreadable files
+      raise ConfigError(f"checkpoint {step} in {workdir / 'checkpoints'} is unreadable or does not fit the run's "
+                        f"config ({type(error).__name__}: {error})") from None
+  finally:
+    ckpt.close()
+  logging.info("restored %s at step %d (%s)", workdir, step, config.model.name)
+  return config, model, optim.eval_params(state.opt_state, state.params)
+
+
+def best_step(workdir: str | pathlib.Path, metric: str = "hr@10") -> int:
+  """The step of the run's highest ``<eval split>/<metric>`` in its metrics.jsonl (the earliest of equal ones)
+  after its first update: a step-0 evaluation (``train.eval_at_start``) scores the initialisation, not a
+  trained model."""
+  try:
+    split = json.loads((pathlib.Path(workdir) / "config.json").read_text())["data"]["eval_split"]
+  except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
+    raise ValueError(f"{workdir}: no readable config.json to find its evaluation split ({error})") from None
+  curve = {step: value for step, value in writers.read_curve(workdir, f"{split}/{metric}").items() if step > 0}
+  if not curve:
+    raise ValueError(f"{workdir}/metrics.jsonl logs no {split}/{metric} after step 0: no best checkpoint to choose")
+  return max(sorted(curve), key=lambda step: curve[step])
+
+
+def load_part(spec: tasks.PartSpec) -> tasks.Part:
+  """The trained run ``spec`` names, at its newest checkpoint or (``spec.best``) its best evaluation's."""
+  hint = f"; {spec.hint}" if spec.hint else ""
+  if not spec.workdir or not (pathlib.Path(spec.workdir) / "config.json").exists():
+    raise ConfigError(f"{spec.field}={spec.workdir!r} holds no trained run{hint}")
+  try:
+    step = best_step(spec.workdir, spec.best) if spec.best else None
+    config, model, params = restore_params(spec.workdir, step=step)
+  except (ConfigError, ValueError) as error:
+    raise ConfigError(f"{spec.field}={spec.workdir!r}: {error}{hint}") from None
+  return tasks.Part(workdir=spec.workdir, config=config, model=model, params=params)
+
+
+def load_parts(specs: Mapping[str, tasks.PartSpec]) -> dict[str, tasks.Part]:
+  return {name: load_part(spec) for name, spec in specs.items()}
