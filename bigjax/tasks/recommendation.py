@@ -1,6 +1,6 @@
 """Implicit-feedback recommendation: score (user, item) pairs, rank each user's held-out item.
 
-Training batches (``data/movielens.py``):
+Training batches (``data/movielens/``):
   pointwise  ``{"user": [b], "item": [b], "label": [b]}``, positives and their redrawn negatives as separate
              rows; ``task.loss = "log_loss"``: binary cross-entropy of the pair's logit (NCF's objective).
   pairwise   ``{"user": [b], "item": [b], "negative": [b, n]}`` (``config.data.pairs=True``);
