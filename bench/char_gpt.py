@@ -31,6 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seed_cnn import (REPO_ROOT, _fmt, _jax_versions, bigjax_run_command, finish, git_revision, machine_info,
                       run_and_read)
 
+if REPO_ROOT not in sys.path:  # bigjax, where it is not installed
+  sys.path.insert(0, REPO_ROOT)
+from bigjax import configs  # pylint: disable=wrong-import-position
+
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("torch", "bigjax")
 DEFAULT_CONFIG = "configs/shakespeare_char_gpt.py:cpu"
@@ -57,20 +61,9 @@ def parse_args(argv=None):
   return args
 
 
-def read_config(spec: str):
-  """The ConfigDict of ``configs/x.py[:variant]``, read without jax (it only imports bigjax.config_base)."""
-  if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-  path, _, variant = spec.partition(":")
-  module_spec = importlib.util.spec_from_file_location("_bench_char_gpt_config", os.path.join(REPO_ROOT, path))
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(variant or None)
-
-
 def plan(args) -> dict:
   """Steps, eval interval and bigjax overrides, checked against the config and torch_char_gpt's fixed shape."""
-  c = read_config(args.bigjax_config)
+  c = configs.load(args.bigjax_config)
   shape = {"batch_size": c.data.batch_size, "seq_len": c.data.seq_len, "num_layers": c.model.num_layers,
            "num_heads": c.model.num_heads, "embed_dim": c.model.embed_dim}
   if shape != TORCH_SHAPE:

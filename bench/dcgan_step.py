@@ -8,8 +8,6 @@ already on the device). Median of ``--repeats`` timings of ``--calls`` calls.
 """
 
 import argparse
-import importlib.util
-import os
 import statistics
 import sys
 import time
@@ -17,17 +15,8 @@ import time
 import jax
 import numpy as np
 
+from bigjax import configs
 from bigjax import parallel, train
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(spec: str):
-  path, _, variant = spec.partition(":")
-  module_spec = importlib.util.spec_from_file_location("_bench_dcgan_config", os.path.join(REPO_ROOT, path))
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(variant or None)
 
 
 def step_seconds(config, impl: str, args) -> float:
@@ -63,7 +52,7 @@ def main():
   p.add_argument("--calls", type=int, default=10)
   p.add_argument("--repeats", type=int, default=3)
   args = p.parse_args()
-  config = load_config(args.config)
+  config = configs.load(args.config)
   rows = [(impl, step_seconds(config, impl, args)) for impl in ("xla", "patches")]
   base = rows[0][1]
   print(f"\n{args.config}: DCGAN step (discriminator + generator), batch {config.data.batch_size}, "

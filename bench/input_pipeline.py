@@ -9,21 +9,14 @@ A ratio near 1.0 means the host keeps the device busy.
 """
 
 import argparse
-import importlib.util
 import time
 
 import jax
 import numpy as np
 
+from bigjax import configs
 from bigjax import data, parallel, train
 from bigjax.data import pipeline
-
-
-def load_config(path: str):
-  spec = importlib.util.spec_from_file_location("config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def main() -> None:
@@ -33,7 +26,7 @@ def main() -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--prefetch", type=int, default=None, help="override config.data.prefetch")
   args = parser.parse_args()
-  config = load_config(args.config)
+  config = configs.load(args.config)
   if args.prefetch is not None:
     config.data.prefetch = args.prefetch
   config.data.prefetch = pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend())

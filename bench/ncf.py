@@ -37,11 +37,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# The other benches' machine, revision, subprocess and config helpers, shared rather than copied.
+# The other benches' machine, revision and subprocess helpers, shared rather than copied.
 # pylint: disable=wrong-import-position
-from char_gpt import logged_train_time, read_config
+from char_gpt import logged_train_time
 from seed_cnn import (REPO_ROOT, _fmt, _jax_versions, bigjax_run_command, finish, git_revision, machine_info,
                       run_and_read, run_logged)
+from bigjax import configs  # char_gpt put the repository on sys.path
 
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("torch", "bigjax")
@@ -82,7 +83,7 @@ def parse_args(argv=None):
 
 def plan(args) -> dict:
   """torch_ncf's flags and bigjax's overrides from the config; refuses a config torch_ncf cannot train."""
-  c = read_config(args.bigjax_config)
+  c = configs.load(args.bigjax_config)
   d, m, o, t = c.data, c.model, c.optim, c.task
   problems = []
   if d.name != args.dataset:
@@ -128,7 +129,7 @@ def missing_reason(name: str, args) -> str | None:
     return "not installed: torch (pip install torch, CPU build)" if importlib.util.find_spec("torch") is None else None
   if importlib.util.find_spec("jax") is None:
     return "not installed: jax"
-  if not os.path.exists(os.path.join(REPO_ROOT, args.bigjax_config.partition(":")[0])):
+  if not os.path.exists(os.path.join(REPO_ROOT, configs.split(args.bigjax_config)[0])):
     return f"{args.bigjax_config} not found"
   return None
 

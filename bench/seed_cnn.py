@@ -86,28 +86,16 @@ def git_revision() -> str:
 
 # --- bigjax config fields -------------------------------------------------------------------
 
-def _flatten(cfg, prefix=""):
-  items = cfg.items() if hasattr(cfg, "items") else []
-  for key, value in items:
-    path = f"{prefix}{key}"
-    if hasattr(value, "items"):
-      yield from _flatten(value, path + ".")
-    else:
-      yield path, value
-
-
 def bigjax_overrides(config_path: str, batch_size: int, seed: int) -> list[str]:
   """`--config.X=V` flags that set the config's batch size and seed, where they differ.
 
   The config is read for its field names so the bench needn't hard-code them; a batch
   size it cannot set is an error (the comparison would be unfair), a seed is not.
   """
-  if REPO_ROOT not in sys.path:  # the config imports bigjax.config_base
+  if REPO_ROOT not in sys.path:  # bigjax, where it is not installed (the keras and torch rows don't need it)
     sys.path.insert(0, REPO_ROOT)
-  spec = importlib.util.spec_from_file_location("_bench_bigjax_config", os.path.join(REPO_ROOT, config_path))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  fields = dict(_flatten(module.get_config()))
+  from bigjax import configs, writers  # pylint: disable=import-outside-toplevel
+  fields = writers.flatten(configs.load(config_path).to_dict())
   flags = []
   batch_keys = [k for k in fields if k.rsplit(".", 1)[-1] in ("batch_size", "global_batch_size")
                 and not k.rsplit(".", 1)[0].endswith("eval")]

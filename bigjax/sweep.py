@@ -42,7 +42,6 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
-import importlib.util
 import itertools
 import json
 import os
@@ -56,6 +55,8 @@ import sys
 import threading
 import time
 from typing import Any, Sequence
+
+from bigjax import configs
 
 Point = dict[str, Any]
 
@@ -168,20 +169,17 @@ def point_command(config_arg: str, root: str | pathlib.Path, point: Point,
 
 # ============================================================================ loading a sweep
 
-def split_config_arg(config_arg: str) -> tuple[str, str | None]:
-  """``configs/x.py:smoke`` -> ``("configs/x.py", "smoke")``; no colon -> variant ``None``."""
-  path, sep, variant = config_arg.partition(":")
-  return path, (variant if sep else None)
-
-
-def _load_module(path: str):
-  file = pathlib.Path(path)
-  if not file.is_file():
-    raise SweepError(f"config file {path} not found")
-  spec = importlib.util.spec_from_file_location(f"bigjax_sweep_config_{file.stem}", file)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def _resolve(config_arg: str) -> str:
+  """``path[:variant]`` with its path as ``bigjax.configs`` finds it (as given, else in the repository), so
+  every point's ``bigjax.main`` reads the file the sweep read; ``SweepError`` when there is none."""
+  path, variant = configs.split(config_arg)
+  try:
+    file = configs.resolve(path)
+  except configs.ConfigError as error:
+    raise SweepError(str(error)) from None
+  if file == pathlib.Path(path):  # found as given: the argument stays as written
+    return config_arg
+  return str(file) if variant is None else f"{file}:{variant}"
 
 
 def _has_key(config: Any, key: str) -> bool:
@@ -202,8 +200,8 @@ def load_sweep(config_arg: str) -> list[Point]:
   Raises ``SweepError`` when the file has no ``get_sweep``, a point is not a dict of known config keys, or
   two points share a name.
   """
-  path, variant = split_config_arg(config_arg)
-  module = _load_module(path)
+  path, variant = configs.split(config_arg)
+  module = configs.load_module(_resolve(path))
   if not hasattr(module, "get_sweep"):
     raise SweepError(f"{path} defines no get_sweep(arg=None); add one returning a list of "
                      f"{{dotted key: value}} points (see bigjax/sweep.py)")
@@ -237,7 +235,7 @@ def _check_overrides(extra_overrides: Sequence[str], points: list[Point]) -> Non
 
 def describe(config_arg: str, points: list[Point], extra_overrides: Sequence[str]) -> dict[str, Any]:
   """What ``sweep.json`` holds: enough to tell whether a root was made by the same sweep."""
-  path, variant = split_config_arg(config_arg)
+  path, variant = configs.split(config_arg)
   described = {"config": str(pathlib.Path(path).resolve()), "variant": variant,
                "overrides": list(extra_overrides),
                "points": [{"name": point_name(p), "point": p} for p in points]}
@@ -473,6 +471,7 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
     if multihost and parallel != 1:
       raise SweepError(f"--parallel={parallel} with --multihost: every point uses all hosts, so points run "
                        f"one at a time (--parallel=1)")
+    config_arg = _resolve(config_arg)
     points = load_sweep(config_arg)
     _check_overrides(extra_overrides, points)
     description = describe(config_arg, points, extra_overrides)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bigjax import data
+from bigjax import configs, data
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -34,18 +34,13 @@ requires_mnist = pytest.mark.skipif(
     reason=f"MNIST idx files not found under {data.default_data_dir()}/mnist (set $BIGJAX_DATA_DIR)")
 
 
-def load_module(path: pathlib.Path):
-  """The Python file at ``path`` (a config, a script) imported as a module of its own name."""
-  import importlib.util
-  spec = importlib.util.spec_from_file_location(path.stem, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+load_module = configs.load_module  # a script or an experiment's helper by path, as tests import it
 
 
 def load_config(name: str, variant: str | None = None):
-  """``configs/<name>.py``'s ``get_config(variant)``."""
-  return load_module(REPO / "configs" / f"{name}.py").get_config(variant)
+  """``configs/<name>.py``'s ``get_config(variant)`` as the file returns it (not locked)."""
+  path = REPO / "configs" / f"{name}.py"
+  return configs.load(str(path) if variant is None else f"{path}:{variant}", lock=False)
 
 
 @pytest.fixture(scope="module")

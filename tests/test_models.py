@@ -1,5 +1,5 @@
-"""Tests for bigjax.models: conv2d (xla and patches) against a float64 NumPy loop, max pooling, the
-seed's CNN (parameter count, tree layout, a float64 NumPy forward), CNN and MLP (shapes, dropout, init).
+"""Tests for bigjax.models: layers.conv2d/Conv at stride 1 (xla and patches) against a float64 NumPy loop, max
+pooling, the seed's CNN (parameter count, tree layout, a float64 NumPy forward), CNN and MLP (shapes, dropout, init).
 """
 
 import jax
@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bigjax.models.cnn import CNN, Conv, SeedCNN, conv2d, max_pool_2x2
+from bigjax.models.cnn import CNN, SeedCNN, max_pool_2x2
+from bigjax.models.layers import Conv, conv2d
 from bigjax.models.mlp import MLP
 
 
@@ -68,14 +69,14 @@ def test_conv2d_impls_match_numpy_loop(case, padding):
   out_shape = (b, h - kh + 1, w - kw + 1, cout) if padding == "VALID" else (b, h, w, cout)
   assert expected.shape == out_shape
   for impl in ("xla", "patches"):
-    out = conv2d(jnp.asarray(x), jnp.asarray(kernel), padding, impl)
+    out = conv2d(jnp.asarray(x), jnp.asarray(kernel), padding=padding, impl=impl)
     assert out.shape == out_shape, impl
     assert_close(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
 def test_conv2d_unknown_impl_raises():
   with pytest.raises(ValueError, match="'cudnn'"):
-    conv2d(jnp.zeros((1, 4, 4, 1)), jnp.zeros((3, 3, 1, 1)), "VALID", "cudnn")
+    conv2d(jnp.zeros((1, 4, 4, 1)), jnp.zeros((3, 3, 1, 1)), padding="VALID", impl="cudnn")
 
 
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])

@@ -1,62 +1,27 @@
 """Convolutional networks for small images: the seed's Keras CNN and a stronger VGG-style CNN.
 
-Convolutions run through XLA's convolution (``impl="xla"``) or as image patches (shifted slices
-concatenated on the channel axis) followed by one matmul (``impl="patches"``). Both hold the kernel
-in the same ``[kh, kw, in, out]`` layout under the same parameter names, so checkpoints are
-interchangeable. On this 2-core CPU, one training step of the seed's model runs at about 90 (xla)
-and 220 (patches) steps/s, 300 with 25 steps per jitted call (``python bench/conv_impls.py``):
-XLA's CPU convolution is slow for few channels. On accelerators XLA's convolution is the better default.
+Convolutions are ``layers.Conv``: XLA's convolution (``impl="xla"``) or image patches followed by one
+matmul (``impl="patches"``), the same ``[kh, kw, in, out]`` kernel under the same parameter names, so
+checkpoints are interchangeable. On this 2-core CPU, one training step of the seed's model runs at about
+90 (xla) and 280-370 (patches) steps/s with 1 or 25 steps per jitted call (``python bench/conv_impls.py``,
+cores shared with other jobs): XLA's CPU convolution is slow for few channels. On accelerators XLA's
+convolution is the better default.
 """
 
 from typing import Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
+
+from bigjax.models import layers
 
 # Keras initialises every kernel with glorot_uniform and every bias with zeros.
 _KERAS_KERNEL_INIT = nn.initializers.glorot_uniform()
 
 
-def conv2d(x: jnp.ndarray, kernel: jnp.ndarray, padding: str = "VALID", impl: str = "patches") -> jnp.ndarray:
-  """Stride-1 2-D convolution (no bias); ``[b, h, w, c], [kh, kw, c, f] -> [b, h', w', f]``."""
-  kh, kw, cin, features = kernel.shape
-  if impl == "xla":
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  if impl == "patches":
-    if padding == "SAME":
-      x = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
-    return _patches(x, kh, kw, 1) @ kernel.reshape(kh * kw * cin, features)
-  raise ValueError(f"conv impl must be 'xla' or 'patches', got {impl!r}")
-
-
-def _patches(x: jnp.ndarray, kh: int, kw: int, stride: int, di: int = 0, dj: int = 0) -> jnp.ndarray:
-  """VALID patches of ``x`` starting at offset (di, dj); ``[b, h, w, c] -> [b, h', w', kh*kw*c]``.
-
-  Feature index = (i * kw + j) * c + channel, matching ``kernel.reshape(kh * kw * c, out)``.
-  """
-  h = (x.shape[1] - kh - di) // stride + 1
-  w = (x.shape[2] - kw - dj) // stride + 1
-  shifted = [x[:, di + i: di + i + stride * (h - 1) + 1: stride, dj + j: dj + j + stride * (w - 1) + 1: stride]
-             for i in range(kh) for j in range(kw)]
-  return jnp.concatenate(shifted, axis=-1)
-
-
-class Conv(nn.Module):
-  """2-D convolution + bias, stride 1, ``padding`` 'VALID' or 'SAME'; ``[b, h, w, c] -> [b, h', w', features]``."""
-
-  features: int
-  kernel_size: tuple[int, int] = (3, 3)
-  padding: str = "VALID"
-  impl: str = "patches"
-  kernel_init: nn.initializers.Initializer = _KERAS_KERNEL_INIT
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    shape = (*self.kernel_size, x.shape[-1], self.features)
-    kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
-    return conv2d(x, kernel.astype(x.dtype), self.padding, self.impl) + bias
+def _conv3x3(features: int, impl: str) -> layers.Conv:
+  """Keras' ``Conv2D(features, (3, 3))``: stride 1, VALID, glorot_uniform kernel, zero bias."""
+  return layers.Conv(features, (3, 3), padding="VALID", kernel_init=_KERAS_KERNEL_INIT, impl=impl)
 
 
 def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
@@ -83,7 +48,7 @@ class SeedCNN(nn.Module):
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
     del train  # no dropout or batch norm in the seed's model
-    x = nn.relu(Conv(self.features, (3, 3), impl=self.impl)(x))
+    x = nn.relu(_conv3x3(self.features, self.impl)(x))
     x = max_pool_2x2(x)
     x = x.reshape((x.shape[0], -1))
     return nn.Dense(self.num_classes, kernel_init=_KERAS_KERNEL_INIT)(x)
@@ -105,8 +70,8 @@ class CNN(nn.Module):
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
     for features in self.stages:
-      x = nn.relu(Conv(features, impl=self.impl)(x))
-      x = nn.relu(Conv(features, impl=self.impl)(x))
+      x = nn.relu(_conv3x3(features, self.impl)(x))
+      x = nn.relu(_conv3x3(features, self.impl)(x))
       x = max_pool_2x2(x)
       x = nn.Dropout(self.conv_dropout, deterministic=not train)(x)
     x = x.reshape((x.shape[0], -1))

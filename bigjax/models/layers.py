@@ -18,7 +18,9 @@ float rounding (summation order).
 ``conv2d`` / ``conv_transpose2d``: XLA:CPU's convolutions compute kernel gradients with slow generic loops
 (100 ms per 4x4 stride-2 layer of a batch-64 DCGAN step); as patches + matmul (strided convolution) and
 per-tap matmuls + interior-padded placements (transposed convolution) the DCGAN step runs 12x faster on the
-2-core CPU (``bench/dcgan_step.py``). ``Conv`` and ``ConvTranspose`` hold the parameters flax's layers hold.
+2-core CPU (``bench/dcgan_step.py``). ``Conv`` and ``ConvTranspose`` hold the parameters flax's layers hold;
+they compute every 2-D convolution of bigjax's models. In the CNNs' stride-1 ones, the patches' matmul through
+``dense_dot_general`` gives the seed CNN 1.2-1.6x the training steps/s of a plain matmul (``bench/conv_impls.py``).
 """
 
 import functools
@@ -103,17 +105,25 @@ def same_padding(size: int, k: int, stride: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
-def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: str = "VALID") -> jax.Array:
-  """2-D convolution without bias as patches + one matmul; ``[b, h, w, c], [kh, kw, c, f] -> [b, h', w', f]``.
-
-  The same function as ``lax.conv_general_dilated(x, kernel, (stride, stride), padding)`` in NHWC/HWIO.
-  """
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: str = "VALID",
+           impl: str = "patches") -> jax.Array:
+  """2-D convolution without bias: ``[b, h, w, c], [kh, kw, c, f] -> [b, h', w', f]``, the same function as
+  ``lax.conv_general_dilated(x, kernel, (stride, stride), padding)`` in NHWC/HWIO. ``impl="patches"`` computes it
+  as patches + one matmul, ``impl="xla"`` by XLA's convolution (on accelerators the better choice)."""
+  _check_impl(impl)
+  if padding not in ("SAME", "VALID"):
+    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+  if impl == "xla":
+    return lax.conv_general_dilated(x, kernel, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
   kh, kw, cin, features = kernel.shape
   if padding == "SAME":
     x = jnp.pad(x, ((0, 0), same_padding(x.shape[1], kh, stride), same_padding(x.shape[2], kw, stride), (0, 0)))
-  elif padding != "VALID":
-    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
   return dense_dot_general(patches(x, kh, kw, stride), kernel.reshape(kh * kw * cin, features), (((3,), (0,)), ((), ())))
+
+
+def _check_impl(impl: str) -> None:
+  if impl not in ("patches", "xla"):
+    raise ValueError(f"conv impl must be 'patches' or 'xla', got {impl!r}")
 
 
 def conv_transpose2d(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
@@ -146,8 +156,8 @@ def conv_transpose2d(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
 
 class Conv(nn.Module):
   """``flax.linen.Conv`` for NHWC images, square strides, 'SAME' or 'VALID' padding, with the same parameters
-  (``kernel [kh, kw, in, out]``, ``bias [out]``) and auto-name, computed by ``conv2d`` (``impl="patches"``) or by
-  XLA's convolution (``impl="xla"``; on accelerators the better choice). ``[b, h, w, c] -> [b, h', w', features]``.
+  (``kernel [kh, kw, in, out]``, ``bias [out]``) and auto-name, computed by ``conv2d`` (``impl`` "patches" or
+  "xla") in the inputs' dtype. ``[b, h, w, c] -> [b, h', w', features]``.
   """
 
   features: int
@@ -159,17 +169,13 @@ class Conv(nn.Module):
   impl: str = "patches"
 
   def _convolve(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
-    if self.impl == "patches":
-      return conv2d(x, kernel, self.strides, self.padding)
-    return lax.conv_general_dilated(x, kernel, (self.strides,) * 2, self.padding,
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return conv2d(x, kernel, self.strides, self.padding, self.impl)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if self.impl not in ("patches", "xla"):
-      raise ValueError(f"conv impl must be 'patches' or 'xla', got {self.impl!r}")
+    _check_impl(self.impl)
     kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-    y = self._convolve(x, kernel)
+    y = self._convolve(x, kernel.astype(x.dtype))
     return y + self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32) if self.use_bias else y
 
 
