@@ -1,5 +1,5 @@
 """Side by side: the DCGAN training step (both players, one jitted call of K steps, the loop's own compiled
-program from ``train.build_program``) with XLA's convolutions and with ``bigjax.models.layers``' convolutions as
+program from ``program.build``) with XLA's convolutions and with ``bigjax.models.layers``' convolutions as
 matmuls (``config.model.conv_impl``). Same model, parameters and batches; the compiled step alone (batches
 already on the device). Median of ``--repeats`` timings of ``--calls`` calls.
 
@@ -16,31 +16,31 @@ import jax
 import numpy as np
 
 from bigjax import configs
-from bigjax import parallel, train
+from bigjax import parallel, program
 
 
 def step_seconds(config, impl: str, args) -> float:
   config = config.copy_and_resolve_references()
   config.model.conv_impl = impl
-  model, task = train.validate(config)
-  mesh = train.make_checked_mesh(config)
+  model, family = program.validate(config)
+  mesh = program.make_checked_mesh(config)
   k, b = config.train.steps_per_call, config.data.batch_size
   rng = np.random.default_rng(0)
   example = {"image": ((28, 28, 1), np.dtype(np.float32)), "label": ((), np.dtype(np.int32))}
-  sched = train.Schedule(total_steps=k * (args.calls + 1), steps_per_epoch=1000, steps_per_call=k,
+  sched = program.Schedule(total_steps=k * (args.calls + 1), steps_per_epoch=1000, steps_per_call=k,
                          log_every=k, eval_every=k, checkpoint_every=k)
-  program = train.build_program(config, model, task, mesh, example, sched)
-  state = jax.jit(program.init_state, out_shardings=program.state_sharding)(jax.random.PRNGKey(0))
+  built = program.build(config, family, model, mesh, example, sched)
+  state = jax.jit(built.init_state, out_shardings=built.state_sharding)(jax.random.PRNGKey(0))
   batch = parallel.host_to_global({"image": rng.random((k, b, 28, 28, 1), np.float32),
                                    "label": rng.integers(0, 10, (k, b)).astype(np.int32)}, mesh, leading_dims=1)
-  sums = program.zero_sums()
-  state, sums = program.train_call(state, sums, batch)  # warm up
+  sums = built.zero_sums()
+  state, sums = built.train_call(state, sums, batch)  # warm up
   jax.block_until_ready(state)
   times = []
   for _ in range(args.repeats):
     start = time.perf_counter()
     for _ in range(args.calls):
-      state, sums = program.train_call(state, sums, batch)
+      state, sums = built.train_call(state, sums, batch)
     jax.block_until_ready(state)
     times.append((time.perf_counter() - start) / (args.calls * k))
   return statistics.median(times)

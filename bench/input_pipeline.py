@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from bigjax import configs
-from bigjax import data, parallel, train
+from bigjax import parallel, program
 from bigjax.data import pipeline
 
 
@@ -32,17 +32,17 @@ def main() -> None:
   config.data.prefetch = pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend())
   k, batch_size = config.train.steps_per_call, config.data.batch_size
 
-  model, task = train.validate(config)
-  mesh = train.make_checked_mesh(config)
-  train_ds = train.load_split(config.data, "train")
+  model, family = program.validate(config)
+  mesh = program.make_checked_mesh(config)
+  train_ds = program.load_split(config.data, "train")
   arrays = train_ds.arrays
   layout = pipeline.TrainLayout(len(train_ds), batch_size, k)
   # The loop's own program: the same compiled K-step call bigjax.train runs.
-  program = train.build_program(config, model, task, mesh, train.example_spec(arrays),
-                                train.make_schedule(config, len(train_ds)))
-  state = jax.jit(program.init_state, out_shardings=program.state_sharding)(jax.random.PRNGKey(0))
-  sums = program.zero_sums()
-  call = program.train_call
+  built = program.build(config, family, model, mesh, program.example_spec(arrays),
+                        program.make_schedule(config, len(train_ds)))
+  state = jax.jit(built.init_state, out_shardings=built.state_sharding)(jax.random.PRNGKey(0))
+  sums = built.zero_sums()
+  call = built.train_call
   calls = args.steps // k
 
   def real_pipeline(state, sums):

@@ -17,9 +17,9 @@ evaluations) summed, divided by the steps they cover and times the steps of one 
 run to whole calls of ``steps_per_call`` steps, so a run of N "epochs" is not exactly N epochs of steps).
 Eval time: the mean time of one evaluation of all users, each scoring its 100 candidates (HR@10 and
 NDCG@10, NCF's leave-one-out protocol, full ranking off in both). bigjax's: a separate process restores the
-trained run (``train.restore_params``), builds the program as ``train.run`` does (``train.build_program``,
+trained run (``runs.restore_params``), builds the program as ``train.run`` does (``program.build``,
 AOT-compiled, compile left out), pads the evaluation batches once (``pipeline.eval_batches``) and times
-``--eval-repeats`` evaluations exactly as ``train.run``'s ``evaluate``: ``program.eval_call`` per batch with
+``--eval-repeats`` evaluations exactly as ``train.run``'s ``evaluate``: ``Program.eval_call`` per batch with
 ``host_to_global`` and ``device_get``; torch_ncf evaluates ``--eval-repeats`` times after every epoch.
 
   python bench/ncf.py --epochs 20 --json runs/bench_ncf.json     # the bench: ML-1M (a QUIET machine!)
@@ -141,24 +141,24 @@ def time_bigjax_eval(run_dir: str, repeats: int) -> dict:
   # pylint: disable=import-outside-toplevel
   import jax
   import ml_collections
-  from bigjax import parallel, train
+  from bigjax import parallel, program, runs
   from bigjax.data import pipeline
 
   t0 = time.perf_counter()
   config = ml_collections.ConfigDict(json.loads((pathlib.Path(run_dir) / "config.json").read_text()))
   config.data.full_ranking = False  # NCF's protocol: the 100 candidates only, as torch_ncf
-  model, task = train.validate(config)
-  mesh = train.make_checked_mesh(config)
-  train_ds = train.load_split(config.data, config.data.train_split)
-  eval_ds = train.load_split(config.data, config.data.eval_split)
+  model, family = program.validate(config)
+  mesh = program.make_checked_mesh(config)
+  train_ds = program.load_split(config.data, config.data.train_split)
+  eval_ds = program.load_split(config.data, config.data.eval_split)
   if config.data.eval_examples > 0:
     eval_ds = eval_ds.prefix(config.data.eval_examples)
-  model = train.fit_model_to_data(model, config.model, train_ds)
-  example = train.example_spec(train_ds.arrays)
-  _, _, params = train.restore_params(run_dir, model, example)
-  program = train.build_program(config, model, task, mesh, example, train.make_schedule(config, len(train_ds)),
-                                train.example_spec(eval_ds.arrays))
-  params = jax.device_put(params, program.state_sharding.params)
+  model = program.fit_model_to_data(model, config.model, train_ds)
+  example = program.example_spec(train_ds.arrays)
+  _, _, params = runs.restore_params(run_dir, model, example)
+  built = program.build(config, family, model, mesh, example, program.make_schedule(config, len(train_ds)),
+                        program.example_spec(eval_ds.arrays))
+  params = jax.device_put(params, built.state_sharding.params)
   host_batches = list(pipeline.eval_batches(eval_ds.arrays, config.data.eval_batch_size,
                                             jax.process_index(), jax.process_count()))
   setup_s = time.perf_counter() - t0
@@ -166,7 +166,7 @@ def time_bigjax_eval(run_dir: str, repeats: int) -> dict:
   def evaluate() -> dict[str, float]:  # train.run's evaluate
     totals: dict[str, float] = {}
     for host_batch in host_batches:
-      sums = jax.device_get(program.eval_call(params, parallel.host_to_global(host_batch, mesh)))
+      sums = jax.device_get(built.eval_call(params, parallel.host_to_global(host_batch, mesh)))
       for k, v in sums.items():
         totals[k] = totals.get(k, 0.0) + float(v)
     count = totals.pop("count")
@@ -181,7 +181,7 @@ def time_bigjax_eval(run_dir: str, repeats: int) -> dict:
   out = {"eval_time_s": sum(times) / len(times), "eval_times_s": times, "evaluations": repeats,
          "metrics": metrics, "users": len(eval_ds), "eval_batch_size": config.data.eval_batch_size,
          "batches": len(host_batches), "full_ranking": False, "setup_time_s": setup_s,
-         "compile_time_s": program.compile_time, "device_kind": jax.devices()[0].device_kind}
+         "compile_time_s": built.compile_time, "device_kind": jax.devices()[0].device_kind}
   print(json.dumps(out, indent=2), flush=True)
   return out
 
