@@ -1,16 +1,25 @@
 """Shared test helpers: where the real data lives, and running the CLI in a subprocess."""
 
+import atexit
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 from bigjax import configs, data
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# Derived-data caches (the NCF join) go to a folder of this test process, not the user's ~/.cache/bigjax; the CLI
+# subprocesses inherit it. An explicit $BIGJAX_CACHE_DIR is kept.
+if "BIGJAX_CACHE_DIR" not in os.environ:
+  os.environ["BIGJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="bigjax_test_cache_")
+  atexit.register(shutil.rmtree, os.environ["BIGJAX_CACHE_DIR"], ignore_errors=True)
 
 
 def mnist_available() -> bool:
