@@ -26,6 +26,18 @@ from bigjax.configs import ConfigError
 EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps", "optim.schedule", "optim.cooldown_steps",
                    "optim.end_lr_factor")
 
+# Fields every config.json held until base_config kept only the loop's (a family's own now come from its
+# configs/common_*.py), with the default they had: a run that left one at it resumes under a config without it.
+RETIRED_DEFAULTS = {
+    "data.seq_len": 0, "data.max_len": 0, "data.min_freq": 1, "data.fold": -1, "data.num_folds": 10,
+    "data.source": "auto", "data.num_negatives": 4, "data.pairs": False, "data.eval_negatives_seed": 0,
+    "data.ties": "first", "data.full_ranking": False, "data.item_features": False, "data.history_len": 0,
+    "task.random_shift": 0, "task.top_k": (10,), "task.embedding_l2": 0.0, "task.pretrained_gmf": "",
+    "task.pretrained_mlp": "", "task.pretrained_alpha": 0.5, "task.pretrained_checkpoint": "latest",
+    "task.evaluator_workdir": "runs/gan_evaluator", "task.evaluator_features": "Dense_0", "task.eval_samples": 10000,
+    "task.generator_ema": 0.0, "task.discriminator_lr_scale": 1.0, "task.code_weight": 1.0,
+}
+
 
 def _first_changed_lr(old: ml_collections.ConfigDict, new: ml_collections.ConfigDict, old_total: int,
                       new_total: int) -> tuple[int, float, float] | None:
@@ -54,11 +66,16 @@ def prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, nu
     # A field added to bigjax after the run started, left at its default, is the behaviour the run had.
     defaults = writers.flatten(json.loads(config_base.base_config().to_json_best_effort()))
     added = [k for k in changed if k not in old and k in defaults and new[k] == defaults[k]]
-    changed = [k for k in changed if k not in added]
+    # And one its family never reads, retired from base_config, that the run left at its default.
+    retired = [k for k in changed if k not in new and k in RETIRED_DEFAULTS and old[k] == RETIRED_DEFAULTS[k]]
+    changed = [k for k in changed if k not in added and k not in retired]
     if not changed:
       if added:
         logging.warning("%s was started before bigjax had %s; resuming with the default%s", workdir,
                         ", ".join(f"{k}={new[k]!r}" for k in added), "s" if len(added) > 1 else "")
+      if retired:
+        logging.warning("%s was started when every config held %s; resuming without", workdir, ", ".join(retired))
+      if added or retired:
         if jax.process_index() == 0:
           writers.write_json(path, config_json)
       return

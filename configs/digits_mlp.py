@@ -8,11 +8,14 @@ Sweep:    python -m bigjax.sweep --config=configs/digits_mlp.py --workdir=runs/d
           (optimizer x lr x seed, 8 runs; see get_sweep).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config
+
+common_classification = configs.sibling(__file__, "common_classification")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_classification.add_fields(base_config())
   c.data.name = "digits"
   c.data.batch_size = 32
   c.data.eval_batch_size = 360

@@ -8,15 +8,18 @@ Result:   test HR@10 0.6628, NDCG@10 0.3908 after 20 epochs; 29 s, on a 2-core C
 Variants: ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "ncf.MF")
+  c = common_ncf.ncf(base_config(), "ml-100k", "ncf.MF")
   c.model.factors = 64
   c.data.pairs = True
   c.task.loss = "bpr"
-  return ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg)
 
 
 def get_sweep(arg: str | None = None):

@@ -8,11 +8,14 @@ Result:   test HR@10 0.6352, NDCG@10 0.3734 after 20 epochs; 34 s, on a 2-core C
 Variants: ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "ncf.HybridNeuMF")
+  c = common_ncf.ncf(base_config(), "ml-100k", "ncf.HybridNeuMF")
   c.model.factors = 8
   c.data.item_features = True
-  return ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg)

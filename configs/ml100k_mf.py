@@ -9,13 +9,16 @@ Result:   test HR@10 0.6458, NDCG@10 0.3844 after 20 epochs; 44 s (weight decay 
 Variants: ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "ncf.MF")
+  c = common_ncf.ncf(base_config(), "ml-100k", "ncf.MF")
   c.model.factors = 64
-  return ncf_variant(c, "validation" if arg == "validation_refine" else arg)
+  return common_ncf.ncf_variant(c, "validation" if arg == "validation_refine" else arg)
 
 
 def get_sweep(arg: str | None = None):

@@ -11,16 +11,19 @@ Result:   test HR@10 0.6776, NDCG@10 0.4050 after 20 epochs (full ranking: recal
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "ncf.MF")
+  c = common_ncf.ncf(base_config(), "ml-100k", "ncf.MF")
   c.model.factors = 64
   c.data.pairs = True         # positives only: the softmax's negatives are every other item
   c.data.num_negatives = 1    # the sampled negatives are unused; one keeps the batches small
   c.task.loss = "softmax"
-  return ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg)
 
 
 def get_sweep(arg: str | None = None):

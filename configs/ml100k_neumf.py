@@ -17,17 +17,20 @@ Variants: ``smoke`` (a few steps, for tests); ``validation``, ``validation_l2``,
           sweeps below).
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives", "validation_ema",
           "validation_dropout", "validation_grid")  # all on the validation split
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
+  c = common_ncf.ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
   c.model.dropout = 0.0   # on the MLP part's hidden units while training; NCF has none
-  return ncf_variant(c, "validation" if arg in SWEEPS else arg)
+  return common_ncf.ncf_variant(c, "validation" if arg in SWEEPS else arg)
 
 
 def get_sweep(arg: str | None = None):

@@ -15,11 +15,14 @@ Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP w
           sweep below, on the validation split from parts trained on it.
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "ncf.NeuMF")
+  c = common_ncf.ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
   c.task.pretrained_gmf = "runs/ncf/ml100k_gmf"
   c.task.pretrained_mlp = "runs/ncf/ml100k_mlp"
@@ -32,8 +35,8 @@ def get_config(arg: str | None = None):
   if arg == "validation_sgd":
     c.task.pretrained_gmf, c.task.pretrained_mlp = (f"{VALIDATION_PARTS}/{part}" for part in ("gmf", "mlp"))
     c.task.pretrained_checkpoint = "best"
-    return ncf_variant(c, "validation")
-  return ncf_variant(c, arg)
+    return common_ncf.ncf_variant(c, "validation")
+  return common_ncf.ncf_variant(c, arg)
 
 
 VALIDATION_PARTS = "runs/ncf/ml100k_validation_parts"

@@ -18,11 +18,14 @@ Result:   test HR@10 0.7508, NDCG@10 0.4800 (full ranking: recall@10 0.2195, NDC
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-100k", "sasrec.SASRec")
+  c = common_ncf.ncf(base_config(), "ml-100k", "sasrec.SASRec")
   c.data.history_len = 200
   c.data.batch_size = 128
   c.model.embed_dim = 64
@@ -33,7 +36,7 @@ def get_config(arg: str | None = None):
   c.train.num_epochs = 65          # the best evaluation of the validation run (docstring)
   c.train.steps_per_call = 7       # 943 users / 128 = 7 steps per epoch: evaluated after every epoch
   c.train.log_every_steps = 140
-  c = ncf_variant(c, arg)
+  c = common_ncf.ncf_variant(c, arg)
   if arg == "smoke":
     c.data.history_len = 16
     c.model.embed_dim = 8

@@ -21,15 +21,18 @@ Variants: ``smoke`` (a few steps, for tests); ``f16``, ``f32``, ``f64`` (16, 32,
           with Adam 1e-3 for the joined model instead of SGD: last 0.6586 / 0.3956.
 """
 
-from bigjax.config_base import base_config, ncf, ncf_variant
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 
 def get_config(arg: str | None = None):
-  c = ncf(base_config(), "ml-1m", "ncf.NeuMF")
+  c = common_ncf.ncf(base_config(), "ml-1m", "ncf.NeuMF")
   c.data.full_ranking = False
   factors = 8
   if arg and arg.startswith("f") and arg[1:].isdigit():
     factors, arg = int(arg[1:]), None
   c.model.factors = factors
   c.model.layers = ()   # NCF's code tower (8f, 4f, 2f, f); e.g. (256, 128, 64), the paper's text for 64 factors
-  return ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg)

@@ -23,11 +23,14 @@ Variants: ``plain`` (no code: the runs before it); ``smoke`` (a tiny pair for 8 
           tests). Sweep: ``get_sweep`` (the losses).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_gan = configs.sibling(__file__, "common_gan")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_gan.add_fields(base_config())
   c.data.name = "mnist"
   c.data.batch_size = 64
   c.data.eval_batch_size = 500    # also the chunk in which samples are generated and scored

@@ -11,11 +11,14 @@ Result:   99.24% test accuracy after 3 epochs (seed 0); 350 s on the 2-core CPU 
 Variants: ``smoke`` (12 steps; the evaluator of the GAN smoke tests).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_classification = configs.sibling(__file__, "common_classification")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_classification.add_fields(base_config())
   c.data.name = "mnist"
   c.data.batch_size = 128
   c.data.eval_batch_size = 1000

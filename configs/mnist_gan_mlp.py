@@ -11,11 +11,14 @@ Result:   after 3 epochs (seed 0) the generator has collapsed: Fréchet distance
 Variants: ``smoke`` (a tiny pair for 8 steps, 128 samples scored; for tests).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_gan = configs.sibling(__file__, "common_gan")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_gan.add_fields(base_config())
   c.data.name = "mnist"
   c.data.batch_size = 64
   c.data.eval_batch_size = 500

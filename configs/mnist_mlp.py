@@ -8,11 +8,14 @@ Sweep:    python -m bigjax.sweep --config=configs/mnist_mlp.py --workdir=runs/mn
           (adam / SGD-momentum, 3 learning rates each, seeds 0-2: 18 runs; see get_sweep).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_classification = configs.sibling(__file__, "common_classification")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_classification.add_fields(base_config())
   c.data.name = "mnist"
   c.data.batch_size = 128
   c.data.eval_batch_size = 1000

@@ -17,11 +17,14 @@ Result:   98.68% test accuracy after 10 epochs (seed 0); 79 s on a 2-core CPU (A
 Variants: ``keras`` (the seed's recipe exactly: constant learning rate, no shifts), ``smoke`` (50 steps, for tests).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_classification = configs.sibling(__file__, "common_classification")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_classification.add_fields(base_config())
   c.data.name = "mnist"
   c.data.batch_size = 32
   c.data.eval_batch_size = 1000

@@ -9,11 +9,14 @@ Result:   98.85% test accuracy after 10 epochs (seed 0); 2,051 s on a 2-core CPU
 Variants: ``smoke`` (a few steps of a tiny model, for tests).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_classification = configs.sibling(__file__, "common_classification")
 
 
 def get_config(arg: str | None = None):
-  c = base_config()
+  c = common_classification.add_fields(base_config())
   c.data.name = "mnist"
   c.data.batch_size = 128
   c.data.eval_batch_size = 1000

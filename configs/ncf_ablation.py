@@ -26,7 +26,10 @@ negatives and order epoch by epoch, and on ML-1M (the AFCFM split) its last epoc
 Result:   experiments/ncf/RESULTS.md.
 """
 
-from bigjax.config_base import base_config, ncf
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_ncf = configs.sibling(__file__, "common_ncf")
 
 DATASETS = {"ml100k": "ml-100k", "ml1m": "ml-1m"}
 STAGES = ("factors", "pretrained", "negatives")
@@ -44,7 +47,7 @@ def _parse(arg: str | None) -> tuple[str, str]:
 
 def get_config(arg: str | None = None):
   dataset, stage = _parse(arg)
-  c = ncf(base_config(), DATASETS[dataset], "ncf.NeuMF")
+  c = common_ncf.ncf(base_config(), DATASETS[dataset], "ncf.NeuMF")
   c.model.factors = 8
   if dataset == "ml1m":
     c.data.full_ranking = False

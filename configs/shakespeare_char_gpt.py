@@ -32,7 +32,7 @@ def get_config(arg: str | None = None):
   c.data.name = "tinyshakespeare"
   c.data.train_split = "train"
   c.data.eval_split = "validation"
-  c.data.seq_len = 256
+  c.data.seq_len = 256            # language modelling's own field: tokens of context per example (block size)
   c.data.batch_size = 64
   c.data.eval_batch_size = 64
 

@@ -4,7 +4,7 @@ Filter widths 3, 4, 5 with 100 maps each, ReLU, max-over-time pooling, dropout 0
 word vectors initialised uniform in [-0.25, 0.25] and trained (CNN-rand); batch 50 as Kim. Kim trains
 with Adadelta and a max-norm constraint and stops early on a dev split; here Adam, a fixed number of
 epochs, and the test fold after the last epoch (no model selection on test). The recipe is
-``config_base.kim_cnn``, shared with text_cnn_trec and text_cnn_sst2, but with 5 epochs instead of 10:
+``common_text.kim_cnn``, shared with text_cnn_trec and text_cnn_sst2, but with 5 epochs instead of 10:
 ten folds of 10 epochs would not fit the session's CPU budget, and on TREC the test accuracy reached
 its plateau after 4 epochs (91.4% at 4, 91.4% at 10).
 
@@ -15,11 +15,14 @@ Result:    77.04% ± 0.92% mean test accuracy over the 10 folds (Kim's CNN-rand:
 Variants:  ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, kim_cnn, sentence_classification
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_text = configs.sibling(__file__, "common_text")
 
 
 def get_config(arg: str | None = None):
-  c = kim_cnn(sentence_classification(base_config(), "mr"), arg)
+  c = common_text.kim_cnn(common_text.sentence_classification(base_config(), "mr"), arg)
   if not arg:
     c.train.num_epochs = 5
   return c

@@ -1,6 +1,6 @@
 """Kim (2014) CNN-rand on SST-2, sentence level (6,920 train / 872 dev / 1,821 test).
 
-The recipe of configs/text_cnn_mr.py (``config_base.kim_cnn``), trained for 2 epochs: the number of epochs
+The recipe of configs/text_cnn_mr.py (``common_text.kim_cnn``), trained for 2 epochs: the number of epochs
 chosen on SST-2's dev split, as Kim stopped early on dev (dev accuracy peaks at 80.9% after epoch 2 and
 falls to 78% by epoch 10 as the model overfits; record experiments/sentence_classification/runs/
 text_cnn_sst2_dev, made with ``--config.data.eval_split=dev``). Kim's 82.7% (CNN-rand) trained on SST's
@@ -11,11 +11,14 @@ Result:   82.43% test accuracy; 115 s on a 2-core CPU. experiments/sentence_clas
 Variants: ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, kim_cnn, sentence_classification
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_text = configs.sibling(__file__, "common_text")
 
 
 def get_config(arg: str | None = None):
-  c = kim_cnn(sentence_classification(base_config(), "sst2"), arg)
+  c = common_text.kim_cnn(common_text.sentence_classification(base_config(), "sst2"), arg)
   if not arg:
     c.train.num_epochs = 2  # chosen on the dev split (see above)
   return c

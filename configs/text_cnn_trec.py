@@ -1,6 +1,6 @@
 """Kim (2014) CNN-rand on TREC question classification (6 classes; 5,452 train / 500 test).
 
-The recipe of configs/text_cnn_mr.py (``config_base.kim_cnn``) on TREC's fixed split.
+The recipe of configs/text_cnn_mr.py (``common_text.kim_cnn``) on TREC's fixed split.
 
 Command:  python -m bigjax.main --config=configs/text_cnn_trec.py --workdir=runs/text_cnn_trec
 Result:   91.40% test accuracy (Kim's CNN-rand: 91.2%); 222 s on a 2-core CPU shared with another run.
@@ -8,8 +8,11 @@ Result:   91.40% test accuracy (Kim's CNN-rand: 91.2%); 222 s on a 2-core CPU sh
 Variants: ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, kim_cnn, sentence_classification
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_text = configs.sibling(__file__, "common_text")
 
 
 def get_config(arg: str | None = None):
-  return kim_cnn(sentence_classification(base_config(), "trec"), arg)
+  return common_text.kim_cnn(common_text.sentence_classification(base_config(), "trec"), arg)

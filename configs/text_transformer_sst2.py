@@ -10,11 +10,14 @@ Result:   80.34% test accuracy; 476 s on a 2-core CPU shared with other runs.
 Variants: ``smoke`` (a few steps, for tests).
 """
 
-from bigjax.config_base import base_config, sentence_classification, smoke
+from bigjax import configs
+from bigjax.config_base import base_config, smoke
+
+common_text = configs.sibling(__file__, "common_text")
 
 
 def get_config(arg: str | None = None):
-  c = sentence_classification(base_config(), "sst2")
+  c = common_text.sentence_classification(base_config(), "sst2")
   c.data.batch_size = 50
   c.data.eval_batch_size = 250
   c.data.max_len = 64              # SST-2's longest training sentence has 52 tokens

@@ -70,7 +70,7 @@ def finite_difference_grad(f, params, eps=1e-6):
 
 
 def config(loss):
-  return ml_collections.ConfigDict({"loss": loss})
+  return ml_collections.ConfigDict({"loss": loss, "random_shift": 0})
 
 
 def random_params(model, x, seed):

@@ -18,6 +18,8 @@ from bigjax.models import ncf, sasrec
 from bigjax.tasks import recommendation
 from conftest import REPO, load_config, load_module, read_metrics, requires_data, requires_ml100k, requires_ml1m
 
+common_ncf = load_module(REPO / "configs" / "common_ncf.py")  # the recommendation fields, with their defaults
+
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
 
@@ -124,7 +126,7 @@ def test_validation_split_holds_out_the_latest_training_item(tmp_path):
   candidates = val.test_candidates(seed=0)
   assert not (candidates[:, 1:] == many.test_items[:, None]).any()  # the test item is never a negative
   assert not val.is_train_pair(np.arange(val.num_users), many.test_items).any()
-  config = config_base.base_config().data
+  config = common_ncf.add_fields(config_base.base_config()).data
   config.name, config.eval_split = "ml-100k", "validation"
   with pytest.raises(ValueError, match="validation"):
     movielens.load(config, "test", tmp_path)
@@ -414,7 +416,7 @@ def test_pretrained_neumf_starts_as_the_combination_of_its_parts():
 # ====================================================================================== task
 
 def task_config(loss="log_loss"):
-  c = config_base.base_config().task
+  c = common_ncf.add_fields(config_base.base_config()).task
   c.loss = loss
   return c
 
@@ -594,7 +596,7 @@ def test_histories_are_the_latest_training_items_in_time_order(tmp_path):
   longer = movielens.latest_items(data, 5)
   assert [raw(r) for r in longer] == [[None, 1, 5, 4, 3], [None, None, 1, 5, 6]]
   assert [raw(r) for r in movielens.latest_items(data.validation_split(), 3)] == [[1, 5, 4], [None, 1, 5]]
-  config = config_base.base_config()
+  config = common_ncf.add_fields(config_base.base_config())
   config.data.name, config.data.history_len, config.data.num_negatives = "ml-100k", 3, 1
   ds = movielens.load(config.data, "train", tmp_path)
   np.testing.assert_array_equal(ds.arrays["sequence"], movielens.latest_items(data, 4))

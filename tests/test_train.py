@@ -256,6 +256,30 @@ def test_a_run_started_before_a_field_existed_resumes_at_its_default_and_not_oth
   assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json_best_effort())
 
 
+def test_a_run_whose_config_held_every_family_s_fields_resumes_without_them_at_their_old_defaults(tmp_path):
+  """Until base_config kept only the loop's fields, every config.json also held MovieLens', GANs' and text's
+  (runs.RETIRED_DEFAULTS): a config without them resumes such a run while they sat at those defaults; one at
+  another value (``data.num_negatives: 8``) made a different run."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.checkpoint_every_steps = 16, 8
+  train.run(config, tmp_path)
+  recorded = json.loads((tmp_path / "config.json").read_text())
+  for key, value in runs.RETIRED_DEFAULTS.items():  # as written before they were retired
+    section, field = key.split(".")
+    recorded[section].setdefault(field, list(value) if isinstance(value, tuple) else value)
+  recorded["data"]["num_negatives"] = 8
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  (tmp_path / "results.json").unlink()
+  shutil.rmtree(tmp_path / "checkpoints" / "16")
+  with pytest.raises(train.ConfigError, match=r"differs in: data\.num_negatives\)"):
+    train.run(config, tmp_path)
+  assert json.loads((tmp_path / "config.json").read_text()) == recorded
+  recorded["data"]["num_negatives"] = 4
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  assert train.run(config, tmp_path)["resumed_from_step"] == 8
+  assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json_best_effort())
+
+
 def test_extending_a_finished_run_equals_the_longer_run_from_the_start(tmp_path):
   """Under a constant learning rate a finished run may be resumed with more steps: the parameters and every
   logged loss equal those of a run asked for the longer length from the start, bitwise."""

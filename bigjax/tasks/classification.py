@@ -56,7 +56,7 @@ def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
          task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
   inputs = inputs_of(batch)
-  if task_config.get("random_shift", 0):
+  if task_config.random_shift:
     if "image" not in batch:
       raise ValueError("config.task.random_shift translates images; this dataset has token ids")
     rng, augment_rng = jax.random.split(rng)

@@ -111,7 +111,7 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
       raise ValueError(f"config.task.loss={task_config.loss!r}: sequential training (config.data.history_len > 0) "
                        f"takes the full softmax over the next item: set config.task.loss='softmax'")
     return sequence_loss(model, params, batch["sequence"], rng)
-  l2 = task_config.get("embedding_l2", 0.0)
+  l2 = task_config.embedding_l2
   if l2 < 0:
     raise ValueError(f"config.task.embedding_l2={l2}: a penalty weight is >= 0")
   if task_config.loss == "bpr":
@@ -186,13 +186,13 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], task_
 def parts(config: Any) -> dict[str, tasks.PartSpec]:
   """NeuMF's trained GMF and MLP runs (``task.pretrained_gmf`` / ``task.pretrained_mlp``), or none."""
   tc = config.task
-  runs = [tc.get("pretrained_gmf", ""), tc.get("pretrained_mlp", "")]
+  runs = [tc.pretrained_gmf, tc.pretrained_mlp]
   if not any(runs):
     return {}
   if not all(runs):
     raise ValueError(f"config.task.pretrained_gmf={runs[0]!r}, pretrained_mlp={runs[1]!r}: a NeuMF starts from both "
                      f"a GMF and an MLP run")
-  which = tc.get("pretrained_checkpoint", "latest")
+  which = tc.pretrained_checkpoint
   if which not in PRETRAINED_CHECKPOINTS:
     raise ValueError(f"config.task.pretrained_checkpoint={which!r}: choose one of {PRETRAINED_CHECKPOINTS}")
   best = f"hr@{tc.top_k[0]}" if which == "best" else None
