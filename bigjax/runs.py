@@ -17,7 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigjax import checkpoint, config_base, optim, program, tasks, writers
+from bigjax import checkpoint, config_base, configs, optim, program, tasks, writers
 from bigjax.configs import ConfigError
 
 # Keys a resumed run may change to train longer, provided every step already taken keeps its learning rate
@@ -50,6 +50,27 @@ def _first_changed_lr(old: ml_collections.ConfigDict, new: ml_collections.Config
   return (int(differ[0]), float(a[differ[0]]), float(b[differ[0]])) if len(differ) else None
 
 
+def known_defaults() -> dict[str, Any]:
+  """``{dotted field: default}`` of every field this checkout knows: the loop's (``config_base``) and each
+  family's (``add_fields`` of ``configs/common_*.py``, where the configs folder sits beside the package). A field
+  that two families default differently has no default here."""
+  defaults = writers.flatten(json.loads(config_base.base_config().to_json_best_effort()))
+  family_defaults: dict[str, Any] = {}
+  conflicting = set()
+  for path in sorted((configs.REPO / "configs").glob("common_*.py")):
+    module = configs.load_module(path)
+    if not hasattr(module, "add_fields"):  # a recipe module with no fields of its own
+      continue
+    fields = writers.flatten(json.loads(module.add_fields(config_base.base_config()).to_json_best_effort()))
+    for key, value in fields.items():
+      if key in defaults:
+        continue
+      if key in family_defaults and family_defaults[key] != value:
+        conflicting.add(key)
+      family_defaults[key] = value
+  return {**defaults, **{k: v for k, v in family_defaults.items() if k not in conflicting}}
+
+
 def prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, num_train_examples: int) -> None:
   """Creates the workdir and ``config.json``; refuses to resume a run made with another config.
 
@@ -64,7 +85,7 @@ def prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, nu
     old, new = writers.flatten(old_json), writers.flatten(config_json)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     # A field added to bigjax after the run started, left at its default, is the behaviour the run had.
-    defaults = writers.flatten(json.loads(config_base.base_config().to_json_best_effort()))
+    defaults = known_defaults()
     added = [k for k in changed if k not in old and k in defaults and new[k] == defaults[k]]
     # And one its family never reads, retired from base_config, that the run left at its default.
     retired = [k for k in changed if k not in new and k in RETIRED_DEFAULTS and old[k] == RETIRED_DEFAULTS[k]]

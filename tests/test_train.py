@@ -256,6 +256,26 @@ def test_a_run_started_before_a_field_existed_resumes_at_its_default_and_not_oth
   assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json_best_effort())
 
 
+def test_a_run_started_before_its_family_had_a_field_resumes_at_the_family_s_default(tmp_path):
+  """The same for a field a family's recipe module (``configs/common_*.py``) gained after the run started:
+  digits_mlp's ``task.random_shift`` (configs/common_classification.py) absent from its config.json."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.checkpoint_every_steps = 16, 8
+  train.run(config, tmp_path)
+  recorded = json.loads((tmp_path / "config.json").read_text())
+  del recorded["task"]["random_shift"]
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  (tmp_path / "results.json").unlink()
+  shutil.rmtree(tmp_path / "checkpoints" / "16")
+  assert runs.known_defaults()["task.random_shift"] == 0
+  config.task.random_shift = 2
+  with pytest.raises(train.ConfigError, match=r"differs in: task\.random_shift\)"):
+    train.run(config, tmp_path)
+  config.task.random_shift = 0
+  assert train.run(config, tmp_path)["resumed_from_step"] == 8
+  assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json_best_effort())
+
+
 def test_a_run_whose_config_held_every_family_s_fields_resumes_without_them_at_their_old_defaults(tmp_path):
   """Until base_config kept only the loop's fields, every config.json also held MovieLens', GANs' and text's
   (runs.RETIRED_DEFAULTS): a config without them resumes such a run while they sat at those defaults; one at
