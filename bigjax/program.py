@@ -158,7 +158,7 @@ def fit_model_to_data(model: nn.Module, model_config: ml_collections.ConfigDict,
     if model.vocab_size != size:
       raise ConfigError(f"config.model.vocab_size={model_config.vocab_size} but the vocabulary of {train_ds.name} "
                         f"has {size} entries; set it to {size} or to 0 (take the data's)")
-  for field, value in getattr(train_ds, "model_fields", {}).items():
+  for field, value in train_ds.model_fields.items():
     if not hasattr(model, field):
       continue
     current = getattr(model, field)

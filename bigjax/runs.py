@@ -58,10 +58,8 @@ def known_defaults() -> dict[str, Any]:
   family_defaults: dict[str, Any] = {}
   conflicting = set()
   for path in sorted((configs.REPO / "configs").glob("common_*.py")):
-    module = configs.load_module(path)
-    if not hasattr(module, "add_fields"):  # a recipe module with no fields of its own
-      continue
-    fields = writers.flatten(json.loads(module.add_fields(config_base.base_config()).to_json_best_effort()))
+    family = configs.load_module(path).add_fields(config_base.base_config())
+    fields = writers.flatten(json.loads(family.to_json_best_effort()))
     for key, value in fields.items():
       if key in defaults:
         continue

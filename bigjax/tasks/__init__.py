@@ -84,6 +84,12 @@ class Context:
   eval_arrays: Mapping[str, Any] = dataclasses.field(default_factory=dict)   # the evaluation split
 
 
+def check_loss(config: Any, losses: tuple[str, ...]) -> None:
+  """``config.task.loss`` must name one of the family's ``losses``."""
+  if config.task.loss not in losses:
+    raise ValueError(f"config.task.loss={config.task.loss!r} is unknown; choose one of {losses}")
+
+
 def no_parts(config: Any) -> dict[str, PartSpec]:
   """``parts`` of a family that needs no other run."""
   return {}

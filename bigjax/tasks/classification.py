@@ -85,6 +85,5 @@ parts = tasks.no_parts
 
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
-  if config.task.get("loss") not in LOSSES:
-    raise ValueError(f"config.task.loss={config.task.get('loss')!r} is unknown; choose one of {LOSSES}")
+  tasks.check_loss(config, LOSSES)
   return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate)

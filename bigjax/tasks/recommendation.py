@@ -216,8 +216,7 @@ def warm_start(model: nn.Module, gmf: tasks.Part, mlp: tasks.Part, alpha: float)
 
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
-  if config.task.get("loss") not in LOSSES:
-    raise ValueError(f"config.task.loss={config.task.get('loss')!r} is unknown; choose one of {LOSSES}")
+  tasks.check_loss(config, LOSSES)
   start = None
   if "gmf" in context.parts:
     start = warm_start(model, context.parts["gmf"], context.parts["mlp"], config.task.pretrained_alpha)
