@@ -6,6 +6,10 @@ import ml_collections
 
 from bigjax.config_base import smoke
 
+# The variants ncf_variant accepts; each NCF config's VARIANTS starts from these.
+VARIANTS = {"smoke": "a tiny model of the same kind, 32 steps on 256 users, for tests",
+            "validation": "evaluated on the validation split (latest training item), for choosing hyperparameters"}
+
 
 def add_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.data.source = "auto"          # which copy of the dataset to read (bigjax/data/movielens)
@@ -53,10 +57,12 @@ def ncf(c: ml_collections.ConfigDict, dataset: str, model: str) -> ml_collection
   return c
 
 
-def ncf_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
+def ncf_variant(c: ml_collections.ConfigDict, variant: str | None,
+                known: dict[str, str] = VARIANTS) -> ml_collections.ConfigDict:
   """``smoke``: a tiny model of the same kind (4 factors: MLP tower 32-16-8-4) for 32 steps on 256 test users.
   ``validation``: the same run evaluated on the validation split (each user's latest training item held out),
-  for choosing hyperparameters without the test items."""
+  for choosing hyperparameters without the test items. ``known``: the calling config's VARIANTS, named when
+  ``variant`` is none of them."""
   if variant == "validation":
     c.data.eval_split = "validation"
   elif variant == "smoke":
@@ -67,5 +73,5 @@ def ncf_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_collect
     c.train.steps_per_call = 8
     c.train.log_every_steps = 8
   elif variant:
-    raise ValueError(f"unknown variant {variant!r}; known: smoke, validation")
+    raise ValueError(f"unknown variant {variant!r}; known: {', '.join(known)}")
   return c

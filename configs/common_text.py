@@ -8,6 +8,9 @@ from bigjax.config_base import smoke
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+# The variants kim_cnn accepts; text_cnn_mr, text_cnn_sst2 and text_cnn_trec declare these.
+VARIANTS = {"smoke": "a few steps of a small model, for tests"}
+
 # Kim (2014) sentence-classification sets: (classes, split trained on, split reported, protocol).
 SENTENCE_SETS = {"trec": (6, "train", "test", "fixed split"), "sst2": (2, "train", "test", "fixed split"),
                  "mr": (2, "train", "test", "10-fold cross-validation, data.fold = 0..9")}
@@ -55,5 +58,5 @@ def kim_cnn(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections
     c.data.eval_batch_size = 50
     smoke(c, steps=16, eval_examples=200)
   elif variant:
-    raise ValueError(f"unknown variant {variant!r} of text_cnn_{c.data.name}; known: smoke")
+    raise ValueError(f"unknown variant {variant!r} of text_cnn_{c.data.name}; known: {', '.join(VARIANTS)}")
   return c

@@ -13,6 +13,8 @@ from bigjax.config_base import base_config
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+VARIANTS = {"smoke": "2 epochs, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_classification.add_fields(base_config())
@@ -29,7 +31,7 @@ def get_config(arg: str | None = None):
   if arg == "smoke":
     c.train.num_epochs = 2
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of digits_mlp; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of digits_mlp; known: {', '.join(VARIANTS)}")
   return c
 
 

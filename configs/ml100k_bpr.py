@@ -5,7 +5,7 @@ redrawn every epoch; otherwise the NCF protocol (configs/ml100k_neumf.py).
 Command:  python -m bigjax.main --config=configs/ml100k_bpr.py --workdir=runs/ncf/ml100k_bpr
 Result:   test HR@10 0.6628, NDCG@10 0.3908 after 20 epochs; 29 s, on a 2-core CPU shared with other runs.
           experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests).
+Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item), the sweep's.
 """
 
 from bigjax import configs
@@ -13,13 +13,15 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS, "validation": "the validation split; its sweep chooses the weight decay"}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "ncf.MF")
   c.model.factors = 64
   c.data.pairs = True
   c.task.loss = "bpr"
-  return common_ncf.ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg, VARIANTS)
 
 
 def get_sweep(arg: str | None = None):

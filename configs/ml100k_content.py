@@ -5,7 +5,7 @@ as the TF-IDF profile of the movies they trained on, scored by a learned 64-wide
 Command:  python -m bigjax.main --config=configs/ml100k_content.py --workdir=runs/ncf/ml100k_content
 Result:   test HR@10 0.5196, NDCG@10 0.2839 after 20 epochs; 48 s, on a 2-core CPU shared with other runs.
           experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests).
+Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).
 """
 
 from bigjax import configs
@@ -13,9 +13,11 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "ncf.Content")
   c.model.factors = 64
   c.data.item_features = True
-  return common_ncf.ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg, VARIANTS)

@@ -5,7 +5,7 @@ projection of the item's TF-IDF features (title words, year, genres); the NCF pr
 Command:  python -m bigjax.main --config=configs/ml100k_hybrid.py --workdir=runs/ncf/ml100k_hybrid
 Result:   test HR@10 0.6352, NDCG@10 0.3734 after 20 epochs; 34 s, on a 2-core CPU shared with other runs.
           experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests).
+Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).
 """
 
 from bigjax import configs
@@ -13,9 +13,11 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "ncf.HybridNeuMF")
   c.model.factors = 8
   c.data.item_features = True
-  return common_ncf.ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg, VARIANTS)

@@ -6,7 +6,8 @@ Result:   test HR@10 0.6458, NDCG@10 0.3844 after 20 epochs; 44 s (weight decay 
           validation split: 0.6755 / 0.3962), on a 2-core CPU shared with other runs. Refined on validation
           (:validation_refine: 4 negatives, 34 epochs): 0.6709 +- 0.0054 / 0.3951 over 3 seeds, no better.
           experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests).
+Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item) and
+          ``validation_refine`` (the same config): the two sweeps below.
 """
 
 from bigjax import configs
@@ -14,11 +15,15 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS,
+            "validation": "the validation split; its sweep: weight decay x factors",
+            "validation_refine": "the validation split; its sweep: around the first sweep's best"}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "ncf.MF")
   c.model.factors = 64
-  return common_ncf.ncf_variant(c, "validation" if arg == "validation_refine" else arg)
+  return common_ncf.ncf_variant(c, "validation" if arg == "validation_refine" else arg, VARIANTS)
 
 
 def get_sweep(arg: str | None = None):

@@ -16,6 +16,9 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS,
+            "validation": "the validation split; its sweep chooses weight decay, factors and epochs"}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "ncf.MF")
@@ -23,7 +26,7 @@ def get_config(arg: str | None = None):
   c.data.pairs = True         # positives only: the softmax's negatives are every other item
   c.data.num_negatives = 1    # the sampled negatives are unused; one keeps the batches small
   c.task.loss = "softmax"
-  return common_ncf.ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg, VARIANTS)
 
 
 def get_sweep(arg: str | None = None):

@@ -25,12 +25,21 @@ common_ncf = configs.sibling(__file__, "common_ncf")
 SWEEPS = ("validation", "validation_l2", "validation_schedule", "validation_negatives", "validation_ema",
           "validation_dropout", "validation_grid")  # all on the validation split
 
+VARIANTS = {**common_ncf.VARIANTS,
+            "validation": "the validation split; its sweep: weight decay",
+            "validation_l2": "the validation split; its sweep: task.embedding_l2",
+            "validation_schedule": "the validation split; its sweep: Adam's rate and schedule",
+            "validation_negatives": "the validation split; its sweep: negatives per positive",
+            "validation_ema": "the validation split; its sweep: a moving average of the parameters",
+            "validation_dropout": "the validation split; its sweep: dropout on the MLP tower",
+            "validation_grid": "the validation split; its sweep: the paper's batch size x learning rate grid"}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "ncf.NeuMF")
   c.model.factors = 8
   c.model.dropout = 0.0   # on the MLP part's hidden units while training; NCF has none
-  return common_ncf.ncf_variant(c, "validation" if arg in SWEEPS else arg)
+  return common_ncf.ncf_variant(c, "validation" if arg in SWEEPS else arg, VARIANTS)
 
 
 def get_sweep(arg: str | None = None):

@@ -11,7 +11,8 @@ Result:   test HR@10 0.6458, NDCG@10 0.3774 after 20 epochs (seed 1; with the pa
           0.6448 / 0.3715.
           experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP with
-          --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN); ``validation_sgd``, the
+          --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN); ``validation`` (scored on each user's latest training item, but
+          from the default parts, which trained on those items: choose with the next); ``validation_sgd``, the
           sweep below, on the validation split from parts trained on it.
 """
 
@@ -19,6 +20,10 @@ from bigjax import configs
 from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
+
+VARIANTS = {**common_ncf.VARIANTS,
+            "validation": "the validation split, but from the default parts, which trained on its items",
+            "validation_sgd": "the validation split from parts trained on it; its sweep: the SGD rate"}
 
 
 def get_config(arg: str | None = None):
@@ -36,7 +41,7 @@ def get_config(arg: str | None = None):
     c.task.pretrained_gmf, c.task.pretrained_mlp = (f"{VALIDATION_PARTS}/{part}" for part in ("gmf", "mlp"))
     c.task.pretrained_checkpoint = "best"
     return common_ncf.ncf_variant(c, "validation")
-  return common_ncf.ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg, VARIANTS)
 
 
 VALIDATION_PARTS = "runs/ncf/ml100k_validation_parts"

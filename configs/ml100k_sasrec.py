@@ -23,6 +23,8 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-100k", "sasrec.SASRec")
@@ -36,7 +38,7 @@ def get_config(arg: str | None = None):
   c.train.num_epochs = 65          # the best evaluation of the validation run (docstring)
   c.train.steps_per_call = 7       # 943 users / 128 = 7 steps per epoch: evaluated after every epoch
   c.train.log_every_steps = 140
-  c = common_ncf.ncf_variant(c, arg)
+  c = common_ncf.ncf_variant(c, arg, VARIANTS)
   if arg == "smoke":
     c.data.history_len = 16
     c.model.embed_dim = 8

@@ -12,13 +12,13 @@ Result:   on the paper's split, test HR@10 0.6839, NDCG@10 0.4120 after 20 epoch
           0-2: HR@10 0.6775 +- 0.0057, NDCG@10 0.4062 +- 0.0052; 502 s for seed 0 on one core of a 2-core CPU
           shared with other runs. On the AFCFM split: 0.6798 / 0.4066. With ML-100K's cosine decay
           (--config.optim.schedule=cosine), seeds 0-2: 0.6756 +- 0.0035 / 0.4043 +- 0.0021. experiments/ncf/RESULTS.md.
-Variants: ``smoke`` (a few steps, for tests); ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors:
-          GMF that wide, MLP tower 8f-4f-2f-f). With pre-training at 64 factors (configs/ncf_ablation.py,
-          ``ml1m_factors`` then ``ml1m_pretrained``, seed 1; commands in RESULTS): 0.6974 / 0.4308 on the
-          paper's split; from the parts' best epochs, as NCF's code keeps them, 0.7124 / 0.4385 (best epoch
-          0.7202 / 0.4421; paper 0.730 / 0.447). With the paper's text tower for the MLP part
-          (--config.model.layers="(256,128,64)", embeddings 128 wide): best 0.7146 / 0.4386, last 0.7094 / 0.4345;
-          with Adam 1e-3 for the joined model instead of SGD: last 0.6586 / 0.3956.
+Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item);
+          ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors: GMF that wide, MLP tower 8f-4f-2f-f).
+Pre-trained: at 64 factors (configs/ncf_ablation.py, ``ml1m_factors`` then ``ml1m_pretrained``, seed 1;
+          commands in RESULTS): 0.6974 / 0.4308 on the paper's split; from the parts' best epochs, as NCF's code
+          keeps them, 0.7124 / 0.4385 (best epoch 0.7202 / 0.4421; paper 0.730 / 0.447). With the paper's text
+          tower for the MLP part (--config.model.layers="(256,128,64)", embeddings 128 wide): best 0.7146 /
+          0.4386, last 0.7094 / 0.4345; with Adam 1e-3 for the joined model instead of SGD: last 0.6586 / 0.3956.
 """
 
 from bigjax import configs
@@ -26,13 +26,18 @@ from bigjax.config_base import base_config
 
 common_ncf = configs.sibling(__file__, "common_ncf")
 
+VARIANTS = {**common_ncf.VARIANTS,
+            "f16": "16 predictive factors (GMF 16 wide, MLP tower 128-64-32-16)",
+            "f32": "32 predictive factors (GMF 32 wide, MLP tower 256-128-64-32)",
+            "f64": "64 predictive factors (GMF 64 wide, MLP tower 512-256-128-64)"}
+
 
 def get_config(arg: str | None = None):
   c = common_ncf.ncf(base_config(), "ml-1m", "ncf.NeuMF")
   c.data.full_ranking = False
   factors = 8
-  if arg and arg.startswith("f") and arg[1:].isdigit():
+  if arg in ("f16", "f32", "f64"):
     factors, arg = int(arg[1:]), None
   c.model.factors = factors
   c.model.layers = ()   # NCF's code tower (8f, 4f, 2f, f); e.g. (256, 128, 64), the paper's text for 64 factors
-  return common_ncf.ncf_variant(c, arg)
+  return common_ncf.ncf_variant(c, arg, VARIANTS)

@@ -11,6 +11,8 @@ from bigjax.config_base import base_config, smoke
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+VARIANTS = {"smoke": "12 steps, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_classification.add_fields(base_config())
@@ -31,5 +33,5 @@ def get_config(arg: str | None = None):
   if arg == "smoke":
     smoke(c, steps=12)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_cnn; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_cnn; known: {', '.join(VARIANTS)}")
   return c

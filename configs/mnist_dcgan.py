@@ -20,13 +20,17 @@ Result:   after 16 epochs (seed 0): Fréchet distance 2.68 on the evaluator's fe
           runs/gan/mnist_dcgan_dense): 2.58 (0.96x) / 88.0% / 2.301 after 16 epochs, 88.5% after 32 (confident
           stays between 88% and 89% from epoch 17 on). Record: experiments/gan/RESULTS.md.
 Variants: ``plain`` (no code: the runs before it); ``smoke`` (a tiny pair for 8 steps, 128 samples scored; for
-          tests). Sweep: ``get_sweep`` (the losses).
+          tests).
+Sweep:    ``get_sweep`` (the losses).
 """
 
 from bigjax import configs
 from bigjax.config_base import base_config, smoke
 
 common_gan = configs.sibling(__file__, "common_gan")
+
+VARIANTS = {"plain": "no code: Radford et al.'s 100 noise dimensions, 2e-4 for both players",
+            "smoke": "a tiny pair for 8 steps, 128 samples scored, for tests"}
 
 
 def get_config(arg: str | None = None):
@@ -65,7 +69,7 @@ def get_config(arg: str | None = None):
     c.task.evaluator_workdir = "runs/gan_evaluator_smoke"
     smoke(c, steps=8, eval_examples=256)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_dcgan; known: plain, smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_dcgan; known: {', '.join(VARIANTS)}")
   return c
 
 

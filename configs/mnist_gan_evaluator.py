@@ -16,6 +16,8 @@ from bigjax.config_base import base_config, smoke
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+VARIANTS = {"smoke": "12 steps; the evaluator of the GAN smoke tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_classification.add_fields(base_config())
@@ -36,5 +38,5 @@ def get_config(arg: str | None = None):
   if arg == "smoke":
     smoke(c, steps=12)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_gan_evaluator; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_gan_evaluator; known: {', '.join(VARIANTS)}")
   return c

@@ -16,6 +16,8 @@ from bigjax.config_base import base_config, smoke
 
 common_gan = configs.sibling(__file__, "common_gan")
 
+VARIANTS = {"smoke": "a tiny pair for 8 steps, 128 samples scored, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_gan.add_fields(base_config())
@@ -47,5 +49,5 @@ def get_config(arg: str | None = None):
     c.task.evaluator_workdir = "runs/gan_evaluator_smoke"
     smoke(c, steps=8, eval_examples=256)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_gan_mlp; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_gan_mlp; known: {', '.join(VARIANTS)}")
   return c

@@ -13,6 +13,8 @@ from bigjax.config_base import base_config, smoke
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+VARIANTS = {"smoke": "20 steps, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_classification.add_fields(base_config())
@@ -32,7 +34,7 @@ def get_config(arg: str | None = None):
   if arg == "smoke":
     smoke(c, steps=20)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_mlp; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_mlp; known: {', '.join(VARIANTS)}")
   return c
 
 

@@ -22,6 +22,9 @@ from bigjax.config_base import base_config, smoke
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+VARIANTS = {"keras": "the seed's recipe exactly: constant learning rate, no shifts",
+            "smoke": "50 steps, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_classification.add_fields(base_config())
@@ -45,5 +48,5 @@ def get_config(arg: str | None = None):
   elif arg == "smoke":
     smoke(c, steps=50)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_seed_cnn; known: keras, smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_seed_cnn; known: {', '.join(VARIANTS)}")
   return c

@@ -14,6 +14,8 @@ from bigjax.config_base import base_config, smoke
 
 common_classification = configs.sibling(__file__, "common_classification")
 
+VARIANTS = {"smoke": "a few steps of a tiny model, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_classification.add_fields(base_config())
@@ -45,5 +47,5 @@ def get_config(arg: str | None = None):
     c.train.steps_per_call = 4
     smoke(c, steps=16, eval_examples=1000)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of mnist_vit; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of mnist_vit; known: {', '.join(VARIANTS)}")
   return c

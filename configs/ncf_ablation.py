@@ -10,6 +10,9 @@ Variant ``<dataset>_<stage>``, dataset ``ml100k`` or ``ml1m``; each stage is one
 
 Everything else is the NCF protocol of configs/ml100k_neumf.py (Adam 1e-3, batch 256, 20 epochs).
 
+Variants: ``ml100k_factors``, ``ml100k_pretrained``, ``ml100k_negatives``, ``ml1m_factors``, ``ml1m_pretrained``,
+          ``ml1m_negatives`` (no default: name one).
+
 Commands (ML-100K; about 1-3 minutes per run on a 2-core CPU):
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_factors --workdir=runs/ncf_ablation/ml100k_factors
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_pretrained --workdir=runs/ncf_ablation/ml100k_pretrained
@@ -32,7 +35,10 @@ from bigjax.config_base import base_config
 common_ncf = configs.sibling(__file__, "common_ncf")
 
 DATASETS = {"ml100k": "ml-100k", "ml1m": "ml-1m"}
-STAGES = ("factors", "pretrained", "negatives")
+STAGES = {"factors": "GMF, MLP and NeuMF at 8, 16, 32 and 64 factors: 12 runs",
+          "pretrained": "NeuMF at 8-64 factors from the factors stage's GMF and MLP, SGD: 4 runs",
+          "negatives": "NeuMF, 8 factors, 1 to 10 negatives per positive: 10 runs"}
+VARIANTS = {f"{dataset}_{stage}": f"{DATASETS[dataset]}, {what}" for dataset in DATASETS for stage, what in STAGES.items()}
 FACTORS = (8, 16, 32, 64)
 ROOT = "runs/ncf_ablation"
 
@@ -40,8 +46,7 @@ ROOT = "runs/ncf_ablation"
 def _parse(arg: str | None) -> tuple[str, str]:
   dataset, _, stage = (arg or "").partition("_")
   if dataset not in DATASETS or stage not in STAGES:
-    raise ValueError(f"variant {arg!r}: expected <dataset>_<stage> with dataset in {sorted(DATASETS)} and stage "
-                     f"in {STAGES}, e.g. ml100k_factors")
+    raise ValueError(f"variant {arg!r} of ncf_ablation: expected <dataset>_<stage>; known: {', '.join(VARIANTS)}")
   return dataset, stage
 
 

@@ -20,11 +20,15 @@ Result:   validation loss 1.8998 (2.74 bits per character) after 2000 steps, 57 
           EPYC), jax 0.10.2; PyTorch with the same recipe: 1.9174 in 78 s (bench/char_gpt.py: 0.76x).
           experiments/shakespeare_char/RESULTS.md.
 
-Variants: ``smoke`` and ``cpu_smoke`` (a few steps of a tiny model, for tests).
+Variants: ``cpu`` (above); ``smoke`` and ``cpu_smoke`` (a few steps of a tiny model, for tests).
 Sample:   python -m bigjax.sample --workdir=runs/shakespeare_char_gpt_cpu --prompt="ROMEO:" --num_tokens=500
 """
 
 from bigjax.config_base import base_config, smoke
+
+VARIANTS = {"cpu": "nanoGPT's README CPU recipe: 4 layers, 128 wide, context 64, 2000 steps",
+            "smoke": "a few steps of a tiny model, for tests",
+            "cpu_smoke": "smoke on the cpu recipe's settings (no dropout), for tests"}
 
 
 def get_config(arg: str | None = None):
@@ -91,5 +95,5 @@ def get_config(arg: str | None = None):
     c.train.steps_per_call = 5
     smoke(c, steps=20, eval_examples=256)
   elif rest:
-    raise ValueError(f"unknown variant {arg!r} of shakespeare_char_gpt; known: cpu, smoke, cpu_smoke")
+    raise ValueError(f"unknown variant {arg!r} of shakespeare_char_gpt; known: {', '.join(VARIANTS)}")
   return c

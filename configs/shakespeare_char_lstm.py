@@ -17,6 +17,8 @@ Sample:   python -m bigjax.sample --workdir=runs/shakespeare_char_lstm --prompt=
 
 from bigjax.config_base import base_config, smoke
 
+VARIANTS = {"smoke": "a few steps of a tiny model, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = base_config()
@@ -54,5 +56,5 @@ def get_config(arg: str | None = None):
     c.train.steps_per_call = 5
     smoke(c, steps=20, eval_examples=256)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of shakespeare_char_lstm; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of shakespeare_char_lstm; known: {', '.join(VARIANTS)}")
   return c

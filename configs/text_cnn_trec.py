@@ -13,6 +13,8 @@ from bigjax.config_base import base_config
 
 common_text = configs.sibling(__file__, "common_text")
 
+VARIANTS = {**common_text.VARIANTS}
+
 
 def get_config(arg: str | None = None):
   return common_text.kim_cnn(common_text.sentence_classification(base_config(), "trec"), arg)

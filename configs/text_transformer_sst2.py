@@ -15,6 +15,8 @@ from bigjax.config_base import base_config, smoke
 
 common_text = configs.sibling(__file__, "common_text")
 
+VARIANTS = {"smoke": "a few steps of a tiny model, for tests"}
+
 
 def get_config(arg: str | None = None):
   c = common_text.sentence_classification(base_config(), "sst2")
@@ -43,5 +45,5 @@ def get_config(arg: str | None = None):
     c.optim.warmup_steps = 4
     smoke(c, steps=16, eval_examples=200)
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of text_transformer_sst2; known: smoke")
+    raise ValueError(f"unknown variant {arg!r} of text_transformer_sst2; known: {', '.join(VARIANTS)}")
   return c
