@@ -312,44 +312,97 @@ def plot_learning_curves(points: list[Point], metric: str, path: pathlib.Path) -
   return True
 
 
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_log_scale(values: list[Any]) -> bool:
-  numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+  numbers = [v for v in values if _is_number(v)]
   return len(numbers) == len(values) and all(v > 0 for v in numbers) and max(numbers) > 10 * min(numbers)
 
 
-def plot_swept_key(points: list[Point], keys: list[str], key: str, metric: str, path: pathlib.Path) -> None:
-  """Mean ± std over seeds of ``metric`` against the value of ``key``; one line per setting of the other keys.
+def x_scale(values: list[Any]) -> str:
+  """How a swept key's ``values`` lie along a plot's x axis.
 
-  Numbers spanning more than 10x (all positive) get a log x axis; anything not all-numeric is categorical.
+  ``"categorical"`` unless every value is a number (strings, bools, None are categories: one slot each, in the
+  order given, no line joining them); ``"log"`` for positive numbers spanning more than 10x (learning rates,
+  weight decays, L2 weights); ``"symlog"`` when such a sweep also holds 0 (weight decay 0, 1e-6, ..., 1e-4), so 0
+  keeps its own place instead of crowding the small values; ``"linear"`` otherwise (dropout, negatives, widths).
+  """
+  if not values or not all(_is_number(v) for v in values):
+    return "categorical"
+  if _is_log_scale(values):
+    return "log"
+  positive = [v for v in values if v > 0]
+  if min(values) == 0 and len(positive) > 1 and _is_log_scale(positive):
+    return "symlog"
+  return "linear"
+
+
+def given_order(points: list[Point], key: str, sweeps: list[tuple[pathlib.Path, dict]] = ()) -> list[Any]:
+  """The values of ``key`` among ``points``: in the order the sweep files list them (as the sweep gave them:
+  ``["constant", "cosine", "linear"]``, ``["non_saturating", "hinge", ...]``), then any others sorted."""
+  present = sorted({p.values[key] for p in points}, key=_sort_key)
+  declared = []
+  for _, sweep in sweeps:
+    for point in sweep.get("points", []):
+      value = hashable(point.get("overrides", {}).get(key, _MISSING))
+      if value is not _MISSING and value in present and value not in declared:
+        declared.append(value)
+  return declared + [v for v in present if v not in declared]
+
+
+def plot_swept_key(points: list[Point], keys: list[str], key: str, metric: str, path: pathlib.Path,
+                   order: list[Any] | None = None):
+  """Mean ± std over seeds of ``metric`` against the value of ``key``; one series per setting of the other keys.
+  Returns the matplotlib Figure it saved to ``path``.
+
+  The x axis is ``x_scale``'s: numbers are joined by a line per series (on a log axis when they span more than
+  10x); categories (``order``, default sorted) are separate points, each series a little aside from the next.
   """
   figure, axes = _figure()
   scale, ylabel = _scale(metric)
-  x_values = sorted({p.values[key] for p in points}, key=_sort_key)
-  numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x_values)
-  position = {v: (v if numeric else i) for i, v in enumerate(x_values)}
+  x_values = list(order) if order is not None else sorted({p.values[key] for p in points}, key=_sort_key)
+  kind = x_scale(x_values)
+  categorical = kind == "categorical"
   others = [k for k in keys if k != key]
-  lines: dict[tuple, list[Point]] = {}
+  series: dict[tuple, list[Point]] = {}
   for point in points:
-    lines.setdefault(tuple(point.values[k] for k in others), []).append(point)
-  for setting, line_points in lines.items():
-    stats = [p.stats(metric) for p in line_points]
-    axes.errorbar([position[p.values[key]] for p in line_points], [scale * m for m, _, _ in stats],
-                  yerr=[0.0 if math.isnan(s) else scale * s for _, s, _ in stats], marker="o", capsize=3,
+    series.setdefault(tuple(point.values[k] for k in others), []).append(point)
+  width = 0.5 / len(series)  # categories: the series side by side within +-0.25 of each slot
+  for i, (setting, series_points) in enumerate(series.items()):
+    if categorical:
+      series_points = sorted(series_points, key=lambda p: x_values.index(p.values[key]))
+      x = [x_values.index(p.values[key]) + (i - (len(series) - 1) / 2) * width for p in series_points]
+    else:
+      x = [p.values[key] for p in series_points]
+    stats = [p.stats(metric) for p in series_points]
+    axes.errorbar(x, [scale * m for m, _, _ in stats], yerr=[0.0 if math.isnan(s) else scale * s for _, s, _ in stats],
+                  marker="o", capsize=3, linestyle="none" if categorical else "-",
                   label=", ".join(f"{k}={format_value(v)}" for k, v in zip(others, setting)) or None)
-  if numeric and _is_log_scale(x_values):
-    axes.set_xscale("log")
-  if not numeric:
+  if categorical:
     axes.set_xticks(range(len(x_values)), [format_value(v) for v in x_values])
+    axes.set_xlim(-0.5, len(x_values) - 0.5)
+  elif kind in ("log", "symlog"):
+    if kind == "log":
+      axes.set_xscale("log")
+    else:  # linear from 0 to the smallest positive value, which is one decade wide; logarithmic above it
+      # (matplotlib widens the linear part by 1 / (1 - 1/base): linscale 0.9 makes it one decade exactly)
+      axes.set_xscale("symlog", linthresh=min(v for v in x_values if v > 0), linscale=0.9)
+    axes.set_xticks(x_values, [format_value(v) for v in x_values])  # the swept values themselves
+    axes.minorticks_off()
   axes.set(xlabel=key, ylabel=ylabel, title=f"{metric} against {key}, mean ± std over seeds")
   axes.grid(alpha=0.3)
   if others:
     axes.legend(fontsize="small")
   figure.savefig(path, dpi=110)
+  return figure
 
 
 def write_plots(points: list[Point], keys: list[str], curve_metric: str, best_metric: str,
-                plots_dir: pathlib.Path) -> list[tuple[str, pathlib.Path]]:
-  """Writes the learning-curve plot and one plot per swept key; returns ``(caption, path)`` of each."""
+                plots_dir: pathlib.Path, sweeps: list[tuple[pathlib.Path, dict]] = ()) -> list[tuple[str, pathlib.Path]]:
+  """Writes the learning-curve plot and one plot per swept key (categories in the order ``sweeps`` gave them);
+  returns ``(caption, path)`` of each."""
   plots_dir.mkdir(parents=True, exist_ok=True)
   written = []
   path = plots_dir / f"curve_{safe_name(curve_metric)}.png"
@@ -360,7 +413,7 @@ def write_plots(points: list[Point], keys: list[str], curve_metric: str, best_me
   written.append((f"{curve_metric} against step", path))
   for key in keys:
     path = plots_dir / f"{safe_name(best_metric)}_vs_{safe_name(key)}.png"
-    plot_swept_key(points, keys, key, best_metric, path)
+    plot_swept_key(points, keys, key, best_metric, path, given_order(points, key, sweeps))
     written.append((f"{best_metric} against {key}", path))
   return written
 
@@ -580,7 +633,7 @@ def build_report(args: argparse.Namespace, argv: list[str] | None) -> str:
   if args.plots:
     # Image links relative to the Markdown file (or to the working directory for stdout).
     base = (pathlib.Path(args.out).parent if args.out else pathlib.Path.cwd()).resolve()
-    for caption, path in write_plots(points, keys, args.curve, best_metric, pathlib.Path(args.plots)):
+    for caption, path in write_plots(points, keys, args.curve, best_metric, pathlib.Path(args.plots), sweeps):
       sections.append(f"![{caption}]({pathlib.Path(os.path.relpath(path.resolve(), base)).as_posix()})")
   sections += ["Runs:", markdown_table(runs, metrics)]
   return "\n\n".join(sections) + "\n"

@@ -339,3 +339,97 @@ def test_ranking_metrics_are_maximised_and_losses_minimised():
     assert report.default_best_mode(metric) == "max", metric
   for metric in ("test/loss", "validation/perplexity", "validation/bpc", "train/grad_norm"):
     assert report.default_best_mode(metric) == "min", metric
+
+
+# ---------------------------------------------------------------- swept-key plots: the x axis
+
+def test_x_scale_logs_wide_positive_numbers_and_keeps_categories_apart():
+  assert report.x_scale([1e-4, 5e-4, 1e-3, 5e-3]) == "log"         # learning rates
+  assert report.x_scale([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]) == "log"  # an L2 weight
+  assert report.x_scale([0.0, 1e-6, 3e-6, 1e-5, 3e-5]) == "symlog"  # weight decay with 0 in the sweep
+  assert report.x_scale([1e-3, 2e-3, 5e-3]) == "linear"             # within 10x
+  assert report.x_scale(list(range(1, 11))) == "linear"             # negatives per positive: exactly 10x
+  assert report.x_scale([0.0, 0.1, 0.2, 0.5]) == "linear"           # dropout: the positive ones within 10x
+  assert report.x_scale([0.0, 100.0]) == "linear"
+  assert report.x_scale([-1e-3, 1e-1]) == "linear"
+  assert report.x_scale(["constant", "cosine"]) == "categorical"
+  assert report.x_scale([True, False]) == "categorical"             # bools are categories, not 0 and 1
+  assert report.x_scale([1e-3, None]) == "categorical"              # a run that lacks the key
+
+
+def write_schedule_sweep(root):
+  """optim.schedule (given as linear, constant, cosine) x optim.lr (1e-4, 1e-3, 1e-2) x 2 seeds, with sweep.json;
+  returns {(schedule, lr): mean test/loss}."""
+  schedules, lrs, seeds = ("linear", "constant", "cosine"), (1e-4, 1e-3, 1e-2), (0, 1)
+  means, points = {}, []
+  for i, (schedule, lr) in enumerate(itertools.product(schedules, lrs)):
+    losses = [0.1 * i + 0.01 * seed for seed in seeds]
+    means[(schedule, lr)] = float(np.mean(losses))
+    for seed, loss in zip(seeds, losses):
+      name = f"optim.schedule={schedule},optim.lr={lr},seed={seed}"
+      points.append({"name": name, "overrides": {"optim.schedule": schedule, "optim.lr": lr, "seed": seed}})
+      (root / name).mkdir(parents=True)
+      (root / name / "results.json").write_text(json.dumps({
+          "final_metrics": {"test/loss": loss}, "config": {"seed": seed, "optim": {"schedule": schedule, "lr": lr}}}))
+      (root / name / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/loss": loss}) + "\n")
+  (root / "sweep.json").write_text(json.dumps({"config": "configs/x.py", "points": points}))
+  return schedules, lrs, means
+
+
+def test_swept_key_plots_put_learning_rates_on_a_log_axis_and_categories_apart_in_the_given_order(tmp_path):
+  schedules, lrs, means = write_schedule_sweep(tmp_path / "sweep")
+  runs, sweeps = report.find_results([str(tmp_path / "sweep")]), report.find_sweeps([str(tmp_path / "sweep")])
+  keys = report.swept_keys(runs, sweeps)
+  points = report.group_points(runs, keys, sweeps)
+  assert keys == ["optim.schedule", "optim.lr"]
+  assert report.given_order(points, "optim.schedule", sweeps) == list(schedules)  # not sorted: as the sweep gave them
+  assert report.given_order(points, "optim.schedule") == sorted(schedules)        # without a sweep file: sorted
+
+  # The learning rate: a log axis ticked at the swept values, one line per schedule through its three rates.
+  figure = report.plot_swept_key(points, keys, "optim.lr", "test/loss", tmp_path / "lr.png",
+                                 report.given_order(points, "optim.lr", sweeps))
+  axes, = figure.axes
+  assert axes.get_xscale() == "log"
+  np.testing.assert_allclose(axes.get_xticks(), lrs)
+  series = {bars.get_label(): bars.lines[0] for bars in axes.containers}  # errorbar: (data line, caps, bars)
+  assert sorted(series) == [f"optim.schedule={s}" for s in sorted(schedules)]
+  for label, line in series.items():
+    schedule = label.split("=")[1]
+    assert line.get_linestyle() == "-"
+    np.testing.assert_allclose(np.asarray(line.get_xdata(), dtype=float), lrs)
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), [means[(schedule, lr)] for lr in lrs])
+
+  # The schedule: one slot per category in the sweep's order, points only (no Line2D joins any two of them).
+  figure = report.plot_swept_key(points, keys, "optim.schedule", "test/loss", tmp_path / "schedule.png",
+                                 report.given_order(points, "optim.schedule", sweeps))
+  axes, = figure.axes
+  assert axes.get_xscale() == "linear"
+  assert [label.get_text() for label in axes.get_xticklabels()] == list(schedules)
+  assert all(line.get_linestyle() == "None" for line in axes.get_lines())
+  series = {bars.get_label(): bars.lines[0] for bars in axes.containers}
+  assert sorted(series) == [f"optim.lr={lr:g}" for lr in lrs]  # one series per learning rate
+  for label, line in series.items():
+    lr = float(label.split("=")[1])
+    x = np.asarray(line.get_xdata(), dtype=float)
+    np.testing.assert_allclose(np.round(x), range(len(schedules)))  # slot i holds the sweep's i-th schedule
+    assert np.all(np.abs(x - np.round(x)) <= 0.25)
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), [means[(s, lr)] for s in schedules])
+  assert len({float(line.get_xdata()[0]) for line in series.values()}) == len(lrs)  # side by side, not on top
+
+  # End to end: the command line writes both plots.
+  assert report.main([str(tmp_path / "sweep"), "--metrics=test/loss", "--plots", str(tmp_path / "plots")]) == 0
+  for name in ("test_loss_vs_optim.lr.png", "test_loss_vs_optim.schedule.png"):
+    assert (tmp_path / "plots" / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_weight_decay_with_zero_gets_a_symlog_axis_that_keeps_zero(tmp_path):
+  decays = [0.0, 1e-6, 1e-5, 1e-4]
+  points = [report.Point({"optim.weight_decay": wd}, [(tmp_path, {"final_metrics": {"test/loss": 1.0 + i}})])
+            for i, wd in enumerate(decays)]
+  figure = report.plot_swept_key(points, ["optim.weight_decay"], "optim.weight_decay", "test/loss", tmp_path / "wd.png")
+  axes, = figure.axes
+  assert axes.get_xscale() == "symlog"
+  np.testing.assert_allclose(axes.get_xticks(), decays)
+  # In display space 0 sits one decade to the left of 1e-6, as 1e-6 does of 1e-5: none crowds another.
+  x = axes.transData.transform(np.column_stack([decays, np.zeros(4)]))[:, 0]
+  np.testing.assert_allclose(np.diff(x), np.diff(x)[0], rtol=1e-6)
