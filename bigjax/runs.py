@@ -1,16 +1,22 @@
-"""The run directory: ``config.json`` and when a run may be extended, the vocabulary, the code revision, and
-reading a finished run back (its parameters, its logged curves, its best step; pre-trained parts for a task).
+"""The run directory: the lock that keeps it to one run at a time, ``config.json`` and when a run may be extended,
+the vocabulary, the code revision, and reading a finished run back (its parameters, its logged curves, its best
+step; pre-trained parts for a task).
 
-A workdir holds ``config.json``, ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``, ``results.json`` and,
-for text, ``vocab.json`` (README.md, "Command line"). ``train.run`` writes it; everything else reads it here.
+A workdir holds ``config.json``, ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``, ``results.json``,
+``run.lock`` and, for text, ``vocab.json`` (README.md, "Command line"). ``train.run`` writes it; everything else
+reads it here.
 """
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import pathlib
+import socket
 import subprocess
 import time
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import flax.linen as nn
 import jax
@@ -67,6 +73,74 @@ def known_defaults() -> dict[str, Any]:
         conflicting.add(key)
       family_defaults[key] = value
   return {**defaults, **{k: v for k, v in family_defaults.items() if k not in conflicting}}
+
+
+LOCK_FILE = "run.lock"
+
+
+@contextlib.contextmanager
+def lock_workdir(workdir: pathlib.Path, enabled: bool = True) -> Iterator[None]:
+  """Holds ``<workdir>/run.lock`` for the life of a run: a second run into the same workdir (a second terminal,
+  a rerun while a scheduler's copy still trains) is refused with a ``ConfigError`` naming the pid and host of
+  the run that holds it, instead of both writing the same checkpoints and logs.
+
+  The lock is an exclusive ``fcntl.flock`` on the file, tried once, never waited for; the holder writes its
+  pid, host and start time into the file for the refusal to name, and empties it when done. The kernel drops a
+  flock when its process ends, however it ends, so a run killed by SIGKILL or the OOM killer leaves a file no
+  one holds and the next run takes it over (saying whose it was). Only process 0 of a multi-host run takes it
+  (``enabled``); the others share its workdir.
+
+  flock excludes exactly on a local filesystem and on NFS (Linux >= 2.6.12 maps it to a lock the server keeps);
+  on a filesystem that keeps locks per host (gcsfuse and other FUSE mounts) it refuses a second run on the same
+  host only, and where the filesystem has no locks at all (ENOLCK, EOPNOTSUPP) the run goes on with a warning.
+  """
+  if not enabled:
+    yield
+    return
+  workdir.mkdir(parents=True, exist_ok=True)
+  path = workdir / LOCK_FILE
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  held = False
+  try:
+    held = _take_lock(fd, path, workdir)
+    yield
+  finally:
+    if held:
+      os.ftruncate(fd, 0)  # a clean end: the next run has no one to take over from
+    os.close(fd)  # releases the flock
+
+
+def _take_lock(fd: int, path: pathlib.Path, workdir: pathlib.Path) -> bool:
+  """Takes the flock on ``fd`` and writes this run into it; False where the filesystem has no locks."""
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    raise ConfigError(f"{workdir} is in use by another run ({_lock_holder(fd)}); wait for it to finish or stop it "
+                      f"(Ctrl-C or SIGTERM saves a checkpoint), or use another --workdir") from None
+  except OSError as error:
+    logging.warning("cannot lock %s (%s); a second run into this workdir would not be refused", path, error)
+    return False
+  before = _lock_holder(fd, wait_s=0.0)
+  if before:  # a holder that ended without emptying the file: killed
+    logging.warning("%s: taking over the lock of %s, which ended without releasing it (killed?)", workdir, before)
+  record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+  os.ftruncate(fd, 0)
+  os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+  return True
+
+
+def _lock_holder(fd: int, wait_s: float = 1.0) -> str:
+  """``pid P on HOST since T`` from the lock file ("" if empty); waits up to ``wait_s`` for a holder that has
+  just taken the lock to write itself in."""
+  deadline = time.monotonic() + wait_s
+  while True:
+    try:
+      record = json.loads(os.pread(fd, 4096, 0).decode())
+      return f"pid {record['pid']} on {record['host']} since {record['started']}"
+    except (ValueError, KeyError, TypeError):
+      if time.monotonic() >= deadline:
+        return "" if wait_s == 0 else "pid and host unknown: its lock file is empty"
+      time.sleep(0.05)
 
 
 def prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, num_train_examples: int) -> None:

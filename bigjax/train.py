@@ -1,10 +1,10 @@
 """The one training loop: config -> data -> task(model) -> compiled steps over a mesh -> checkpoints, metrics.
 
-Sections, top to bottom: config & workdir -> mesh & rng -> data -> program (task, state layout and steps,
-compiled once; ``bigjax.program``) -> restore -> loop with periodic log, eval, checkpoint, preemption ->
-results. The loop knows no model family: it runs the ``Task`` record the family builds (``bigjax.tasks``),
-handing it the pre-trained parts its config names (``bigjax.runs.load_parts``). Imported by ``bigjax.main``
-and the tests only.
+Sections, top to bottom: config & workdir -> mesh & rng -> data -> (``run`` takes the workdir's lock, then
+``_train``) program (task, state layout and steps, compiled once; ``bigjax.program``) -> restore (and the logs
+cut back to it) -> loop with periodic log, eval, checkpoint, preemption (SIGTERM, Ctrl-C) -> results. The loop
+knows no model family: it runs the ``Task`` record the family builds (``bigjax.tasks``), handing it the
+pre-trained parts its config names (``bigjax.runs.load_parts``). Imported by ``bigjax.main`` and the tests only.
 """
 
 import json
@@ -28,17 +28,20 @@ class NonFiniteError(FloatingPointError):
 
 
 class Preempted(Exception):
-  """SIGTERM arrived; a checkpoint was saved at ``step`` and the run can be resumed from the workdir."""
+  """SIGTERM or Ctrl-C arrived (``bigjax.preemption``); a checkpoint was saved at ``step`` and the run can be
+  resumed from the workdir. ``reason``: "preempted" (SIGTERM) or "interrupted" (Ctrl-C)."""
 
-  def __init__(self, step: int):
-    super().__init__(f"preempted: checkpoint saved at step {step}")
+  def __init__(self, step: int, reason: str = "preempted"):
+    super().__init__(f"{reason}: checkpoint saved at step {step}")
     self.step = step
+    self.reason = reason
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command: str = "") -> dict[str, Any]:
   """Trains ``config`` in ``workdir`` (resuming from its latest checkpoint) and returns results.json's dict.
 
-  ``command`` (the command line that started the run) is recorded in results.json.
+  ``command`` (the command line that started the run) is recorded in results.json. A workdir another live run
+  holds is refused (``ConfigError`` naming its pid and host; ``runs.lock_workdir``).
   """
   # ---------------------------------------------------------------- config & workdir
   wall_start = time.perf_counter()
@@ -48,16 +51,24 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     raise ConfigError(f"--workdir={workdir}: bigjax writes its workdir through the filesystem; mount the bucket "
                       f"(gcsfuse, as scripts/launch.py does for gs://) and pass the mounted path")
   workdir = pathlib.Path(workdir)
-  is_main = jax.process_index() == 0
 
   # ---------------------------------------------------------------- mesh, data, model (program.plan)
   plan = program.plan(config)
+  parts = runs.load_parts(plan.family.parts(config))  # pre-trained runs the task needs, before anything is written
+  # One run at a time in a workdir: a second is refused while this one lives (multi-host: process 0 holds it).
+  with runs.lock_workdir(workdir, enabled=jax.process_index() == 0):
+    return _train(config, workdir, command, plan, parts, wall_start, revision)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: str, plan: program.Plan,
+           parts: dict[str, tasks.Part], wall_start: float, revision: str) -> dict[str, Any]:
+  """``run`` from the workdir on, while this run holds it: program, restore, loop, results."""
+  is_main = jax.process_index() == 0
   model, family, mesh, train_ds, sched = plan.model, plan.family, plan.mesh, plan.train_ds, plan.sched
   train_arrays, eval_arrays = train_ds.arrays, plan.eval_ds.arrays
   layout = pipeline.TrainLayout(len(train_ds), config.data.batch_size, sched.steps_per_call,
                                 jax.process_index(), jax.process_count())
   rng = jax.random.PRNGKey(config.seed)
-  parts = runs.load_parts(family.parts(config))  # pre-trained runs the task needs, before anything is written
   runs.prepare_workdir(workdir, config, len(train_ds))
   if train_ds.vocab is not None:
     runs.save_vocab(workdir / "vocab.json", train_ds.vocab.to_json(), is_main)
@@ -108,7 +119,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     # The parameter average where config.optim.ema_decay keeps one (placed like the parameters), else the live ones.
     params = jax.device_put(optim.eval_params(state.opt_state, state.params), state_sharding.params)
     totals: dict[str, float] = {}
-    for host_batch in eval_host_batches:
+    for host_batch in progress.track(eval_host_batches, "eval"):
       sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
       for k, v in sums.items():
         totals[k] = totals.get(k, 0.0) + float(v)
@@ -129,6 +140,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                            f"in {ckpt.directory} (untouched). Lower config.optim.lr or set config.optim.clip_norm.")
 
   # ---------------------------------------------------------------- loop
+  if is_main:  # each step once in the logs: the steps after the checkpoint, logged by the attempt before, go
+    writers.truncate_logs(workdir, start_step if restored is not None else -1)
   writer = writers.MetricWriter(workdir, enabled=is_main)
   progress = writers.Progress(sched.total_steps, config.data.batch_size, start_step, enabled=is_main)
   stop = _PreemptionFlag()
@@ -163,6 +176,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
       with jax.transfer_guard("disallow"):  # every host<->device copy in the hot path must be explicit
         state, sums = train_call(state, sums, batch)
       step += sched.steps_per_call
+      progress.update(step)
       done = step == sched.total_steps
       at_log = step % sched.log_every == 0 or done
       at_eval = step % sched.eval_every == 0 or done
@@ -186,7 +200,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
         progress.restart_clock(step)  # the next logged rate counts training steps only
       if preempted:
         ckpt.wait()
-        raise Preempted(step)
+        raise Preempted(step, preemption.reason() or "preempted")
     check_finite(state)  # also covers a run resumed from its final checkpoint
     if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
       eval_metrics, _ = evaluate(state, step)
@@ -195,6 +209,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     ckpt.wait()
   finally:
     stop.restore()
+    progress.close()
     train_iter.close()
     ckpt.close()
     writer.close()
@@ -230,7 +245,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
 
 
 class _PreemptionFlag:
-  """Set by SIGTERM (``bigjax.preemption``); the loop then saves a checkpoint and stops.
+  """Set by SIGTERM, or Ctrl-C on the command line (``bigjax.preemption``); the loop then saves a checkpoint and
+  stops. A run started from Python installs the SIGTERM handler only: its caller keeps Ctrl-C.
 
   With several processes, all of them agree through a collective before the next step, so every
   process saves the same step.
@@ -238,7 +254,7 @@ class _PreemptionFlag:
 
   def __init__(self):
     self._installed_here = not preemption.installed()  # main.py installs it before jax loads
-    preemption.install()
+    preemption.install(interrupt=False)
 
   def is_set(self, at_boundary: bool) -> bool:
     """Single process: checked every call. Several: only at log boundaries, where all agree by a collective."""

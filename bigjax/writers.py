@@ -1,16 +1,25 @@
-"""Metric writers: TensorBoard event files (tensorboardX, no TensorFlow), ``metrics.jsonl``, console progress;
-and ``read_curve``, which reads a metric back from ``metrics.jsonl``.
+"""What a run writes as it goes: ``MetricWriter``, the run's one writer of scalars (TensorBoard and
+``metrics.jsonl``), images and text (TensorBoard); ``Progress``, the console's view; ``truncate_logs``, which
+drops what a resumed run is about to log again; and ``read_curve``, which reads a metric back.
 
-Only process 0 writes; the other processes get writers that do nothing.
+The TensorBoard event files are written here, record by record in the TFRecord framing (length, masked CRC32C of
+the length, data, masked CRC32C of the data), with the ``Summary`` protos built here: tensorboardX's summary
+helpers clean tags (``test/full_ndcg@10`` -> ``test/full_ndcg_10``), and TensorBoard must show the names
+metrics.jsonl holds. Only process 0 writes; the other processes get writers that do nothing.
 """
 
+import io
+import itertools
 import json
 import logging
 import math
 import os
 import pathlib
+import socket
+import struct
+import sys
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -50,48 +59,172 @@ def _json_default(value: Any) -> Any:
   return str(value)
 
 
+# ---------------------------------------------------------------------------------------------- event files
+
+def _frame(data: bytes) -> bytes:
+  """One TFRecord: the data's length (little-endian uint64), its masked CRC32C, the data, the data's."""
+  from tensorboardX.record_writer import masked_crc32c
+  length = struct.pack("<Q", len(data))
+  return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def read_records(path: str | pathlib.Path) -> tuple[list[bytes], int]:
+  """The records of a TFRecord file (a TensorBoard event file), each checked against both its CRCs, and the
+  number of bytes they span: reading stops at the first torn or damaged record, as a killed writer leaves one."""
+  from tensorboardX.record_writer import masked_crc32c
+  data = pathlib.Path(path).read_bytes()
+  records, pos = [], 0
+  while pos + 12 <= len(data):
+    (length,) = struct.unpack_from("<Q", data, pos)
+    end = pos + 12 + length
+    if struct.unpack_from("<I", data, pos + 8)[0] != masked_crc32c(data[pos:pos + 8]) or end + 4 > len(data):
+      break
+    if struct.unpack_from("<I", data, end)[0] != masked_crc32c(data[pos + 12:end]):
+      break
+    records.append(data[pos + 12:end])
+    pos = end + 4
+  return records, pos
+
+
+class _EventFile:
+  """A new TensorBoard event file in ``directory``, written record by record and flushed after each: a killed
+  run keeps all it logged but a torn last record, which readers (and ``truncate_logs``) drop."""
+
+  def __init__(self, directory: pathlib.Path):
+    from tensorboardX.proto import event_pb2
+    directory.mkdir(parents=True, exist_ok=True)
+    # TensorBoard reads a folder's event files in name order: the time leads; a counter keeps a name unique.
+    stem = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
+    for n in itertools.count():
+      try:
+        self._file = open(directory / (f"{stem}.{n}" if n else stem), "xb")
+        break
+      except FileExistsError:
+        continue
+    self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+  def write(self, step: int, values: list) -> None:
+    """One event at ``step`` holding ``values`` (``Summary.Value`` protos)."""
+    from tensorboardX.proto import event_pb2, summary_pb2
+    self._write(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)))
+
+  def _write(self, event) -> None:
+    self._file.write(_frame(event.SerializeToString()))
+    self._file.flush()
+
+  def close(self) -> None:
+    self._file.close()
+
+
+# ---------------------------------------------------------------------------------------------- the run's writer
+
 class MetricWriter:
-  """``write(step, {name: scalar})`` to TensorBoard and ``metrics.jsonl``; ``write_images`` to TensorBoard and PNGs."""
+  """The run's one writer: ``write(step, {name: scalar})`` to TensorBoard and ``metrics.jsonl``;
+  ``write_images`` to TensorBoard and PNG files; ``write_text`` to TensorBoard.
+
+  TensorBoard's tags are the names given, character for character (``test/full_ndcg@10``), so a metric has one
+  name in TensorBoard, metrics.jsonl and results.json. Each process start adds one event file.
+  """
 
   def __init__(self, workdir: str | pathlib.Path, enabled: bool = True):
     self.enabled = enabled
     self.workdir = pathlib.Path(workdir)
-    self._tb = None
+    self._events = None
     self._jsonl = None
     if enabled:
-      from tensorboardX import SummaryWriter  # imported lazily: non-writing processes never need it
-      self._tb = SummaryWriter(str(pathlib.Path(workdir) / "tensorboard"), flush_secs=30)
-      self._jsonl = open(pathlib.Path(workdir) / "metrics.jsonl", "a", buffering=1)
+      self._events = _EventFile(self.workdir / "tensorboard")
+      self._jsonl = open(self.workdir / "metrics.jsonl", "a", buffering=1)
 
   def write(self, step: int, scalars: dict[str, float]) -> None:
     if not self.enabled:
       return
+    from tensorboardX.proto import summary_pb2
     scalars = {k: float(v) for k, v in scalars.items()}
-    for name, value in scalars.items():
-      self._tb.add_scalar(name, value, step)
+    self._events.write(step, [summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in scalars.items()])
     self._jsonl.write(json.dumps({"step": int(step), "time": time.time(), **scalars}) + "\n")
 
   def write_images(self, step: int, images: dict[str, np.ndarray], scale: int = 2) -> None:
-    """Each uint8 ``[h, w]`` (greyscale) or ``[h, w, c]`` image to TensorBoard and to
-    ``<workdir>/<name>/step_<step>.png``, each pixel ``scale`` x ``scale``."""
-    if not self.enabled:
+    """Each uint8 ``[h, w]`` (greyscale) or ``[h, w, c]`` image (c = 1, 3 RGB, 4 RGBA) to TensorBoard, and to
+    ``<workdir>/<name>/step_<step>.png`` with each pixel ``scale`` x ``scale``."""
+    if not self.enabled or not images:
       return
     from PIL import Image
+    from tensorboardX.proto import summary_pb2
+    values = []
     for name, image in images.items():
       image = np.asarray(image)
-      self._tb.add_image(name, image[None] if image.ndim == 2 else image, step,
-                         dataformats="CHW" if image.ndim == 2 else "HWC")
+      if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError(f"image {name!r}: expected uint8 [h, w] or [h, w, c], got {image.dtype} {image.shape}")
+      if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+      picture = Image.fromarray(image)
+      png = io.BytesIO()
+      picture.save(png, format="PNG")
+      values.append(summary_pb2.Summary.Value(tag=name, image=summary_pb2.Summary.Image(
+          height=image.shape[0], width=image.shape[1], colorspace=1 if image.ndim == 2 else image.shape[2],
+          encoded_image_string=png.getvalue())))
       path = self.workdir / name / f"step_{int(step):07d}.png"
       path.parent.mkdir(parents=True, exist_ok=True)
-      picture = Image.fromarray(image)
       picture.resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST).save(path)
-    self._tb.flush()
+    self._events.write(step, values)
+
+  def write_text(self, step: int, texts: dict[str, str]) -> None:
+    """Each ``{name: text}`` (Markdown) to TensorBoard's text tab, under ``name`` as given."""
+    if not self.enabled or not texts:
+      return
+    from tensorboardX.proto import summary_pb2, tensor_pb2, types_pb2
+    text_plugin = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="text"))
+    self._events.write(step, [
+        summary_pb2.Summary.Value(tag=name, metadata=text_plugin, tensor=tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_STRING, string_val=[str(text).encode("utf-8")]))
+        for name, text in texts.items()])
 
   def close(self) -> None:
     if self.enabled:
-      self._tb.close()
+      self._events.close()
       self._jsonl.close()
 
+
+def truncate_logs(workdir: str | pathlib.Path, last_step: int) -> None:
+  """Drops all a run logged after ``last_step`` from ``metrics.jsonl`` and its TensorBoard event files.
+
+  A resumed run logs again every step after the checkpoint it resumes from (``last_step``; -1 when none, and it
+  starts over), so it first removes what the attempt before it logged there: every step then appears once in
+  each file. A file that changes is rewritten whole and put in place atomically; what it held up to
+  ``last_step`` is kept as it was, torn lines and records (a killed run's last write) dropped. Process 0 only,
+  while it holds the workdir (``runs.lock_workdir``).
+  """
+  from tensorboardX.proto import event_pb2
+  workdir = pathlib.Path(workdir)
+  path = workdir / "metrics.jsonl"
+  if path.exists():
+    text = path.read_text()
+    kept = "".join(line + "\n" for line in text.split("\n") if line.strip() and _line_kept(line, last_step))
+    if kept != text:
+      write_text(path, kept)
+  for path in sorted((workdir / "tensorboard").glob("*tfevents*")):
+    records, end = read_records(path)
+    events = [event_pb2.Event.FromString(r) for r in records]
+    kept = [r for r, e in zip(records, events) if not e.HasField("summary") or e.step <= last_step]
+    if len(kept) == len(records) and end == path.stat().st_size:
+      continue
+    if not any(e.HasField("summary") and e.step <= last_step for e in events):
+      path.unlink()  # nothing but the file's header left
+      continue
+    tmp = path.parent / f".truncating.{os.getpid()}.tmp"  # no "tfevents" in it: TensorBoard never reads it
+    tmp.write_bytes(b"".join(_frame(r) for r in kept))
+    os.replace(tmp, path)
+
+
+def _line_kept(line: str, last_step: int) -> bool:
+  try:
+    record = json.loads(line)
+  except json.JSONDecodeError:
+    return False  # torn: the last line of a killed run
+  return not (isinstance(record, dict) and "step" in record) or int(record["step"]) <= last_step
+
+
+# ---------------------------------------------------------------------------------------------- console
 
 def format_duration(seconds: float) -> str:
   if not math.isfinite(seconds):
@@ -103,7 +236,13 @@ def format_duration(seconds: float) -> str:
 
 
 class Progress:
-  """Console line with steps/s, examples/s and ETA, measured between successive ``report`` calls."""
+  """The console's view of training: steps/s, examples/s and ETA.
+
+  On a terminal (``sys.stderr.isatty()``) a tqdm bar redrawn in place, the last train losses beside it, log
+  lines printed above it, and a bar of its own for each evaluation (``track``). Elsewhere (a file, a pipe, a
+  scheduler's log, where a bar's redraws would pile up) a log line at each ``report``. Either way ``report``
+  returns the rates measured since the previous one, for the metric writer. ``close`` when done.
+  """
 
   def __init__(self, total_steps: int, global_batch: int, start_step: int, enabled: bool = True):
     self.total_steps = total_steps
@@ -111,6 +250,38 @@ class Progress:
     self.enabled = enabled
     self._last_step = start_step
     self._last_time = time.perf_counter()
+    self._bar = None
+    if enabled and sys.stderr.isatty():
+      self._open_bar(start_step)
+
+  def _open_bar(self, start_step: int) -> None:
+    from tqdm import tqdm
+    from tqdm.contrib import DummyTqdmFile
+    self._terminal = sys.stderr
+    self._bar = tqdm(total=self.total_steps, initial=start_step, unit="step", file=self._terminal,
+                     dynamic_ncols=True)
+    # While the bar shows, log lines (the root logger's handlers on the terminal; absl's writes through its
+    # python_handler) and anything else written to sys.stderr go through tqdm.write: above the bar, not into it.
+    self._above = DummyTqdmFile(self._terminal)
+    self._redirected = []
+    for handler in logging.getLogger().handlers:
+      handler = getattr(handler, "python_handler", handler)
+      if isinstance(handler, logging.StreamHandler) and handler.stream is self._terminal:
+        handler.setStream(self._above)
+        self._redirected.append(handler)
+    sys.stderr = self._above
+
+  def update(self, step: int) -> None:
+    """Moves the bar (if any) to ``step``; cheap enough for every step."""
+    if self._bar is not None:
+      self._bar.update(step - self._bar.n)
+
+  def track(self, items: list, desc: str) -> Iterable:
+    """``items`` as they are, or behind a bar of their own on a terminal (e.g. the eval batches)."""
+    if self._bar is None:
+      return items
+    from tqdm import tqdm
+    return tqdm(items, desc=desc, unit="batch", leave=False, file=self._terminal, dynamic_ncols=True)
 
   def restart_clock(self, step: int) -> None:
     """Excludes what happened since the last report (an evaluation, a checkpoint) from the next rate."""
@@ -121,7 +292,12 @@ class Progress:
     steps_per_s = (step - self._last_step) / max(now - self._last_time, 1e-9)
     self._last_step, self._last_time = step, now
     rates = {"perf/steps_per_s": steps_per_s, "perf/examples_per_s": steps_per_s * self.global_batch}
-    if self.enabled:
+    if self._bar is not None:
+      # The losses only (train/loss; a GAN's d_loss, g_loss): a bar line has room for little, the logs have all.
+      losses = {k.rsplit("/", 1)[-1]: f"{v:.4g}" for k, v in sorted(scalars.items()) if k.endswith("loss")}
+      self._bar.set_postfix(losses, refresh=False)
+      self.update(step)
+    elif self.enabled:
       eta = (self.total_steps - step) / steps_per_s if steps_per_s > 0 else float("inf")
       shown = "  ".join(f"{k}={v:.4g}" for k, v in sorted(scalars.items()))
       logging.info("step %d/%d (%.0f%%)  %s  %.1f steps/s  %.0f ex/s  ETA %s", step, self.total_steps,
@@ -129,12 +305,26 @@ class Progress:
                    format_duration(eta))
     return rates
 
+  def close(self) -> None:
+    """Closes the bar and gives log lines the terminal back."""
+    if self._bar is None:
+      return
+    for handler in self._redirected:
+      handler.setStream(self._terminal)
+    if sys.stderr is self._above:
+      sys.stderr = self._terminal
+    self._bar.close()
+    self._bar = None
+
+
+# ---------------------------------------------------------------------------------------------- reading back
 
 def read_curve(workdir: str | pathlib.Path, metric: str) -> dict[int, float]:
   """``{step: value}`` of ``metric`` from the run's metrics.jsonl (empty if the run logged none).
 
-  A resumed run appends the steps after its last checkpoint a second time; the later value wins, as it is
-  the one the finished run continued from. A torn last line (a run killed mid-write) is skipped.
+  A resumed run drops what its previous attempt logged after the checkpoint it resumes from
+  (``truncate_logs``); in a file from before that rule, where such steps appear twice, the later value wins,
+  as it is the one the finished run continued from. A torn line (a run killed mid-write) is skipped.
   """
   path = pathlib.Path(workdir) / "metrics.jsonl"
   curve = {}
