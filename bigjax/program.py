@@ -9,7 +9,7 @@ import dataclasses
 import importlib
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterable
 
 import flax
 import flax.linen as nn
@@ -244,6 +244,31 @@ def make_eval_call(task: tasks.Task):
     TRACE_COUNTS["eval_call"] = TRACE_COUNTS.get("eval_call", 0) + 1
     return task.evaluate(params, batch)
   return eval_call
+
+
+def evaluate_params(task: tasks.Task, eval_call: Any, params: Any, host_batches: Iterable[dict[str, np.ndarray]],
+                    mesh: jax.sharding.Mesh, step: int) -> tuple[dict[str, float], dict[str, Any]]:
+  """``({name: value}, {name: image})`` of ``params`` (placed as the program places its state's) on a split.
+
+  ``host_batches`` are the split's padded batches with their ``mask`` (``pipeline.eval_batches``), this process's
+  part of each; ``eval_call`` (``Program.eval_call``) returns sums over each batch's real examples, which are
+  added over all batches and divided by the summed ``count``; then the task's own finishing (perplexity) and, for
+  a task that generates (a GAN), its scored samples of ``step``. The loop's periodic evaluation and the
+  evaluation-only run (``bigjax.evaluate``) both go through here, so their numbers agree bitwise.
+  """
+  totals: dict[str, float] = {}
+  for host_batch in host_batches:
+    sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
+    for k, v in sums.items():
+      totals[k] = totals.get(k, 0.0) + float(v)
+  count = totals.pop("count")
+  if not count > 0:
+    raise ValueError("the evaluated split holds no example (every mask is 0)")
+  means = task.finalize({k: v / count for k, v in totals.items()})
+  if task.evaluate_samples is None:
+    return means, {}
+  scores, images = task.evaluate_samples(params, step)
+  return {**means, **scores}, images
 
 
 def train_metric_names(task: tasks.Task, abstract_state: Any, batch: dict[str, Any]) -> tuple[str, ...]:

@@ -28,6 +28,30 @@ def _same(metrics: dict[str, float]) -> dict[str, float]:
   return metrics
 
 
+def _all(params: Any) -> Any:
+  return params
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+  """Inference on new inputs, as served (``bigjax.export``): pure and jit-able, any batch size.
+
+  ``apply(variables, inputs) -> outputs``: ``inputs`` ``{name: [b, ...]}`` -> an array ``[b, ...]``.
+  ``variables(params) -> variables``: the part of the trained ``params`` that ``apply`` reads (a GAN's averaged
+      generator, not its discriminator); all of them by default.
+  ``inputs(example) -> {name: (shape of one input, dtype)}``: ``apply``'s inputs, from ``example``, the training
+      batches' ``{name: (shape of one example, dtype)}`` (``program.example_spec``), which fixes e.g. an image's size.
+      A dimension may be a name instead (``"t"``: any size, as the batch's), bounded by ``constraints``
+      (``("t <= 256",)``, ``jax.export``'s syntax).
+  ``outputs``: what ``apply`` returns, in words with its shape, for the readers of an exported file.
+  """
+  apply: Callable[[Any, Batch], jax.Array]
+  inputs: Callable[[Mapping[str, tuple[tuple[int, ...], Any]]], dict[str, tuple[tuple[int | str, ...], Any]]]
+  outputs: str
+  variables: Callable[[Any], Any] = _all
+  constraints: tuple[str, ...] = ()
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
   """The functions one run executes; each is pure and jit-able unless said otherwise.
@@ -45,6 +69,7 @@ class Task:
       model generates at each evaluation; the images (``[h, w]`` or ``[h, w, c]`` uint8) go to the run's writer.
   ``own_average``: the task averages what it needs itself (a GAN's ``generator_ema``), so
       ``config.optim.ema_decay`` would average nothing it evaluates.
+  ``predict`` (or None): what a served model runs on new inputs (``Predictor``; ``bigjax.export`` writes it).
   """
   init: Callable[[jax.Array, Batch], Any]
   init_opt_state: Callable[[Any], Any]
@@ -54,6 +79,7 @@ class Task:
   warm_start: Callable[[Any], Any] | None = None
   evaluate_samples: Callable[[Any, int], tuple[dict[str, float], dict[str, Any]]] | None = None
   own_average: bool = False
+  predict: Predictor | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,9 +81,22 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray],
   }
 
 
+def predict(model: nn.Module, params: Any, inputs: dict[str, jnp.ndarray]) -> jnp.ndarray:
+  """``{"image": [b, ...]}`` or ``{"tokens": [b, t]}`` -> logits ``[b, num_classes]`` float32, in inference mode."""
+  return model.apply({"params": params}, inputs_of(inputs), train=False).astype(jnp.float32)
+
+
+def predict_inputs(example: dict[str, tuple]) -> dict[str, tuple]:
+  """What ``predict`` reads of a training example: its image, or its token ids."""
+  name = "image" if "image" in example else "tokens"
+  return {name: example[name]}
+
+
 parts = tasks.no_parts
 
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
   tasks.check_loss(config, LOSSES)
-  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate)
+  predictor = tasks.Predictor(lambda params, inputs: predict(model, params, inputs), predict_inputs,
+                              outputs="logits [b, num_classes] float32 (softmax gives the class probabilities)")
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate, predict=predictor)

@@ -230,12 +230,41 @@ def evaluate(model: Any, params: Any, batch: dict[str, jnp.ndarray], task_config
   return {"d_real": jnp.where(valid, jax.nn.sigmoid(logits), 0.0).sum(), "count": valid.sum().astype(jnp.float32)}
 
 
+def predict(model: Any, generator_variables: Any, inputs: dict[str, jnp.ndarray]) -> jnp.ndarray:
+  """``{"noise": [b, latent_dim] float32}`` (+ ``"code": [b] int32`` in ``[0, code_classes)`` where the model draws a
+  code) -> ``[b, 28, 28, 1]`` images in [0, 1]: ``sample`` of the latent ``gan_models.latent`` would draw."""
+  z = inputs["noise"]
+  classes = getattr(model, "code_classes", 0)
+  if classes:
+    z = jnp.concatenate([z, jax.nn.one_hot(inputs["code"], classes, dtype=z.dtype)], axis=1)
+  return sample(model, generator_variables, z)
+
+
+def predict_inputs(model: Any) -> dict[str, tuple]:
+  """The generator's noise, and its code where it has one."""
+  inputs = {"noise": ((model.latent_dim,), np.dtype(np.float32))}
+  if getattr(model, "code_classes", 0):
+    inputs["code"] = ((), np.dtype(np.int32))
+  return inputs
+
+
+def evaluator_hint(config: Any) -> str:
+  """How to make the evaluator ``config`` lacks: the exact command. A smoke run (``config_base.smoke``, which
+  evaluates on a prefix: ``config.data.eval_examples > 0``) is pointed first at the evaluator's own smoke variant,
+  seconds to train, and then at the full one that results need; a full run only at the full one."""
+  workdir = config.task.evaluator_workdir
+  command = "python -m bigjax.main --config=configs/mnist_gan_evaluator.py{} --workdir=" + workdir
+  other = "or point config.task.evaluator_workdir at a trained classifier's workdir"
+  if config.data.eval_examples > 0:
+    return (f"train it first: {command.format(':smoke')} (12 steps, seconds: enough to try this smoke run; for "
+            f"results, the full evaluator: {command.format('')}, 3 epochs; {other})")
+  return f"train it first: {command.format('')} ({other})"
+
+
 def parts(config: Any) -> dict[str, tasks.PartSpec]:
   """The fixed classifier that scores samples: the run in ``config.task.evaluator_workdir``."""
-  workdir = config.task.evaluator_workdir
-  return {"evaluator": tasks.PartSpec("config.task.evaluator_workdir", workdir, hint=(
-      f"train it first: python -m bigjax.main --config=configs/mnist_gan_evaluator.py --workdir={workdir} "
-      f"(or point config.task.evaluator_workdir at a trained classifier's workdir)"))}
+  return {"evaluator": tasks.PartSpec("config.task.evaluator_workdir", config.task.evaluator_workdir,
+                                      hint=evaluator_hint(config))}
 
 
 def make_classify(classifier: Any, classifier_params: Any, layer: str):
@@ -309,8 +338,11 @@ def make(config: Any, model: Any, optimizer: optax.GradientTransformation,
   score = None
   if "evaluator" in context.parts:
     score = sample_scorer(model, config, context.parts["evaluator"], context.train_arrays, context.eval_arrays)
+  predictor = tasks.Predictor(lambda variables, inputs: predict(model, variables, inputs),
+                              lambda example: predict_inputs(model), variables=lambda params: params["generator_ema"],
+                              outputs="images [b, 28, 28, 1] float32 in [0, 1], of the generator's running average")
   return tasks.Task(init=lambda rng, batch: init(model, rng, batch),
                     init_opt_state=lambda params: init_opt_state(optimizer, params),
                     update=make_update(model, tc, optimizer),
                     evaluate=lambda params, batch: evaluate(model, params, batch, tc),
-                    evaluate_samples=score, own_average=True)
+                    evaluate_samples=score, own_average=True, predict=predictor)

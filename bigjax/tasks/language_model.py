@@ -68,12 +68,26 @@ def finalize_metrics(means: dict[str, float]) -> dict[str, float]:
   return {**means, "bpc": means["loss"] / LN2, "perplexity": math.exp(min(means["loss"], 700.0))}
 
 
+def predict(model: nn.Module, params: Any, inputs: dict[str, jnp.ndarray]) -> jnp.ndarray:
+  """``{"tokens": [b, t] int32}`` -> ``[b, t, vocab]`` float32 logits of the token after each position."""
+  return logits_of(model, params, inputs["tokens"])
+
+
+def predict_inputs(example: dict[str, tuple]) -> dict[str, tuple]:
+  """Token ids of any length ``t`` (up to a Decoder's ``max_len``), of the type of the training batches'."""
+  _, dtype = example["tokens"]
+  return {"tokens": (("t",), dtype)}
+
+
 parts = tasks.no_parts
 
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
+  predictor = tasks.Predictor(lambda params, inputs: predict(model, params, inputs), predict_inputs,
+                              outputs="logits [b, t, vocab] float32: at position i, of the token after tokens[:, i]",
+                              constraints=() if _is_recurrent(model) else (f"t <= {model.max_len}",))
   return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate,
-                          finalize=finalize_metrics)
+                          finalize=finalize_metrics, predict=predictor)
 
 
 # ====================================================================================== sampling

@@ -215,9 +215,23 @@ def warm_start(model: nn.Module, gmf: tasks.Part, mlp: tasks.Part, alpha: float)
   return lambda params: ncf.neumf_from_pretrained(jax.device_get(params), *loaded, alpha=alpha)
 
 
+def predict(model: nn.Module, params: Any, inputs: dict[str, jnp.ndarray]) -> jnp.ndarray:
+  """``{"user": [b], "item": [b]}`` int32 ids -> ``[b]`` float32 scores of the pairs (logits; higher ranks first)."""
+  return scores(model, params, inputs["user"], inputs["item"])
+
+
+def predict_inputs(example: dict[str, tuple]) -> dict[str, tuple]:
+  """One user id and one item id per pair, of the id type of the training batches."""
+  _, dtype = example["user"]
+  return {"user": ((), dtype), "item": ((), dtype)}
+
+
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
   tasks.check_loss(config, LOSSES)
   start = None
   if "gmf" in context.parts:
     start = warm_start(model, context.parts["gmf"], context.parts["mlp"], config.task.pretrained_alpha)
-  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate, warm_start=start)
+  predictor = tasks.Predictor(lambda params, inputs: predict(model, params, inputs), predict_inputs,
+                              outputs="scores [b] float32 of the (user, item) pairs: logits, higher ranks first")
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate, warm_start=start,
+                          predict=predictor)
