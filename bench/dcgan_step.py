@@ -30,7 +30,7 @@ def step_seconds(config, impl: str, args) -> float:
   sched = program.Schedule(total_steps=k * (args.calls + 1), steps_per_epoch=1000, steps_per_call=k,
                          log_every=k, eval_every=k, checkpoint_every=k)
   built = program.build(config, family, model, mesh, example, sched)
-  state = jax.jit(built.init_state, out_shardings=built.state_sharding)(jax.random.PRNGKey(0))
+  state = built.init_state(jax.random.PRNGKey(0))
   batch = parallel.host_to_global({"image": rng.random((k, b, 28, 28, 1), np.float32),
                                    "label": rng.integers(0, 10, (k, b)).astype(np.int32)}, mesh, leading_dims=1)
   sums = built.zero_sums()

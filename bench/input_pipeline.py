@@ -40,7 +40,7 @@ def main() -> None:
   # The loop's own program: the same compiled K-step call bigjax.train runs.
   built = program.build(config, family, model, mesh, program.example_spec(arrays),
                         program.make_schedule(config, len(train_ds)))
-  state = jax.jit(built.init_state, out_shardings=built.state_sharding)(jax.random.PRNGKey(0))
+  state = built.init_state(jax.random.PRNGKey(0))
   sums = built.zero_sums()
   call = built.train_call
   calls = args.steps // k

@@ -190,3 +190,10 @@ def host_to_global(host_batch: dict[str, np.ndarray], mesh: Mesh, leading_dims: 
   """
   sharding = batch_sharding(mesh, leading_dims)
   return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in host_batch.items()}
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+  """A pytree of host arrays, the same in every process, as global arrays with a full copy on each device."""
+  sharding = NamedSharding(mesh, P())
+  return jax.tree.map(lambda a: jax.make_array_from_callback(np.shape(a), sharding, lambda index: np.asarray(a)[index]),
+                      tree)

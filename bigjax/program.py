@@ -271,6 +271,18 @@ def evaluate_params(task: tasks.Task, eval_call: Any, params: Any, host_batches:
   return {**means, **scores}, images
 
 
+def model_constants(model: nn.Module) -> dict[str, Any]:
+  """The model's fields that hold data (a recommender's histories and TF-IDF bags): values that are pytrees
+  whose leaves are all arrays. ``build`` hands them to the compiled steps as arguments."""
+  out = {}
+  for field in dataclasses.fields(model):
+    value = getattr(model, field.name, None) if field.name not in ("parent", "name") else None
+    leaves = jax.tree.leaves(value)
+    if leaves and all(isinstance(leaf, (np.ndarray, jax.Array)) for leaf in leaves):
+      out[field.name] = value
+  return out
+
+
 def train_metric_names(task: tasks.Task, abstract_state: Any, batch: dict[str, Any]) -> tuple[str, ...]:
   """The metrics one update reports (found by tracing it abstractly), plus what the step adds."""
   one = {k: jax.ShapeDtypeStruct(v.shape[1:], v.dtype) for k, v in batch.items()}  # drop the K axis
@@ -282,10 +294,20 @@ def train_metric_names(task: tasks.Task, abstract_state: Any, batch: dict[str, A
 # ====================================================================================== program
 
 @dataclasses.dataclass(frozen=True)
+class WithConstants:
+  """A compiled step called with the model's data (``model_constants``, replicated) as its last argument."""
+  compiled: Any
+  constants: dict[str, Any]
+
+  def __call__(self, *args):
+    return self.compiled(*args, self.constants)
+
+
+@dataclasses.dataclass(frozen=True)
 class Program:
   """What one run executes: its task, the state's init, layout and shardings, and its steps compiled for the mesh."""
   task: tasks.Task
-  init_state: Any            # rng -> TrainState
+  init_state: Any            # jitted: rng -> TrainState, placed by state_sharding
   abstract_state: Any        # TrainState of ShapeDtypeStructs carrying their shardings
   state_sharding: Any
   train_call: Any            # compiled: (state, sums, batches[K, B, ...]) -> (state, sums); donates state, sums
@@ -299,7 +321,8 @@ class Program:
 
 def abstract_train_state(config: ml_collections.ConfigDict, task: tasks.Task, mesh: jax.sharding.Mesh,
                          example: Example) -> tuple[Any, Any]:
-  """``(init_state, abstract_state)``: ``rng -> TrainState`` and its ShapeDtypeStructs carrying their shardings.
+  """``(init_state, abstract_state)``: ``(rng, task=task) -> TrainState`` and its ShapeDtypeStructs carrying their
+  shardings.
 
   Nothing is computed: the state's shapes come from ``jax.eval_shape``. Parameters that carry logical axis
   names (``nn.with_logical_partitioning``) are placed by ``config.sharding.logical_rules``; the others by the
@@ -307,20 +330,20 @@ def abstract_train_state(config: ml_collections.ConfigDict, task: tasks.Task, me
   """
   dummy = {k: jnp.zeros((1, *shape), dtype) for k, (shape, dtype) in example.items()}
 
-  def boxed_init_state(rng):  # parameters (and their optimizer moments) still in their logical-name boxes
+  def boxed_init_state(rng, task):  # parameters (and their optimizer moments) still in their logical-name boxes
     params_rng, train_rng = jax.random.split(rng)
     params = task.init(params_rng, dummy)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=task.init_opt_state(params),
                       rng=train_rng, first_bad_step=jnp.full((), -1, jnp.int32))
 
-  boxed = jax.eval_shape(boxed_init_state, jax.random.PRNGKey(0))
+  boxed = jax.eval_shape(lambda rng: boxed_init_state(rng, task), jax.random.PRNGKey(0))
   abstract_state = nn.meta.unbox(boxed)
   shardings = parallel.tree_shardings(
       abstract_state, mesh, [tuple(r) for r in config.sharding.rules], config.sharding.fsdp_min_size,
       logical_names=parallel.logical_names(boxed), logical_rules=[tuple(r) for r in config.sharding.logical_rules])
   abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
                                 abstract_state, shardings)
-  return (lambda rng: nn.meta.unbox(boxed_init_state(rng))), abstract_state
+  return (lambda rng, traced_task=task: nn.meta.unbox(boxed_init_state(rng, traced_task))), abstract_state
 
 
 def build(config: ml_collections.ConfigDict, family: ModuleType, model: nn.Module, mesh: jax.sharding.Mesh,
@@ -337,8 +360,15 @@ def build(config: ml_collections.ConfigDict, family: ModuleType, model: nn.Modul
   task = make_task(config, family, model, tx, context)
   init_state, abstract_state = abstract_train_state(config, task, mesh, example)
   state_sharding = jax.tree.map(lambda a: a.sharding, abstract_state)
-
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+  # The model's data (histories, feature bags) enters each compiled step as an argument, replicated, and the
+  # step's task is made over the model holding the traced arrays: the program carries no data as constants.
+  host_constants = model_constants(model)
+  constants = parallel.replicate(host_constants, mesh)
+  abstract_constants = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), constants)
+  traced_task = lambda c: make_task(config, family, model.clone(**c), tx, context) if c else task
+  with_constants = lambda step: WithConstants(step, constants)
   train_batch = {k: jax.ShapeDtypeStruct((sched.steps_per_call, config.data.batch_size, *shape), dtype,
                                          sharding=parallel.batch_sharding(mesh, 1))
                  for k, (shape, dtype) in example.items()}
@@ -352,15 +382,18 @@ def build(config: ml_collections.ConfigDict, family: ModuleType, model: nn.Modul
   # propagation), and flax's logical constraints stay no-ops (with a mesh set, flax 0.12 re-applies them to
   # DenseGeneral's reshaped kernels with the wrong rank).
   train_call = jax.jit(
-      make_train_call(task, lr_schedule),
-      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1)),
+      lambda state, sums, batches, c: make_train_call(traced_task(c), lr_schedule)(state, sums, batches),
+      in_shardings=(state_sharding, replicated, parallel.batch_sharding(mesh, 1), replicated),
       out_shardings=(state_sharding, replicated), donate_argnums=(0, 1),
-  ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch).compile()
-  eval_call = jax.jit(make_eval_call(task), in_shardings=(state_sharding.params, parallel.batch_sharding(mesh)),
-                      out_shardings=replicated).lower(abstract_state.params, eval_batch).compile()
+  ).lower(abstract_state, jax.eval_shape(zero_sums), train_batch, abstract_constants).compile()
+  eval_call = jax.jit(lambda params, batch, c: make_eval_call(traced_task(c))(params, batch),
+                      in_shardings=(state_sharding.params, parallel.batch_sharding(mesh), replicated),
+                      out_shardings=replicated).lower(abstract_state.params, eval_batch, abstract_constants).compile()
   init_opt_state = jax.jit(task.init_opt_state, out_shardings=state_sharding.opt_state)
-  return Program(task=task, init_state=init_state, abstract_state=abstract_state, state_sharding=state_sharding,
-                 train_call=train_call, eval_call=eval_call, init_opt_state=init_opt_state, zero_sums=zero_sums,
+  placed_init = jax.jit(lambda rng, c: init_state(rng, traced_task(c)), out_shardings=state_sharding)
+  return Program(task=task, init_state=with_constants(placed_init), abstract_state=abstract_state,
+                 state_sharding=state_sharding, train_call=with_constants(train_call),
+                 eval_call=with_constants(eval_call), init_opt_state=init_opt_state, zero_sums=zero_sums,
                  num_params=sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract_state.params)),
                  compile_time=time.perf_counter() - compile_start, memory=_memory_analysis(train_call))
 

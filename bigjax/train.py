@@ -88,7 +88,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
                                        shuffle=config.data.shuffle,
                                        prefetch=pipeline.resolve_prefetch(config.data.prefetch, jax.default_backend()))
   if restored is None:
-    state = jax.jit(built.init_state, out_shardings=state_sharding)(rng)
+    state = built.init_state(rng)
     if task.warm_start is not None:  # e.g. NeuMF starting from trained GMF and MLP runs
       params = jax.device_put(task.warm_start(state.params), state_sharding.params)
       # and the optimizer's state (e.g. a parameter average) starts from them
@@ -118,17 +118,8 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     own finishing (perplexity), and, for a task that generates (GAN), its scored samples."""
     # The parameter average where config.optim.ema_decay keeps one (placed like the parameters), else the live ones.
     params = jax.device_put(optim.eval_params(state.opt_state, state.params), state_sharding.params)
-    totals: dict[str, float] = {}
-    for host_batch in progress.track(eval_host_batches, "eval"):
-      sums = jax.device_get(eval_call(params, parallel.host_to_global(host_batch, mesh)))
-      for k, v in sums.items():
-        totals[k] = totals.get(k, 0.0) + float(v)
-    count = totals.pop("count")
-    means = {k: v / count for k, v in totals.items()}
-    means, images = task.finalize(means), {}
-    if task.evaluate_samples is not None:
-      scores, images = task.evaluate_samples(params, step)
-      means = {**means, **scores}
+    means, images = program.evaluate_params(task, eval_call, params, progress.track(eval_host_batches, "eval"),
+                                            mesh, step)
     return {f"{config.data.eval_split}/{k}": v for k, v in means.items()}, images
 
   def check_finite(state) -> None:

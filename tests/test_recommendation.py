@@ -3,6 +3,7 @@
 import json
 import math
 import pathlib
+import re
 
 import flax.linen as nn
 import jax
@@ -671,6 +672,33 @@ def check_smoke_results(results, config):
   for name in ("test/hr@10", "test/ndcg@10", "test/full_recall@10", "test/full_ndcg@10"):
     assert 0.0 <= metrics[name] <= 1.0
   assert metrics["test/ndcg@10"] <= metrics["test/hr@10"]
+
+
+def large_hlo_constants(compiled) -> list[str]:
+  """The compiled program's constants of more than 1,000 elements, as ``type[dims]``."""
+  found = re.finditer(r"(\w+\[([\d,]+)\])\{[^}]*\} constant\(", compiled.as_text())
+  return [m.group(1) for m in found if math.prod(int(d) for d in m.group(2).split(",")) > 1000]
+
+
+@requires_ml100k
+@pytest.mark.parametrize("name,fields", [("ml100k_sasrec", {"history"}),
+                                         ("ml100k_content", {"item_features", "user_profiles"})])
+def test_the_models_data_enters_the_compiled_steps_as_arguments(name, fields):
+  """Histories and TF-IDF bags are arguments of the compiled steps (replicated), not constants baked into them
+  (before, the evaluation step held s32[943,16] and the content model's steps four tables of ~1,682 x 32)."""
+  config = load_config(name, "smoke")
+  plan = program.plan(config)
+  built = program.build(config, plan.family, plan.model, plan.mesh, program.example_spec(plan.train_ds.arrays),
+                        plan.sched, program.example_spec(plan.eval_ds.arrays))
+  for step in (built.train_call, built.eval_call, built.init_state):
+    assert set(step.constants) == fields
+    for field in fields:
+      for got, want in zip(jax.tree.leaves(step.constants[field]), jax.tree.leaves(plan.train_ds.model_fields[field])):
+        assert got.sharding.is_fully_replicated
+        np.testing.assert_array_equal(np.asarray(got), want)
+  assert large_hlo_constants(built.train_call.compiled) == []
+  assert large_hlo_constants(built.eval_call.compiled) == []
+  assert program.model_constants(ncf.MF(3, 4)) == {}
 
 
 @requires_ml100k

@@ -44,8 +44,9 @@ class Dataset:
     name: "<dataset>:<split>", e.g. "mnist:train".
     vocab: the tokenizer or vocabulary the ids come from (``len``, ``to_json()``), saved with the run; None for
       data without one (images).
-    model_fields: sizes and constants the model takes from the data, by model field name, e.g.
-      ``{"num_users": 943, "num_items": 1682}`` (``train.fit_model_to_data`` applies them).
+    model_fields: sizes and data the model takes from the data, by model field name, e.g.
+      ``{"num_users": 943, "num_items": 1682}`` (``program.fit_model_to_data`` applies them; array-valued ones,
+      such as histories, enter the compiled steps as arguments: ``program.model_constants``).
   """
   arrays: dict
   num_classes: int

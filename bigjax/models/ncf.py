@@ -70,7 +70,7 @@ def _feature_table(module: nn.Module, name: str, num_features: int, dim: int) ->
 
 
 def _rows_of(bags, rows: jnp.ndarray, table: jnp.ndarray) -> jnp.ndarray:
-  """``bags`` (a movielens.Bags constant) rows ``rows`` projected by ``table``."""
+  """``bags`` (a movielens.Bags) rows ``rows`` projected by ``table``."""
   return bag(jnp.asarray(bags.ids)[rows], jnp.asarray(bags.weights)[rows], table)
 
 

@@ -1,7 +1,7 @@
 """SASRec (Kang & McAuley 2018): a causal self-attention model over each user's items in time order.
 
-The user is their history: the latest L training items, oldest first (``movielens.History``, a constant the
-loop takes from the data, ``config.data.history_len = L``). Items are embedded (table ``[num_items + 1, d]``,
+The user is their history: the latest L training items, oldest first (``movielens.History``, which the
+loop takes from the data, ``config.data.history_len = L``, and hands to its compiled steps as an argument). Items are embedded (table ``[num_items + 1, d]``,
 the last row the padding id), learned positions are added, padded positions are zeroed, and ``num_layers``
 pre-LN causal transformer blocks (``bigjax/models/transformer.py``) run over the sequence; padded keys are
 masked out. The hidden state at position t, after a final layer norm, scores every item by a dot product

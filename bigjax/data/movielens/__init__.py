@@ -28,7 +28,7 @@ not); everywhere else they are drawn by ``data.eval_negatives_seed``, recorded w
 Sequential models (``data.history_len = L`` > 0, e.g. SASRec): training rows are users, each with
 ``"sequence" [L + 1]``, their latest L + 1 training items oldest first (the time order of ``train_order``),
 left-padded with the id ``num_items``; the model learns to predict each item from the ones before it. The
-model scores a user from ``History``, their latest L training items, which is known to it as a constant
+model scores a user from ``History``, their latest L training items, which it holds as data
 (``model_fields["history"]``), so the held-out item is ranked as for every other model.
 
   files.py            each source's files parsed, read through ``core.read_verified``
@@ -37,7 +37,7 @@ model scores a user from ``History``, their latest L training items, which is kn
   readers.py          one reader per source, and ``read`` that picks one
   instances.py        per-epoch training negatives, full-ranking masks, user histories
   features.py         TF-IDF item features and user profiles
-  model_constants.py  ``History`` and ``Bags``, the data models hold as constants
+  model_constants.py  ``History`` and ``Bags``: data a model holds (pytrees the compiled steps take as arguments)
   dataset.py          ``load``: a split as the loop batches it
 """
 
