@@ -15,6 +15,13 @@ from bigjax import configs, data
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
+# Every temporary file of the suite, of the libraries it drives (TFDS makes folders it never removes) and of the CLI
+# subprocesses (which inherit $TMPDIR) goes under one folder, removed when the test session ends.
+if "BIGJAX_TEST_TMPDIR" not in os.environ:
+  os.environ["BIGJAX_TEST_TMPDIR"] = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="bigjax_tests_")
+  tempfile.tempdir = None  # re-read $TMPDIR
+  atexit.register(shutil.rmtree, os.environ["BIGJAX_TEST_TMPDIR"], ignore_errors=True)
+
 # Derived-data caches (the NCF join) go to a folder of this test process, not the user's ~/.cache/bigjax; the CLI
 # subprocesses inherit it. An explicit $BIGJAX_CACHE_DIR is kept.
 if "BIGJAX_CACHE_DIR" not in os.environ:

@@ -4,11 +4,17 @@ Real files only: IDX files are written by hand in tmp_path, MNIST is the shared 
 TFDS dataset is really built (array_record, no TensorFlow) and read back.
 """
 
+import fcntl
 import gzip
 import hashlib
 import os
+import pty
+import re
 import shutil
 import struct
+import subprocess
+import sys
+import termios
 
 import numpy as np
 import PIL.Image
@@ -319,3 +325,35 @@ def test_tfds_unprepared_dataset_says_how_to_build(tmp_path):
     load_images("tfds:mnist", "train", data_dir=tmp_path)
   assert str(tmp_path) in str(info.value)
   assert list(tmp_path.iterdir()) == []
+
+
+def _stderr_of(code: str, stderr) -> subprocess.Popen:
+  return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=stderr)
+
+
+def test_the_ncf_join_shows_a_bar_on_a_terminal_only(tmp_path):
+  """Data preparation's slow step (the NCF id join) draws a progress bar on a terminal and writes nothing to a
+  file (``tqdm``'s ``disable=None``)."""
+  code = ("import numpy as np; from bigjax.data.movielens import ncf_join; "
+          "ncf_join.ncf_item_map(np.array([0, 0, 1, 1]), np.array([10, 20, 30, 40]), np.array([0, 2]), "
+          "np.array([[2], [0]]))")
+  terminal, child_side = pty.openpty()
+  fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a width, as a terminal has
+  proc = _stderr_of(code, child_side)
+  os.close(child_side)
+  shown = b""
+  while True:
+    try:
+      chunk = os.read(terminal, 65536)
+    except OSError:  # EIO: the child closed its side
+      break
+    if not chunk:
+      break
+    shown += chunk
+  os.close(terminal)
+  assert proc.wait(timeout=120) == 0, shown.decode(errors="replace")[-2000:]
+  assert re.search(r"NCF id join: +\d+%\|[ █▏▎▍▌▋▊▉]*\| [0-2]/2 \[", shown.decode()), shown.decode()[-2000:]
+  with open(tmp_path / "stderr.txt", "w") as log:
+    assert _stderr_of(code, log).wait(timeout=120) == 0
+  assert "NCF id join" not in (tmp_path / "stderr.txt").read_text()

@@ -22,6 +22,7 @@ import shutil
 import zipfile
 
 import numpy as np
+import tqdm
 
 from bigjax.data.core import DataError, default_cache_dir, read_verified
 from bigjax.data.movielens import files
@@ -93,7 +94,8 @@ def ncf_item_map(users: np.ndarray, movies: np.ndarray, test: np.ndarray, negati
   mapping = np.empty(num_items, np.int64)
   determined = np.ones(num_items, bool) if check_unique else None
   contradictions = 0
-  for block in np.unique(first):
+  # A bar on a terminal only (tqdm's disable=None): the join is the slow part of preparing NCF's data.
+  for block in tqdm.tqdm(np.unique(first), desc="NCF id join", unit="block", disable=None, leave=False):
     ids = np.flatnonzero(first_of_id == block)
     candidates = np.flatnonzero(first == block)
     r = rated[:, candidates].astype(np.float32)    # [users, candidates]
