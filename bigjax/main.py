@@ -11,7 +11,7 @@ train     trains the config into DIR, or resumes the run DIR holds (``bigjax.tra
 eval      restores the run in DIR and evaluates it on a split its data has (default: the config's eval split),
           writing DIR/eval_<split>.json (``bigjax.evaluate``).
 export    writes the run's inference function, serialised with jax.export, and its parameters
-          (``bigjax.export``; default DIR/export).
+          (``bigjax.export``; default DIR/export.npz).
 configs   lists the config files, what each trains, and their variants.
 
 A relative config path is looked up in the working directory, then in ``--config_dir``, then in the bigjax
@@ -44,7 +44,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, met
 _CONFIG_DIR = flags.DEFINE_string("config_dir", None, "Folder of config files, searched for a relative --config.")
 _PRINT_CONFIG = flags.DEFINE_bool("print_config", False, "train: print the resolved config and stop.")
 _SPLIT = flags.DEFINE_string("split", None, "eval: the split to evaluate on (default: the config's eval split).")
-_OUT = flags.DEFINE_string("out", None, "export: where to write (default: WORKDIR/export).")
+_OUT = flags.DEFINE_string("out", None, "export: the file to write (default: WORKDIR/export.npz).")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() before anything else.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host only).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-host only).")

@@ -182,3 +182,35 @@ def test_help_names_the_commands_and_flags():
   for text in ("bigjax eval --workdir=DIR", "bigjax export --workdir=DIR", "bigjax configs", "--print_config",
                "--config_dir", "Exit status"):
     assert text in proc.stdout
+
+
+# ====================================================================================== eval and export
+
+def test_eval_and_export_a_trained_run_through_the_command(tmp_path):
+  """``bigjax eval`` repeats the run's last evaluation into eval_test.json; ``bigjax export`` writes export.npz,
+  which ``bigjax.export.load`` runs in a fresh process; a workdir without a run is one line, status 2."""
+  import json
+  workdir = tmp_path / "run"
+  trained = bigjax("--config=configs/digits_mlp.py:smoke", f"--workdir={workdir}")
+  assert trained.returncode == 0, trained.stderr[-3000:]
+  final = json.loads((workdir / "results.json").read_text())["final_metrics"]
+
+  evaluated = bigjax("eval", f"--workdir={workdir}", cwd=tmp_path)
+  assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+  record = json.loads((workdir / "eval_test.json").read_text())
+  assert record["split"] == "test" and record["metrics"] == {k: v for k, v in final.items() if k.startswith("test/")}
+
+  exported = bigjax("export", f"--workdir={workdir}", f"--out={tmp_path / 'model.npz'}", cwd=tmp_path)
+  assert exported.returncode == 0, exported.stderr[-3000:]
+  code = ("import numpy as np; from bigjax import export; "
+          f"served = export.load({str(tmp_path / 'model.npz')!r}); "
+          "out = np.asarray(served(image=np.zeros((5, 8, 8, 1), np.float32))); print(out.shape)")
+  shape = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=300)
+  assert shape.returncode == 0, shape.stderr[-3000:]
+  assert shape.stdout.strip() == "(5, 10)"
+
+  assert error_line(bigjax("eval", f"--workdir={tmp_path / 'nothing'}")) == (
+      f"--workdir={tmp_path / 'nothing'}: no such directory")
+  assert error_line(bigjax("eval", f"--workdir={workdir}", "--split=valid")).startswith("--split=valid")
+  assert error_line(bigjax("export", f"--workdir={workdir}", "--split=test")) == (
+      "--split is not a flag of 'bigjax export'")
