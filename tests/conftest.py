@@ -1,13 +1,17 @@
 """Shared test helpers: where the real data lives, and running the CLI in a subprocess."""
 
 import atexit
+import fcntl
 import json
 import os
 import pathlib
+import pty
+import struct
 import shutil
 import subprocess
 import sys
 import tempfile
+import termios
 
 import pytest
 
@@ -97,3 +101,24 @@ def read_metrics(workdir: pathlib.Path) -> list[dict]:
 def train_losses(workdir: pathlib.Path) -> dict[int, float]:
   """step -> train/loss, as logged in metrics.jsonl (the last entry per step wins, as after a resume)."""
   return {m["step"]: m["train/loss"] for m in read_metrics(workdir) if "train/loss" in m}
+
+
+def run_on_a_terminal(args: list[str], timeout: float = 120, **popen_kwargs) -> tuple[int, str]:
+  """Runs ``args`` with stderr on a pseudo-terminal 120 columns wide (stdin and stdout closed off); its exit
+  status and everything it drew there (a progress bar needs a width: a bare pty reports 0 columns)."""
+  terminal, child_side = pty.openpty()
+  fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # rows, columns
+  proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=child_side,
+                          **popen_kwargs)
+  os.close(child_side)
+  shown = b""
+  while True:
+    try:
+      chunk = os.read(terminal, 65536)
+    except OSError:  # EIO: the child closed its side
+      break
+    if not chunk:
+      break
+    shown += chunk
+  os.close(terminal)
+  return proc.wait(timeout=timeout), shown.decode(errors="replace")

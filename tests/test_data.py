@@ -4,17 +4,14 @@ Real files only: IDX files are written by hand in tmp_path, MNIST is the shared 
 TFDS dataset is really built (array_record, no TensorFlow) and read back.
 """
 
-import fcntl
 import gzip
 import hashlib
 import os
-import pty
 import re
 import shutil
 import struct
 import subprocess
 import sys
-import termios
 
 import numpy as np
 import PIL.Image
@@ -27,6 +24,7 @@ from bigjax.data import mnist as mnist_idx
 from bigjax.data import movielens
 from bigjax.data.images import load as load_images
 from bigjax.data.movielens import ncf_join
+from conftest import run_on_a_terminal
 
 MNIST_DIR = data.default_data_dir() / "mnist"
 needs_mnist = pytest.mark.skipif(
@@ -338,22 +336,9 @@ def test_the_ncf_join_shows_a_bar_on_a_terminal_only(tmp_path):
   code = ("import numpy as np; from bigjax.data.movielens import ncf_join; "
           "ncf_join.ncf_item_map(np.array([0, 0, 1, 1]), np.array([10, 20, 30, 40]), np.array([0, 2]), "
           "np.array([[2], [0]]))")
-  terminal, child_side = pty.openpty()
-  fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a width, as a terminal has
-  proc = _stderr_of(code, child_side)
-  os.close(child_side)
-  shown = b""
-  while True:
-    try:
-      chunk = os.read(terminal, 65536)
-    except OSError:  # EIO: the child closed its side
-      break
-    if not chunk:
-      break
-    shown += chunk
-  os.close(terminal)
-  assert proc.wait(timeout=120) == 0, shown.decode(errors="replace")[-2000:]
-  assert re.search(r"NCF id join: +\d+%\|[ █▏▎▍▌▋▊▉]*\| [0-2]/2 \[", shown.decode()), shown.decode()[-2000:]
+  status, shown = run_on_a_terminal([sys.executable, "-c", code])
+  assert status == 0, shown[-2000:]
+  assert re.search(r"NCF id join: +\d+%\|[ █▏▎▍▌▋▊▉]*\| [0-2]/2 \[", shown), shown[-2000:]
   with open(tmp_path / "stderr.txt", "w") as log:
     assert _stderr_of(code, log).wait(timeout=120) == 0
   assert "NCF id join" not in (tmp_path / "stderr.txt").read_text()

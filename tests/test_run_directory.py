@@ -4,19 +4,15 @@ exits 0 while a second Ctrl-C aborts, a live workdir refuses a second run and a 
 over, a resumed run logs every step once, and a terminal gets a progress bar while a file gets log lines.
 Real runs through the real command line; no mocks."""
 
-import fcntl
 import io
 import json
 import os
 import pathlib
-import pty
 import re
 import signal
 import socket
 import struct
 import subprocess
-import sys
-import termios
 import threading
 import time
 
@@ -30,7 +26,8 @@ from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
 
 from bigjax import runs, train, writers
 from bigjax.configs import ConfigError
-from conftest import REPO, cli_command, cli_env, load_config, read_metrics, requires_ml100k, requires_mnist, run_cli
+from conftest import (REPO, cli_command, cli_env, load_config, read_metrics, requires_ml100k, requires_mnist, run_cli,
+                      run_on_a_terminal)
 from test_train import FAULT_OVERRIDES, FAULT_STEPS, assert_bitwise_equal, final_state, start_and_signal
 from test_train import uninterrupted  # noqa: F401  (a module-scoped fixture: the digits run that never stopped)
 
@@ -330,22 +327,9 @@ def _run_with_stderr(workdir: pathlib.Path, stderr) -> subprocess.Popen:
 
 
 def test_a_terminal_gets_a_progress_bar_and_a_file_gets_log_lines(tmp_path):
-  terminal, child_side = pty.openpty()
-  fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # rows, columns
-  proc = _run_with_stderr(tmp_path / "terminal", child_side)
-  os.close(child_side)
-  shown = b""
-  while True:
-    try:
-      chunk = os.read(terminal, 65536)
-    except OSError:  # EIO: the child closed its side
-      break
-    if not chunk:
-      break
-    shown += chunk
-  os.close(terminal)
-  assert proc.wait(timeout=60) == 0, shown.decode(errors="replace")[-3000:]
-  shown = shown.decode()
+  status, shown = run_on_a_terminal(cli_command("digits_mlp.py:smoke", tmp_path / "terminal"), timeout=60,
+                                    env=cli_env(), cwd=REPO)
+  assert status == 0, shown[-3000:]
   assert re.search(r"100%\|█+\| 88/88 \[[0-9:]+<[0-9:]+, +[0-9.]+step/s, loss=[0-9.]+\]", shown), shown[-2000:]
   assert "eval:" in shown  # the evaluation's own bar
   assert "step 88: test/accuracy=" in shown  # log lines still print, above the bar
