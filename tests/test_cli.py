@@ -214,3 +214,16 @@ def test_eval_and_export_a_trained_run_through_the_command(tmp_path):
   assert error_line(bigjax("eval", f"--workdir={workdir}", "--split=valid")).startswith("--split=valid")
   assert error_line(bigjax("export", f"--workdir={workdir}", "--split=test")) == (
       "--split is not a flag of 'bigjax export'")
+
+
+def test_ci_without_the_data_folder_fails_naming_it(tmp_path):
+  """Under CI=true the suite stops before any test when the data folder is missing (no silent skips)."""
+  env = {**cli_env(), "CI": "true", "BIGJAX_DATA_DIR": str(tmp_path / "shared" / "data")}
+  proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                         "tests/test_layering.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+  assert f"CI=true: the data folder {tmp_path / 'shared' / 'data'} is missing" in proc.stdout + proc.stderr
+  env["CI"] = "false"  # outside CI the same tests run (those needing data would skip)
+  proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                         "tests/test_layering.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stdout[-2000:]

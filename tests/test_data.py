@@ -24,11 +24,10 @@ from bigjax.data import mnist as mnist_idx
 from bigjax.data import movielens
 from bigjax.data.images import load as load_images
 from bigjax.data.movielens import ncf_join
-from conftest import run_on_a_terminal
+from conftest import requires_mnist, run_on_a_terminal
 
 MNIST_DIR = data.default_data_dir() / "mnist"
-needs_mnist = pytest.mark.skipif(
-    not MNIST_DIR.is_dir(), reason=f"MNIST IDX files not found in {MNIST_DIR} (set $BIGJAX_DATA_DIR)")
+needs_mnist = requires_mnist
 TEST_FILES = mnist_idx.SPLIT_FILES["test"]
 
 

@@ -12,18 +12,14 @@ import pytest
 
 from bigjax import data
 from bigjax.data import sentences, text
+from conftest import requires_data
 
 DATA_DIR = data.default_data_dir()
 
 
-def needs(relpath):
-  return pytest.mark.skipif(not (DATA_DIR / relpath).exists(),
-                            reason=f"{DATA_DIR / relpath} not found (set $BIGJAX_DATA_DIR)")
-
-
-needs_shakespeare = needs("tinyshakespeare/input.txt")
-needs_sent = needs("sent_classification/TREC.train.all")
-needs_mr = needs("mr/rt-polarity.pos")
+needs_shakespeare = requires_data("tinyshakespeare/input.txt")
+needs_sent = requires_data("sent_classification/TREC.train.all")
+needs_mr = requires_data("mr/rt-polarity.pos")
 
 
 # ------------------------------------------------------------------------------- CharTokenizer ---
