@@ -1,7 +1,12 @@
-"""Numbers quoted by hand outside RESULTS.md files (config docstrings, bench/README.md) against their records."""
+"""Numbers quoted by hand outside RESULTS.md files (config docstrings, bench/README.md, README.md's Results) against
+their records."""
 
 import json
 import pathlib
+import re
+import subprocess
+
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHAKESPEARE = REPO / "experiments" / "shakespeare_char"
@@ -31,3 +36,227 @@ def test_gpu_char_gpt_numbers_quoted_in_its_config_and_the_bench_readme_match_th
   for share in (summary["train_mfu_vs_tf32"], summary["train_mfu_vs_bf16"]):
     assert f"{share:.1%}" in " ".join(bench_readme.split())
   assert results["git_revision"][:7] in bench_readme and not results["git_revision"].endswith("-dirty")
+
+
+# ---------------------------------------------------------------- README.md's "## Results" section
+#
+# Each results-table row of README.md, keyed by its first cell, maps to the numbers it quotes and the record each
+# comes from: the same record and rounding its experiment's RESULTS.in.md uses for that number. ``other`` lists the
+# row's remaining numbers, which no record of this project supports and which need none: the config's description
+# (layer sizes, epochs), targets set by an issue, and published reference figures. Every number of a row (its
+# command aside) must be one or the other, so a number added to README.md without a record fails here too.
+
+# How a quote is computed: "final" a run's final metric or results.json field; "json" a dotted path in a .json
+# record (list items by index); "mean" the mean of a final metric over every run under a folder; "max" the largest
+# value a run logged in metrics.jsonl; "ratio" KEY "a/b" the quotient of two dotted paths of one .json record.
+MNIST, TEXT, NCF, GAN = (f"experiments/{name}" for name in ("mnist", "sentence_classification", "ncf", "gan"))
+CHAR = "experiments/shakespeare_char"
+
+RESULTS_ROWS = {
+  "digits_mlp": {"quotes": [], "other": "64-256-10 8x8",
+                 # No record of this run is tracked (runs/digits_mlp is not under experiments/): checked against
+                 # the config's docstring only, below, until one is.
+                 "unrecorded": ["98.89%", "13 s"]},
+  "mnist_seed_cnn": {"quotes": [("final", f"{MNIST}/runs/mnist_seed_cnn", "test/accuracy", "{:.2%}"),
+                                ("final", f"{MNIST}/runs/mnist_seed_cnn", "wall_time_s", "{:.0f} s"),
+                                ("json", f"{MNIST}/bench_seed_cnn.json", "runs.0.raw.wall_time_s", "Keras: {:.0f} s")],
+                     "other": "10 epochs, batch 32"},
+  "mnist_mlp": {"quotes": [("final", f"{MNIST}/runs/mnist_mlp", "test/accuracy", "{:.2%}"),
+                           ("final", f"{MNIST}/runs/mnist_mlp", "wall_time_s", "{:.0f} s")],
+                "other": "784-1024-1024-10 0.3"},
+  "mnist_cnn": {"quotes": [("final", f"{MNIST}/runs/mnist_cnn", "test/accuracy", "{:.2%}"),
+                           ("final", f"{MNIST}/runs/mnist_cnn", "wall_time_s", "{:.0f} s")],
+                "other": "2x(2"},
+  "mnist_vit": {"quotes": [("final", f"{MNIST}/runs/mnist_vit", "test/accuracy", "{:.2%}"),
+                           ("final", f"{MNIST}/runs/mnist_vit", "wall_time_s", "{:.0f} s")],
+                "other": "7x7 4 x 128"},
+  "shakespeare_char_gpt:cpu": {
+    "quotes": [("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/loss", "val loss {:.4f}"),
+               ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "wall_time_s", "{:.0f} s"),
+               ("json", f"{CHAR}/bench_char_gpt.json", "runs.0.wall_time_s", "PyTorch: {:.0f} s")],
+    "other": "4 x 128; 1.88 (nanoGPT)"},
+  "shakespeare_char_lstm": {
+    "quotes": [("final", f"{CHAR}/runs/shakespeare_char_lstm", "validation/loss", "val loss {:.4f}"),
+               ("minutes", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "{:.1f} min")],
+    "other": "2 x 512"},
+  "text_cnn_mr": {"quotes": [("mean", f"{TEXT}/runs/text_cnn_mr", "test/accuracy", "{:.2%}")],
+                  "other": "10-fold; 76.1% (Kim)"},
+  "text_cnn_trec": {"quotes": [("final", f"{TEXT}/runs/text_cnn_trec", "test/accuracy", "{:.2%}")],
+                    "other": "91.2% (Kim)"},
+  "text_cnn_sst2": {"quotes": [("final", f"{TEXT}/runs/text_cnn_sst2", "test/accuracy", "{:.2%}")],
+                    "other": "82.7% (Kim)"},
+  "text_lstm_sst2 / text_transformer_sst2": {
+    "quotes": [("final", f"{TEXT}/runs/text_lstm_sst2", "test/accuracy", "{:.2%} / "),
+               ("final", f"{TEXT}/runs/text_transformer_sst2", "test/accuracy", " / {:.2%}")],
+    "other": "SST-2"},
+  "ml100k_neumf": {"quotes": [("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/hr@10", "{:.4f} / "),
+                              ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/ndcg@10", " / {:.4f}")],
+                   "other": "8 factors; 0.661 / 0.385 (PyTorch, issue 5)"},
+  "ml100k_mf": {"quotes": [("final", f"{NCF}/runs/ml100k_mf_tuned", "test/hr@10", "{:.4f} / "),
+                           ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/ndcg@10", " / {:.4f}"),
+                           ("final", f"{NCF}/runs/ml100k_mf_tuned", "config.optim.weight_decay",
+                            "weight decay {:.0e}")],
+                "other": "64 factors"},
+  "ml100k_sasrec": {"quotes": [("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/hr@10", "{:.4f} / "),
+                               ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/ndcg@10", " / {:.4f}"),
+                               ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "config.train.num_epochs",
+                                "{:.0f} epochs chosen on validation")],
+                    "other": "200 items; 0.69 (issue 5: the best ML-100K model)"},
+  "ml1m_neumf": {"quotes": [("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/hr@10", "{:.4f} / "),
+                            ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/ndcg@10", " / {:.4f}")],
+                 "other": "8 factors, ML-1M; 0.688 / 0.410 (He et al. 2017)"},
+  "ncf_ablation": {"quotes": [("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/hr@10", "{:.4f} / "),
+                              ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/ndcg@10", " / {:.4f}"),
+                              ("max", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/hr@10",
+                               "best epoch {:.4f} / "),
+                              ("max", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/ndcg@10", " / {:.4f})")],
+                   "other": "64 factors GMF-64 MLP-64 (seed 1), ML-1M; 0.730 / 0.447 (He et al. 2017)"},
+  "mnist_dcgan": {"quotes": [("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid", "{:.2f} / "),
+                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_floor", " / {:.2f}"),
+                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_ratio", "({:.2f}x"),
+                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/confident", "{:.1%}"),
+                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/class_entropy", "{:.3f}"),
+                             ("final", f"{GAN}/runs/mnist_dcgan_code", "config.train.num_epochs", "{:.0f} epochs")],
+                  "other": "64 maps, 1024-unit; target 3x, target 90%, target 2.25"},
+  "mnist_dcgan:plain": {"quotes": [("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid", "{:.2f} / "),
+                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_floor", " / {:.2f}"),
+                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_ratio", "({:.2f}x)"),
+                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/confident", "{:.1%}"),
+                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/class_entropy", "{:.3f}")],
+                        "other": ""},
+}
+
+# Numbers the Results section quotes in its prose, outside the tables.
+RESULTS_PROSE = [
+  ("json", f"{NCF}/bench_ncf.json", "runs.1.epoch_time_s", "bigjax {:.1f} s"),
+  ("json", f"{NCF}/bench_ncf.json", "runs.0.epoch_time_s", "PyTorch {:.1f} s"),
+  ("ratio", f"{NCF}/bench_ncf.json", "runs.1.epoch_time_s/runs.0.epoch_time_s", "({:.2f}x)"),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "runs.2.wall_time_s", "bigjax {:.1f} s"),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "runs.2.steps_per_s", "({:.0f} steps/s)"),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "runs.1.wall_time_s", "PyTorch {:.1f} s"),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "runs.1.steps_per_s", "({:.0f} steps/s)"),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "runs.0.wall_time_s", "Keras/TensorFlow {:.1f} s"),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "runs.0.steps_per_s", "({:.0f} steps/s)"),
+]
+
+
+def _dotted(node, key: str):
+  for part in key.split("."):
+    node = node[int(part)] if isinstance(node, list) else node[part]
+  return node
+
+
+def _record_files(how: str, source: str) -> list[pathlib.Path]:
+  path = REPO / source
+  if how in ("json", "ratio"):
+    return [path]
+  if how == "mean":
+    return sorted(path.rglob("results.json"))
+  return [path / ("metrics.jsonl" if how == "max" else "results.json")]
+
+
+def _quote(how: str, source: str, key: str, template: str) -> str:
+  """The text README.md must contain for this number, computed from its record."""
+  path = REPO / source
+  if how == "json":
+    value = _dotted(json.loads(path.read_text()), key)
+  elif how == "ratio":
+    record = json.loads(path.read_text())
+    numerator, denominator = key.split("/")
+    value = _dotted(record, numerator) / _dotted(record, denominator)
+  elif how in ("final", "minutes"):
+    results = json.loads((path / "results.json").read_text())
+    value = results["final_metrics"][key] if key in results["final_metrics"] else _dotted(results, key)
+    value = value / 60 if how == "minutes" else value
+  elif how == "mean":
+    values = [json.loads(p.read_text())["final_metrics"][key] for p in _record_files(how, source)]
+    assert len(values) >= 2, f"{source}: expected the runs of a cross-validation, found {len(values)}"
+    value = sum(values) / len(values)
+  elif how == "max":
+    value = max(_logged(path, key).values())
+  else:
+    raise ValueError(how)
+  return template.format(value)
+
+
+def _results_section() -> str:
+  text = (REPO / "README.md").read_text()
+  start = text.index("\n## Results\n")
+  end = text.find("\n## ", start + 1)
+  return text[start:] if end < 0 else text[start:end]
+
+
+def _results_tables() -> list[list[str]]:
+  """Each run of consecutive ``|`` lines of the Results section."""
+  tables, current = [], []
+  for line in _results_section().splitlines() + [""]:
+    if line.startswith("|"):
+      current.append(line)
+    elif current:
+      tables.append(current)
+      current = []
+  return tables
+
+
+def _cells(line: str) -> list[str]:
+  return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _results_rows() -> dict[str, list[str]]:
+  rows = {}
+  for table in _results_tables():
+    for line in table[2:]:
+      cells = _cells(line)
+      rows[cells[0].replace("`", "")] = cells
+  return rows
+
+
+def _numbers(text: str) -> list[str]:
+  return sorted(re.findall(r"\d+(?:[.,]\d+)*", text))
+
+
+def test_readme_results_tables_are_tables_and_every_row_is_mapped_to_its_records():
+  for table in _results_tables():
+    assert len(table) >= 3 and set(table[1].replace("|", "").strip()) <= set("-: "), (
+        f"README.md's Results: a table block without a header and separator (a blank line inside a table?): "
+        f"{table[0]!r}")
+    assert all(len(_cells(line)) == len(_cells(table[0])) for line in table), table[0]
+  assert sorted(_results_rows()) == sorted(RESULTS_ROWS)
+
+
+@pytest.mark.parametrize("config", sorted(RESULTS_ROWS))
+def test_readme_results_row_quotes_its_records(config):
+  row, cells = RESULTS_ROWS[config], _results_rows()[config]
+  text = " | ".join(cells[1:-1])  # the command, last, is not a result
+  quoted = [_quote(*quote) for quote in row["quotes"]]
+  for quote, number in zip(row["quotes"], quoted):
+    assert number in text, f"README.md's {config} row does not quote {number!r} from {quote[1]} ({quote[2]})"
+  unrecorded = row.get("unrecorded", [])
+  for number in unrecorded:
+    assert number in text
+  # Every number of the row is accounted for: from a record above, or in the row's "other".
+  accounted = _numbers(" ".join(quoted + unrecorded + [row["other"]]))
+  assert _numbers(text) == accounted, f"README.md's {config} row quotes numbers with no record in RESULTS_ROWS"
+
+
+def test_digits_mlp_numbers_in_the_readme_match_its_config_docstring():
+  # No record of configs/digits_mlp.py's run is tracked; until one is, README.md and the docstring must agree.
+  doc = (REPO / "configs" / "digits_mlp.py").read_text()
+  for number in RESULTS_ROWS["digits_mlp"]["unrecorded"]:
+    assert number in doc
+
+
+@pytest.mark.parametrize("quote", RESULTS_PROSE, ids=lambda q: q[3].split("{")[0].strip() + " " + q[2])
+def test_readme_results_prose_quotes_its_records(quote):
+  number = _quote(*quote)
+  assert number in " ".join(_results_section().split()), (
+      f"README.md's Results does not quote {number!r} from {quote[1]} ({quote[2]})")
+
+
+def test_every_record_readme_results_cites_is_tracked_by_git():
+  quotes = [q for row in RESULTS_ROWS.values() for q in row["quotes"]] + RESULTS_PROSE
+  files = {p for how, source, *_ in quotes for p in _record_files(how, source)}
+  tracked = set(subprocess.run(["git", "ls-files", "--", *map(str, files)], cwd=REPO, capture_output=True, text=True,
+                               check=True).stdout.split())
+  missing = sorted(str(p.relative_to(REPO)) for p in files if str(p.relative_to(REPO)) not in tracked)
+  assert files and not missing, f"records cited by README.md's Results but not tracked by git: {missing}"
