@@ -1,6 +1,7 @@
 """Numbers quoted by hand outside RESULTS.md files (config docstrings, bench/README.md, README.md's Results) against
 their records."""
 
+import ast
 import json
 import pathlib
 import re
@@ -260,3 +261,112 @@ def test_every_record_readme_results_cites_is_tracked_by_git():
                                check=True).stdout.split())
   missing = sorted(str(p.relative_to(REPO)) for p in files if str(p.relative_to(REPO)) not in tracked)
   assert files and not missing, f"records cited by README.md's Results but not tracked by git: {missing}"
+
+
+# ---------------------------------------------------------------- configs/*.py's "Result:" paragraphs
+#
+# The main numbers each config's docstring quotes, keyed by config file, as (how, source, key, template) quotes
+# computed by _quote from the same records README.md's Results uses. A config not listed here is not yet checked.
+SEED_CNN_BENCH = f"{MNIST}/bench_seed_cnn.json"
+CONFIG_RESULTS = {
+  "mnist_seed_cnn": [("final", f"{MNIST}/runs/mnist_seed_cnn", "test/accuracy", "{:.2%} test accuracy"),
+                     ("final", f"{MNIST}/runs/mnist_seed_cnn", "wall_time_s", "{:.0f} s on a 2-core CPU"),
+                     ("json", SEED_CNN_BENCH, "runs.0.raw.wall_time_s", "against {:.0f} s for the seed's Keras")],
+  "mnist_mlp": [("final", f"{MNIST}/runs/mnist_mlp", "test/accuracy", "{:.2%} test accuracy"),
+                ("final", f"{MNIST}/runs/mnist_mlp", "wall_time_s", "{:.0f} s on a 2-core CPU")],
+  "mnist_cnn": [("final", f"{MNIST}/runs/mnist_cnn", "test/accuracy", "{:.2%} test accuracy"),
+                ("final", f"{MNIST}/runs/mnist_cnn", "wall_time_s", "{:.0f} s on a 2-core CPU")],
+  "mnist_vit": [("final", f"{MNIST}/runs/mnist_vit", "test/accuracy", "{:.2%} test accuracy"),
+                ("final", f"{MNIST}/runs/mnist_vit", "wall_time_s", "{:,.0f} s on a 2-core CPU")],
+  "shakespeare_char_gpt": [
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/loss", "validation loss {:.4f}"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/bpc", "({:.2f} bits per character)"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "wall_time_s", "{:.0f} s on a quiet"),
+    ("json", f"{CHAR}/bench_char_gpt.json", "runs.0.wall_time_s", "in {:.0f} s (bench/char_gpt.py")],
+  "shakespeare_char_lstm": [
+    ("final", f"{CHAR}/runs/shakespeare_char_lstm", "validation/loss", "validation loss {:.4f}"),
+    ("final", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "in {:,.0f} s"),
+    ("minutes", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "({:.1f} min)")],
+  "text_cnn_mr": [("mean", f"{TEXT}/runs/text_cnn_mr", "test/accuracy", "{:.2%} ±")],
+  **{name: [("final", f"{TEXT}/runs/{name}", "test/accuracy", "{:.2%} test accuracy"),
+            ("final", f"{TEXT}/runs/{name}", "wall_time_s", "{:.0f} s on a 2-core CPU")]
+     for name in ("text_cnn_trec", "text_cnn_sst2", "text_lstm_sst2", "text_transformer_sst2")},
+  "ml100k_neumf": [("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
+                   ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} after"),
+                   ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "wall_time_s", "{:.0f} s, on a")],
+  "ml100k_mf": [("final", f"{NCF}/runs/ml100k_mf", "test/hr@10", "test HR@10 {:.4f}"),
+                ("final", f"{NCF}/runs/ml100k_mf", "test/ndcg@10", "NDCG@10 {:.4f} after"),
+                ("final", f"{NCF}/runs/ml100k_mf", "wall_time_s", "{:.0f} s (weight decay 1e-5"),
+                ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/hr@10", "split: {:.4f} / "),
+                ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/ndcg@10", " / {:.4f}), on")],
+  **{name: [("final", f"{NCF}/runs/{name}", "test/hr@10", "test HR@10 {:.4f}"),
+            ("final", f"{NCF}/runs/{name}", "test/ndcg@10", "NDCG@10 {:.4f} after"),
+            ("final", f"{NCF}/runs/{name}", "wall_time_s", "{:.0f} s, on a")]
+     for name in ("ml100k_bpr", "ml100k_content", "ml100k_gmf", "ml100k_hybrid", "ml100k_mlp")},
+  "ml100k_mf_softmax": [
+    ("final", f"{NCF}/runs/ml100k_mf_softmax", "test/hr@10", "test HR@10 {:.4f}"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax", "test/ndcg@10", "NDCG@10 {:.4f} after"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax", "test/full_recall@10", "recall@10 {:.4f}"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax", "test/full_ndcg@10", "NDCG@10 {:.4f});"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax", "wall_time_s", "{:.0f} s, on a"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/hr@10", "{:.4f} / "),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/ndcg@10", " / {:.4f} (full"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/full_recall@10", "(full ranking {:.4f} / "),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/full_ndcg@10", " / {:.4f})")],
+  "ml100k_neumf_pretrained": [
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "test/hr@10", "test HR@10 {:.4f}"),
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "test/ndcg@10", "NDCG@10 {:.4f} after"),
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "wall_time_s", "{:.0f} s, on a"),
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained_seed0", "test/hr@10", "seed 0: {:.4f} / "),
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained_seed0", "test/ndcg@10", " / {:.4f});"),
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained_best", "test/hr@10", "=21): {:.4f} / "),
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained_best", "test/ndcg@10", " / {:.4f}.")],
+  "ml100k_sasrec": [
+    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
+    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} (full"),
+    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/full_recall@10", "recall@10 {:.4f}"),
+    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/full_ndcg@10", "NDCG@10 {:.4f}), seed 0"),
+    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "wall_time_s", "{:.0f} s on one core")],
+  "ml1m_neumf": [
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} after"),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "wall_time_s", "{:.0f} s for seed 0"),
+    ("final", f"{NCF}/runs/ml1m_neumf", "test/hr@10", "AFCFM split: {:.4f} / "),
+    ("final", f"{NCF}/runs/ml1m_neumf", "test/ndcg@10", " / {:.4f}."),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/hr@10", "RESULTS): {:.4f} / "),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/ndcg@10", " / {:.4f} on the paper's"),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/hr@10", "keeps them, {:.4f} / "),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/ndcg@10", " / {:.4f} (best epoch"),
+    ("max", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/hr@10", "(best epoch {:.4f} / "),
+    ("max", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best", "test/ndcg@10", " / {:.4f}; paper"),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_text_pretrained_best", "test/hr@10", "last {:.4f} / "),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_text_pretrained_best", "test/ndcg@10", " / {:.4f}; with Adam"),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best_adam", "test/hr@10", "SGD: last {:.4f} / "),
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained_best_adam", "test/ndcg@10", " / {:.4f}.")],
+  "mnist_dcgan": [("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid", "Fréchet distance {:.2f}"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_floor", "(real-data floor {:.2f}:"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_ratio", ": {:.2f}x;"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/confident", "{:.1%} of samples"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/class_entropy", "class entropy {:.3f}"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_code", "config.train.num_epochs", "after {:.0f} epochs (seed 0)"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_code", "wall_time_s", "{:.0f} s on one core"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid", "mnist_dcgan_dense): {:.2f} ("),
+                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_ratio", "({:.2f}x) / "),
+                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/confident", " / {:.1%} / "),
+                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/class_entropy", " / {:.3f} after")],
+  "mnist_gan_evaluator": [("final", f"{GAN}/runs/gan_evaluator", "test/accuracy", "{:.2%} test accuracy"),
+                          ("final", f"{GAN}/runs/gan_evaluator", "wall_time_s", "{:.0f} s on the 2-core")],
+  "mnist_gan_mlp": [("final", f"{GAN}/runs/mnist_gan_mlp", "test/fid", "Fréchet distance {:.2f}"),
+                    ("final", f"{GAN}/runs/mnist_gan_mlp", "test/fid_floor", "(floor {:.2f})"),
+                    ("final", f"{GAN}/runs/mnist_gan_mlp", "test/confident", "{:.1%} of samples"),
+                    ("final", f"{GAN}/runs/mnist_gan_mlp", "test/class_entropy", "class entropy {:.3f}"),
+                    ("final", f"{GAN}/runs/mnist_gan_mlp", "wall_time_s", "{:.0f} s on the 2-core")],
+}
+
+
+@pytest.mark.parametrize("config", sorted(CONFIG_RESULTS))
+def test_config_docstring_result_quotes_its_records(config):
+  doc = " ".join(ast.get_docstring(ast.parse((REPO / "configs" / f"{config}.py").read_text())).split())
+  for quote in CONFIG_RESULTS[config]:
+    number = _quote(*quote)
+    assert number in doc, f"configs/{config}.py's docstring does not quote {number!r} from {quote[1]} ({quote[2]})"
