@@ -88,11 +88,9 @@ def evaluate_workdir(workdir: str | pathlib.Path, split: str | None = None, *,
   step, choice = chosen_step(workdir, step)
 
   # The run's model fitted to its training data (vocabulary, user and item counts), as train.run builds it.
-  model, family = program.validate(config)
+  model, family, train_ds = runs.fitted_model(config)
   mesh = program.make_checked_mesh(config)
-  train_ds = program.load_split(config.data, config.data.train_split)
   split_ds = load_split(config, split, train_ds)
-  model = program.fit_model_to_data(model, config.model, train_ds)
   example = program.example_spec(train_ds.arrays)
   _, _, params = runs.restore_params(workdir, model, example, step=step)
 

@@ -62,9 +62,7 @@ def export_workdir(workdir: str | pathlib.Path, out: str | pathlib.Path | None =
   variables to ``out`` (default ``<workdir>/export.npz``; module docstring) and returns its path."""
   workdir, config = evaluate.run_dir(workdir)
   step, choice = evaluate.chosen_step(workdir, step)
-  model, family = program.validate(config)
-  train_ds = program.load_split(config.data, config.data.train_split)
-  model = program.fit_model_to_data(model, config.model, train_ds)
+  model, family, train_ds = runs.fitted_model(config)
   example = program.example_spec(train_ds.arrays)
   _, _, params = runs.restore_params(workdir, model, example, step=step)
   task = program.make_task(config, family, model, optax.identity())

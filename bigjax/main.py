@@ -161,11 +161,11 @@ def main(command: str, spec: str | None, argv: list[str]) -> int:
   if command == "train":
     if os.path.exists(_WORKDIR.value) and not os.path.isdir(_WORKDIR.value):
       fail(f"--workdir={_WORKDIR.value} is a file, not a directory; give a new or an existing run directory")
-    return _train(spec)
+    return _train()
   return _inspect(command)
 
 
-def _train(spec: str) -> int:
+def _train() -> int:
   preemption.install()  # before jax loads: a SIGTERM (or Ctrl-C) during start-up is kept, not fatal
   from bigjax import parallel
   if _MULTIHOST.value:
@@ -175,7 +175,6 @@ def _train(spec: str) -> int:
   # installed, 1.4 s on a 2-core CPU.)
   import tensorboardX  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
 
-  del spec  # read into the config flag
   command = shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]])
   try:
     results = train.run(flags.FLAGS["config"].value, _WORKDIR.value, command=command)

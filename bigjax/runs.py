@@ -16,6 +16,7 @@ import pathlib
 import socket
 import subprocess
 import time
+from types import ModuleType
 from typing import Any, Iterator, Mapping
 
 import flax.linen as nn
@@ -234,6 +235,14 @@ def read_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
     raise ConfigError(f"{workdir} holds no run: {workdir / 'config.json'} not found") from None
 
 
+def fitted_model(config: ml_collections.ConfigDict) -> tuple[nn.Module, ModuleType, Any]:
+  """``(model, task family, training split)`` of a run's config: the model fitted to its training data
+  (vocabulary, class, user and item counts) as ``program.plan`` fits it, without a mesh or the eval split."""
+  model, family = program.validate(config)
+  train_ds = program.load_split(config.data, config.data.train_split)
+  return program.fit_model_to_data(model, config.model, train_ds), family, train_ds
+
+
 def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
                    example: program.Example | None = None, step: int | None = None
                    ) -> tuple[ml_collections.ConfigDict, nn.Module, Any]:
@@ -247,11 +256,12 @@ def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
   """
   workdir = pathlib.Path(workdir)
   config = read_config(workdir)
-  config_model, family = program.validate(config)
   if model is None or example is None:
-    train_ds = program.load_split(config.data, config.data.train_split)
-    model = model or program.fit_model_to_data(config_model, config.model, train_ds)
+    fitted, family, train_ds = fitted_model(config)
+    model = model or fitted
     example = example or program.example_spec(train_ds.arrays)
+  else:
+    _, family = program.validate(config)
   mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]).reshape(1, 1, 1), ("data", "fsdp", "tensor"))
   # The optimizer's state has the same shapes whatever its schedule's length: that of config.train will do.
   tx, _ = optim.make_optimizer(config.optim, max(config.train.num_steps, 1))
