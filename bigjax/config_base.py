@@ -17,10 +17,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.name = "digits"          # digits | mnist | fashion_mnist | tfds:<name>
   c.data.data_dir = ""            # "" -> $BIGJAX_DATA_DIR or <repo>/../shared/data
   c.data.train_split = "train"
-  c.data.eval_split = "test"
+  c.data.eval_split = "test"      # evaluated during training: the curves, and the split anything is chosen on
+  c.data.test_split = ""          # evaluated once, after the last step (bigjax.selection: choose on eval_split)
   c.data.batch_size = 32          # global, over all processes and devices
   c.data.eval_batch_size = 500
-  c.data.eval_examples = 0        # > 0: evaluate on the first N examples of eval_split only (smoke tests)
+  c.data.eval_examples = 0        # > 0: evaluate on the first N examples of eval/test_split only (smoke tests)
   c.data.shuffle = True
   c.data.prefetch = -1            # batches assembled ahead by a background thread; -1: 0 on CPU, 2 elsewhere
 

@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from bigjax import data, optim, parallel, tasks
+from bigjax import data, optim, parallel, selection, tasks
 from bigjax.configs import ConfigError
 
 # How many times each jitted step was traced in this process (a run compiles each once).
@@ -85,6 +85,7 @@ def validate(config: ml_collections.ConfigDict) -> tuple[nn.Module, ModuleType]:
   try:
     decay = optim.ema_decay(config.optim)
     family.parts(config)
+    selection.check_splits(config.data.train_split, config.data.eval_split, config.data.test_split)
   except ValueError as error:
     raise ConfigError(str(error)) from None
   task = make_task(config, family, model, optax.identity())  # the family checks its own fields (e.g. its loss)
@@ -195,6 +196,7 @@ class Plan:
   train_ds: data.Dataset
   eval_ds: data.Dataset      # a prefix of the split where config.data.eval_examples > 0
   sched: Schedule
+  test_ds: data.Dataset | None = None  # config.data.test_split, read once after training (bigjax.selection)
 
 
 def plan(config: ml_collections.ConfigDict) -> Plan:
@@ -204,10 +206,12 @@ def plan(config: ml_collections.ConfigDict) -> Plan:
   mesh = make_checked_mesh(config)
   train_ds = load_split(config.data, config.data.train_split)
   eval_ds = load_split(config.data, config.data.eval_split)
+  test_ds = load_split(config.data, config.data.test_split) if config.data.test_split else None
   if config.data.eval_examples > 0:  # smoke variants evaluate on a prefix to stay fast
     eval_ds = eval_ds.prefix(config.data.eval_examples)
+    test_ds = test_ds and test_ds.prefix(config.data.eval_examples)
   sched = make_schedule(config, len(train_ds))
-  return Plan(fit_model_to_data(model, config.model, train_ds), family, mesh, train_ds, eval_ds, sched)
+  return Plan(fit_model_to_data(model, config.model, train_ds), family, mesh, train_ds, eval_ds, sched, test_ds)
 
 
 # ====================================================================================== steps

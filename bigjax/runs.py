@@ -24,7 +24,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigjax import checkpoint, config_base, configs, optim, program, tasks, writers
+from bigjax import checkpoint, config_base, configs, optim, program, selection, tasks, writers
 from bigjax.configs import ConfigError
 
 # Keys a resumed run may change to train longer, provided every step already taken keeps its learning rate
@@ -290,11 +290,14 @@ def restore_params(workdir: str | pathlib.Path, model: nn.Module | None = None,
 def best_step(workdir: str | pathlib.Path, metric: str = "hr@10") -> int:
   """The step of the run's highest ``<eval split>/<metric>`` in its metrics.jsonl (the earliest of equal ones)
   after its first update: a step-0 evaluation (``train.eval_at_start``) scores the initialisation, not a
-  trained model."""
+  trained model. A run that evaluated a test split has no best step (``selection.SelectionError``)."""
   try:
-    split = json.loads((pathlib.Path(workdir) / "config.json").read_text())["data"]["eval_split"]
+    data_config = json.loads((pathlib.Path(workdir) / "config.json").read_text())["data"]
+    split = data_config["eval_split"]
   except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
     raise ValueError(f"{workdir}: no readable config.json to find its evaluation split ({error})") from None
+  selection.check_selectable(f"{split}/{metric}", f"the best checkpoint of {workdir}",
+                             data_config.get("test_split", ""))
   curve = {step: value for step, value in writers.read_curve(workdir, f"{split}/{metric}").items() if step > 0}
   if not curve:
     raise ValueError(f"{workdir}/metrics.jsonl logs no {split}/{metric} after step 0: no best checkpoint to choose")

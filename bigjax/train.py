@@ -113,14 +113,15 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
   eval_host_batches = list(pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
                                                  jax.process_index(), jax.process_count()))  # padded once
 
-  def evaluate(state, step: int) -> tuple[dict[str, float], dict[str, Any]]:
+  def evaluate(state, step: int, host_batches=eval_host_batches, split: str = config.data.eval_split
+               ) -> tuple[dict[str, float], dict[str, Any]]:
     """``({split/name: value}, {name: image})`` of the state: sums over the eval batches made means, the task's
     own finishing (perplexity), and, for a task that generates (GAN), its scored samples."""
     # The parameter average where config.optim.ema_decay keeps one (placed like the parameters), else the live ones.
     params = jax.device_put(optim.eval_params(state.opt_state, state.params), state_sharding.params)
-    means, images = program.evaluate_params(task, eval_call, params, progress.track(eval_host_batches, "eval"),
+    means, images = program.evaluate_params(task, eval_call, params, progress.track(host_batches, split),
                                             mesh, step)
-    return {f"{config.data.eval_split}/{k}": v for k, v in means.items()}, images
+    return {f"{split}/{k}": v for k, v in means.items()}, images
 
   def check_finite(state) -> None:
     bad = int(jax.device_get(state.first_bad_step))
@@ -195,6 +196,15 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     check_finite(state)  # also covers a run resumed from its final checkpoint
     if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
       eval_metrics, _ = evaluate(state, step)
+    test_metrics: dict[str, float] = {}
+    if plan.test_ds is not None:  # read once, on the final parameters, after everything was chosen on eval_split
+      test_batches = list(pipeline.eval_batches(plan.test_ds.arrays, config.data.eval_batch_size,
+                                                jax.process_index(), jax.process_count()))
+      test_metrics, _ = evaluate(state, step, test_batches, config.data.test_split)
+      writer.write(step, test_metrics)
+      if is_main:
+        logging.info("test, once, at step %d: %s", step,
+                     "  ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items())))
     jax.block_until_ready(state)
     train_time = time.perf_counter() - train_start
     ckpt.wait()
@@ -207,7 +217,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
 
   # ---------------------------------------------------------------- results
   results = {
-      "final_metrics": {**train_metrics, **eval_metrics},
+      "final_metrics": {**train_metrics, **eval_metrics, **test_metrics},
       "command": command,
       "config": json.loads(config.to_json_best_effort(sort_keys=True)),
       "seed": config.seed,

@@ -31,4 +31,5 @@ def load_for_config(data_config, split: str) -> Dataset:
     return corpora.load(data_config, split, root)
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
-  return images.load(data_config.name, split, data_config.data_dir or None)
+  return images.load(data_config.name, split, data_config.data_dir or None,
+                     validating=data_config.eval_split == "validation")

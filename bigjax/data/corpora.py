@@ -1,9 +1,11 @@
 """Text datasets as ``Dataset``s the loop can batch: character LM windows and Kim (2014) sentence sets.
 
   tinyshakespeare  splits train / validation (first 90% / last 10%, nanoGPT's); ``{"tokens": [N, seq_len+1]}``
-  trec             splits train / test (5,452 / 500), 6 classes           ``{"tokens": [N, T], "label": [N]}``
+  trec             splits train / test (5,452 / 500), 6 classes           ``{"tokens": [N, T], "label": [N]}``;
+                   "validation": a fixed random 10% of train, held out of it when config.data.eval_split names it
   sst2             splits train / dev / test (6,920 / 872 / 1,821), 2 classes, sentence level
-  mr               splits train / test: fold ``data.fold`` of ``data.num_folds`` is test, 2 classes
+  mr               splits train / test: fold ``data.fold`` of ``data.num_folds`` is test, 2 classes; "validation"
+                   as trec's, from the fold's training portion
 
 Language modelling reads every window of ``seq_len + 1`` characters of the training text (one per start
 position, so an epoch visits each start once, like nanoGPT's random offsets drawn without replacement);
@@ -21,8 +23,8 @@ from bigjax.data import sentences, text
 from bigjax.data.core import Dataset
 
 DATASETS = ("tinyshakespeare", "trec", "sst2", "mr")
-SPLITS = {"tinyshakespeare": ("train", "validation"), "trec": ("train", "test"),
-          "sst2": ("train", "dev", "test"), "mr": ("train", "test")}
+SPLITS = {"tinyshakespeare": ("train", "validation"), "trec": ("train", "validation", "test"),
+          "sst2": ("train", "dev", "test"), "mr": ("train", "validation", "test")}
 
 
 class TokenWindows:
@@ -55,10 +57,10 @@ class TokenWindows:
 
 @functools.lru_cache(maxsize=4)
 def _sentence_splits(name: str, fold: int, num_folds: int, min_freq: int, max_len: int,
-                     root: pathlib.Path) -> dict[str, sentences.SentenceData]:
+                     root: pathlib.Path, validation: bool) -> dict[str, sentences.SentenceData]:
   # One vocabulary for all splits of a run: built once, shared by the train and eval loads.
   return sentences.load(name, fold=fold, num_folds=num_folds, min_freq=min_freq,
-                        max_len_cap=max_len or None, data_dir=root)
+                        max_len_cap=max_len or None, data_dir=root, validation=validation)
 
 
 def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
@@ -80,7 +82,12 @@ def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
                        f"cross-validation; choose a fold in [0, {data_config.num_folds})")
   elif data_config.fold != -1:
     raise ValueError(f"config.data.fold={data_config.fold}: {name} has fixed splits; leave it at -1")
+  # "validation" (trec, mr): Kim's random 10% of the training portion, out of "train" when the run validates on it.
+  validating = data_config.eval_split == "validation"
+  if split == "validation" and not validating:
+    raise ValueError(f"{name}: the validation split is 10% of the training portion; a run trains on it unless "
+                     f"config.data.eval_split='validation' holds it out")
   part = _sentence_splits(name, max(data_config.fold, 0), data_config.num_folds, data_config.min_freq,
-                          data_config.max_len, root)[split]
+                          data_config.max_len, root, validating)[split]
   return Dataset({"tokens": part.tokens, "label": part.labels}, num_classes=part.num_classes, name=part.name,
                  vocab=part.vocab)

@@ -195,11 +195,12 @@ def build(splits: dict[str, tuple[list[list[str]], np.ndarray]], num_classes: in
 
 def load(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0, min_freq: int = 1,
          max_size: int | None = None, max_len_cap: int | None = None,
-         data_dir: str | os.PathLike | None = None) -> dict[str, SentenceData]:
+         data_dir: str | os.PathLike | None = None, validation: bool = False) -> dict[str, SentenceData]:
   """A Kim (2014) dataset ready to train: {"train", "test"} (and "dev" for sst2) SentenceData.
 
   MR has no fixed split: fold ``fold`` of `kfold(10662, num_folds, fold, seed)` is the test set.
-  Kim held out 10% of train for early stopping on TREC and MR; that is the caller's choice here.
+  ``validation``: as Kim did on TREC and MR, a random 10% of the training portion (`hold_out`) becomes the
+  "validation" split and leaves "train", so the vocabulary is the remaining 90%'s.
   """
   if name not in NUM_CLASSES:
     raise ValueError(f"unknown sentence dataset {name!r}; valid: {tuple(NUM_CLASSES)}")
@@ -211,5 +212,27 @@ def load(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0, min_fr
   else:
     reader = trec if name == "trec" else sst2
     splits = {split: reader(split, data_dir) for split in SPLITS[name]}
+  if validation:
+    if name not in VALIDATION_FROM_TRAIN:
+      raise ValueError(f"{name} has its own validation split ({', '.join(set(SPLITS[name]) - {'train', 'test'})})")
+    sentences, labels = splits["train"]
+    train_idx, val_idx = hold_out(len(labels), VALIDATION_FRACTION, seed)
+    splits["train"] = ([sentences[i] for i in train_idx], labels[train_idx])
+    splits["validation"] = ([sentences[i] for i in val_idx], labels[val_idx])
   return build(splits, NUM_CLASSES[name], name, min_freq=min_freq, max_size=max_size,
                max_len_cap=max_len_cap)
+
+
+VALIDATION_FROM_TRAIN = ("trec", "mr")  # sst2 brings its own ("dev")
+VALIDATION_FRACTION = 0.1               # Kim (2014): "we randomly select 10% of the training set as the dev set"
+
+
+def hold_out(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """``(keep, held_out)``: sorted disjoint indices covering range(n), held_out a seeded random
+  ``round(n * fraction)`` of them (at least 1)."""
+  if not 0 < fraction < 1 or n < 2:
+    raise ValueError(f"hold_out needs 0 < fraction < 1 and n >= 2, got fraction={fraction}, n={n}")
+  size = min(max(1, round(n * fraction)), n - 1)
+  held = np.zeros(n, bool)
+  held[np.random.default_rng([seed, n]).permutation(n)[:size]] = True
+  return np.flatnonzero(~held), np.flatnonzero(held)
