@@ -1,19 +1,26 @@
-"""Side by side: the seed's MNIST CNN in Keras, PyTorch and bigjax, on this machine.
+"""Side by side: the seed's MNIST CNN in Keras, PyTorch (eager and torch.compile) and bigjax, on one recipe.
 
-Runs each framework in its own subprocess, one after another (never two at once, so they
-don't fight over the CPU's threads), with the same epochs, batch size and MNIST files:
+Every framework trains the seed's model with the seed's recipe: Adam (lr 1e-3, eps 1e-7) at a constant rate,
+batch 32, 10 epochs over the 60,000 training images, no augmentation, then one evaluation on the 10,000 test
+images; no evaluation or checkpoint in between (bigjax's is asked for at the last step only):
 
-  keras   bench/keras_seed_cnn.py    the seed's own code (Keras 3 on TensorFlow)
-  torch   bench/torch_seed_cnn.py    the same model in eager PyTorch
-  bigjax  python -m bigjax.main --config=configs/mnist_seed_cnn.py --workdir=TMP
-              --config.train.num_epochs=E
+  keras          bench/keras_seed_cnn.py            the seed's own code (Keras 3 on TensorFlow)
+  torch          bench/torch_seed_cnn.py            the same model in eager PyTorch
+  torch.compile  bench/torch_seed_cnn.py --compile  the same under torch.compile (inductor)
+  bigjax         python -m bigjax.main --config=configs/mnist_seed_cnn.py:keras (the seed's recipe) on the
+                 full training split, evaluated on test at the last step
+  bigjax-tuned   (extra row, --only to add it) bigjax's own recipe, cosine decay and 1-pixel shifts: another
+                 recipe, so it is labelled and left out of the like-with-like comparison
 
-then prints a Markdown table (wall time = training incl. compile/tracing + final test
-evaluation, data loading excluded; ratio = wall time / Keras's wall time) with the machine,
-git revision and date. A framework that is not installed or fails gets a row saying so.
+Each runs in its own subprocess, never two at once, interleaved round by round (``bench/interleave.py``):
+keras, torch, torch.compile, bigjax, keras, ... ``--repeats`` rounds (at least 3 for a result). One
+statistic for all: the process's wall time from launch to exit, measured here the same way for each
+(interpreter start, imports, data loading, compilation or tracing, training, the test evaluation), as a
+median and min-max over the rounds; the ratio to Keras is taken within each round. Test accuracy likewise.
+A framework that is not installed or fails gets a row saying so.
 
-  python bench/seed_cnn.py                               # 10 epochs, all three
-  python bench/seed_cnn.py --epochs 1 --only keras,torch --json /tmp/seed_cnn.json
+  python bench/seed_cnn.py --json experiments/mnist/bench_seed_cnn.json      # 10 epochs, 3 rounds
+  python bench/seed_cnn.py --epochs 1 --repeats 1 --only keras,torch         # a check of the plumbing
 """
 
 import argparse
@@ -29,9 +36,16 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interleave  # pylint: disable=wrong-import-position  # bench/ is on sys.path
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
-FRAMEWORKS = ("keras", "torch", "bigjax")
+FRAMEWORKS = ("keras", "torch", "torch.compile", "bigjax", "bigjax-tuned")
+DEFAULT = ("keras", "torch", "torch.compile", "bigjax")  # the seed's recipe, all of them
+RECIPES = {"keras": "seed's", "torch": "seed's", "torch.compile": "seed's", "bigjax": "seed's",
+           "bigjax-tuned": "bigjax's (cosine, shifts)"}
+TRAIN_EXAMPLES = 60_000
 
 
 def parse_args(argv=None):
@@ -39,9 +53,11 @@ def parse_args(argv=None):
   p.add_argument("--epochs", type=int, default=10)
   p.add_argument("--batch-size", type=int, default=32)
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--only", default=",".join(FRAMEWORKS),
+  p.add_argument("--repeats", type=int, default=interleave.MIN_REPEATS,
+                 help=f"interleaved rounds (a result needs >= {interleave.MIN_REPEATS})")
+  p.add_argument("--only", default=",".join(DEFAULT),
                  help="comma-separated subset of " + ",".join(FRAMEWORKS))
-  p.add_argument("--bigjax-config", default="configs/mnist_seed_cnn.py")
+  p.add_argument("--bigjax-config", default="configs/mnist_seed_cnn.py")  # :keras for the seed's recipe
   p.add_argument("--bigjax-flag", action="append", default=[], metavar="FLAG",
                  help="extra flag for bigjax.main, e.g. --bigjax-flag=--config.optim.lr=1e-3 (repeatable)")
   p.add_argument("--workdir", default=None, help="where runs write (default: a new temp dir, kept)")
@@ -159,77 +175,59 @@ def missing_reason(name: str, args) -> str | None:
   if name == "keras":
     missing = [m for m in ("keras", "tensorflow") if importlib.util.find_spec(m) is None]
     return f"not installed: {', '.join(missing)} (pip install tensorflow-cpu keras)" if missing else None
-  if name == "torch":
+  if name.startswith("torch"):
     return "not installed: torch (pip install torch, CPU build)" if importlib.util.find_spec("torch") is None else None
   if not os.path.exists(os.path.join(REPO_ROOT, "bigjax", "main.py")):
     return "bigjax/main.py not found"
-  if not os.path.exists(os.path.join(REPO_ROOT, args.bigjax_config)):
+  if not os.path.exists(os.path.join(REPO_ROOT, args.bigjax_config.split(":")[0])):
     return f"{args.bigjax_config} not found"
   return None
 
 
+def bigjax_flags(args) -> list[str]:
+  """The run as the others do it: the whole training split, test evaluated at the last step only, no
+  checkpoint before it (an evaluation or checkpoint per epoch is work the Keras and PyTorch runs skip)."""
+  total = args.epochs * (TRAIN_EXAMPLES // args.batch_size)
+  return [f"--config.train.num_epochs={args.epochs}", "--config.data.eval_split=test", "--config.data.test_split=",
+          f"--config.train.eval_every_steps={total}", f"--config.train.checkpoint_every_steps={total}",
+          f"--config.train.log_every_steps={TRAIN_EXAMPLES // args.batch_size}"]
+
+
 def bench_row(name: str, args, workdir: str) -> dict:
-  """Runs one framework; returns its normalised row (status 'ok', 'missing' or 'failed')."""
-  row = {"framework": name, "epochs": args.epochs, "batch_size": args.batch_size}
+  """Runs one framework once in ``workdir``; returns its row (status 'ok', 'missing' or 'failed'), with
+  ``wall_time_s`` the process's launch-to-exit time and ``test_accuracy``."""
+  row = {"epochs": args.epochs, "batch_size": args.batch_size, "recipe": RECIPES[name]}
   reason = missing_reason(name, args)
   if reason:
     print(f"\n[{name}] skipped: {reason}", flush=True)
     return dict(row, status="missing", error=reason)
-
+  os.makedirs(workdir, exist_ok=True)
   out_json = os.path.join(workdir, f"{name}.json")
-  if name in ("keras", "torch"):
-    cmd = [sys.executable, os.path.join(BENCH_DIR, f"{name}_seed_cnn.py"), "--epochs", str(args.epochs),
-           "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--json", out_json]
+  if name in ("keras", "torch", "torch.compile"):
+    script = "keras_seed_cnn.py" if name == "keras" else "torch_seed_cnn.py"
+    cmd = [sys.executable, os.path.join(BENCH_DIR, script), "--epochs", str(args.epochs),
+           "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--json", out_json,
+           *(["--compile"] if name == "torch.compile" else [])]
   else:
+    config = args.bigjax_config.split(":")[0] + (":keras" if name == "bigjax" else "")
     try:
-      overrides = bigjax_overrides(args.bigjax_config, args.batch_size, args.seed)
+      overrides = bigjax_overrides(config, args.batch_size, args.seed)
     except Exception as e:  # pylint: disable=broad-except
       print(f"\n[{name}] failed: {e}", flush=True)
-      return dict(row, status="failed", error=f"reading {args.bigjax_config}: {e}")
-    cmd, out_json = bigjax_run_command(workdir, args.bigjax_config,
-                                       [f"--config.train.num_epochs={args.epochs}", *overrides, *args.bigjax_flag])
+      return dict(row, status="failed", error=f"reading {config}: {e}")
+    cmd, out_json = bigjax_run_command(workdir, config, [*bigjax_flags(args), *overrides, *args.bigjax_flag])
 
   row = run_and_read(row, name, cmd, out_json, workdir)
   if row["status"] != "ok":
     return row
   raw = row["raw"]
-
-  if name == "keras":
-    row.update(wall_time_s=raw["wall_time_s"], steps_per_s=raw["steady_steps_per_s"],
-               test_accuracy=raw["test_accuracy"], versions=raw["versions"])
-  elif name == "torch":
-    row.update(wall_time_s=raw["wall_time_s"], steps_per_s=raw["steps_per_s"],
-               test_accuracy=raw["test_accuracy"], versions=raw["versions"])
+  row["wall_time_s"] = row["process_time_s"]  # one statistic for all: measured here, launch to exit
+  if name == "keras" or name.startswith("torch"):
+    row.update(test_accuracy=raw["test_accuracy"], versions=raw["versions"])
   else:
-    metrics = raw.get("final_metrics", {})
-    accuracy = metrics.get("test/accuracy")
-    if accuracy is None:  # tolerate another split name, e.g. "eval/accuracy"
-      accuracy = next((v for k, v in metrics.items() if k.endswith("accuracy")), None)
-    logged_rate = _median_logged_rate(os.path.join(os.path.dirname(out_json), "metrics.jsonl"))
-    row.update(wall_time_s=raw.get("wall_time_s"), test_accuracy=accuracy,
-               steps_per_s=logged_rate if logged_rate is not None else raw.get("train_steps_per_s"),
-               loop_steps_per_s=raw.get("train_steps_per_s"),
+    row.update(test_accuracy=raw.get("final_metrics", {}).get("test/accuracy"),
                versions={"bigjax": raw.get("git_revision", "?"), **_jax_versions()})
   return row
-
-
-def _median_logged_rate(metrics_jsonl: str) -> float | None:
-  """Median of the perf/steps_per_s bigjax logs between log points, the first (warm-up) left out.
-
-  results.json's train_steps_per_s divides by the whole loop, per-epoch evaluation and
-  checkpointing included; Keras's and torch's rates hold training steps only, so the table
-  uses this one. Intervals that hold an eval are few and the median ignores them.
-  """
-  try:
-    with open(metrics_jsonl) as f:
-      rates = [r["perf/steps_per_s"] for r in map(json.loads, f) if "perf/steps_per_s" in r]
-  except (OSError, ValueError):
-    return None
-  rates = sorted(rates[1:] if len(rates) > 1 else rates)
-  if not rates:
-    return None
-  mid = len(rates) // 2
-  return rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) / 2
 
 
 def _jax_versions() -> dict:
@@ -250,24 +248,30 @@ def _fmt(value, spec):
 
 
 def markdown_table(rows: list[dict], info: dict) -> str:
-  keras_wall = next((r.get("wall_time_s") for r in rows if r["framework"] == "keras" and r["status"] == "ok"), None)
-  lines = ["| framework | epochs | batch | wall time (s) | train steps/s | test accuracy | wall time vs Keras |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
-  notes = []
-  for r in rows:
-    if r["status"] != "ok":
-      lines.append(f"| {r['framework']} | {r['epochs']} | {r['batch_size']} | — | — | — | {r['status']} |")
-      notes.append(f"- {r['framework']}: {r['status']}: {r['error']}")
-      continue
-    wall = r.get("wall_time_s")
-    ratio = f"{wall / keras_wall:.2f}x" if wall and keras_wall else "—"
-    accuracy = r.get("test_accuracy")
-    lines.append(f"| {r['framework']} | {r['epochs']} | {r['batch_size']} | {_fmt(wall, '.1f')} | "
-                 f"{_fmt(r.get('steps_per_s'), '.0f')} | {_fmt(None if accuracy is None else 100 * accuracy, '.2f')}% | "
-                 f"{ratio} |")
-    notes.append(f"- {r['framework']}: " + ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items()))
+  """One row per framework: median (min-max) over its runs of the wall time, the per-round ratio to Keras
+  and the test accuracy; the rows that failed or were missing listed below."""
+  walls = interleave.summarise(rows, "wall_time_s")
+  accuracy = interleave.summarise(rows, "test_accuracy")
+  ratios = interleave.ratios_per_round(rows, "wall_time_s", "keras")
+  lines = ["| framework | recipe | runs | wall time, s | vs Keras (same round) | test accuracy |",
+           "|---|---|---:|---:|---:|---:|"]
+  notes, versions = [], {}
+  for name in dict.fromkeys(r["framework"] for r in rows):
+    mine = [r for r in rows if r["framework"] == name]
+    ok = [r for r in mine if r["status"] == "ok"]
+    for r in mine:
+      if r["status"] != "ok":
+        notes.append(f"- {name}, round {r['round']}: {r['status']}: {r['error']}")
+      versions.setdefault(name, r.get("versions"))
+    lines.append(f"| {name} | {mine[0]['recipe']} | {len(ok)} of {len(mine)} | "
+                 f"{interleave.fmt_spread(walls.get(name), '.1f')} | "
+                 f"{interleave.fmt_spread(ratios.get(name), '.2f', suffix='x')} | "
+                 f"{interleave.fmt_spread(accuracy.get(name), '.2f', 100, '%')} |")
+  notes += [f"- {name}: " + ", ".join(f"{k} {v}" for k, v in v_.items()) for name, v_ in versions.items() if v_]
   header = (f"Machine: {info['machine']['cpu_model']}, {info['machine']['cpus_usable']} cores usable "
-            f"({info['machine']['cpu_count']} present); git {info['git_revision']}; {info['date']}")
+            f"({info['machine']['cpu_count']} present); git {info['git_revision']}; {info['date']}; "
+            f"{info['epochs']} epochs, batch {info['batch_size']}, {info['repeats']} interleaved rounds; "
+            f"median (min-max) over the rounds")
   return "\n".join([header, "", *lines, "", *notes])
 
 
@@ -277,10 +281,16 @@ def main(argv=None):
   os.makedirs(workdir, exist_ok=True)
   info = {"machine": machine_info(), "git_revision": git_revision(),
           "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-          "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, "workdir": workdir}
-  print(f"seed CNN bench: {args.epochs} epoch(s), batch {args.batch_size}, runs in {workdir}", flush=True)
-
-  rows = [bench_row(name, args, workdir) for name in FRAMEWORKS if name in args.only]
+          "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, "repeats": args.repeats,
+          "statistic": "process wall time launch to exit; median and min-max over interleaved rounds",
+          "workdir": workdir}
+  print(f"seed CNN bench: {args.epochs} epoch(s), batch {args.batch_size}, {args.repeats} rounds of "
+        f"{', '.join(args.only)}, runs in {workdir}", flush=True)
+  rows = interleave.run_interleaved(
+      args.only, args.repeats, lambda name, r: bench_row(name, args, os.path.join(workdir, f"{name}_r{r}")))
+  info["summary"] = {"wall_time_s": interleave.summarise(rows, "wall_time_s"),
+                     "test_accuracy": interleave.summarise(rows, "test_accuracy"),
+                     "wall_time_vs_keras": interleave.ratios_per_round(rows, "wall_time_s", "keras")}
   sys.exit(finish(rows, markdown_table(rows, info), info, args.json))
 
 

@@ -10,13 +10,14 @@ torch.set_num_threads(number of CPU cores this process may use).
 Data: `bigjax.data.images.load('mnist', ...)`, the files and [0, 1] scaling bigjax trains on.
 
 Measures (data loading excluded, as in bigjax's `wall_time_s`):
-  wall_time_s   training + evaluation on the 10k test images
+  wall_time_s   training + evaluation on the 10k test images (torch.compile's compilation included)
   train_time_s  training only
   steps_per_s   train steps per second after the first --warmup steps
 
   python bench/torch_seed_cnn.py                          # the seed run: 10 epochs
   python bench/torch_seed_cnn.py --epochs 1 --json /tmp/torch.json
   python bench/torch_seed_cnn.py --steps 200              # quick steps/s probe
+  python bench/torch_seed_cnn.py --compile                # the same under torch.compile
 """
 
 import argparse
@@ -43,6 +44,8 @@ def parse_args(argv=None):
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--warmup", type=int, default=20, help="steps left out of steps_per_s")
   p.add_argument("--threads", type=int, default=None, help="torch threads (default: CPU cores available)")
+  p.add_argument("--compile", action="store_true",
+                 help="torch.compile the model (inductor; what a PyTorch user tries after eager)")
   p.add_argument("--json", metavar="OUT", help="write the results as JSON to this path")
   return p.parse_args(argv)
 
@@ -94,6 +97,8 @@ def main(argv=None):
 
   model = build_seed_model(nn)
   optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+  if args.compile:  # the parameters stay the eager module's, so the optimizer updates what the compiled one reads
+    model = torch.compile(model)
   loss_fn = nn.CrossEntropyLoss()
   shuffle_rng = torch.Generator().manual_seed(args.seed)
 
@@ -127,7 +132,7 @@ def main(argv=None):
   t_warm = t_warm if t_warm is not None else t0
   timed_steps = total_steps - warmup
   results = {
-      "framework": "torch",
+      "framework": "torch.compile" if args.compile else "torch",
       "versions": {"torch": torch.__version__, "python": platform.python_version()},
       "epochs": total_steps / steps_per_epoch,
       "batch_size": args.batch_size,
