@@ -34,6 +34,16 @@ Two directives, with paths relative to the template's folder:
       ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
       list items by index: ``runs.0.raw.wall_time_s``). FORMAT is a Python format spec (``.1f``); by default
       accuracies print as percentages and other metrics with 4 decimals.
+
+Provenance (issue 23, point 5): a record is cited as the run wrote it, and one that cannot be regenerated
+exactly is marked wherever it is cited rather than hidden or edited. Every number a directive takes from a
+results.json whose ``git_revision`` ends in ``-dirty`` or is missing or ``unknown`` (the code that produced it is
+not exactly a commit) is followed by ``†``; from one without a ``command``, by ``‡``. A ``{{value X.json ...}}``
+number is marked ``†`` when the .json holds such a top-level ``git_revision`` (a bench file without one is left
+as it is); text a record holds (a revision, a version, a ready-made table) is never marked. In tables the mark
+goes after each metric cell (and the wall time) of a sweep point with a marked run, after each value of a
+``{{curve}}``, and after the revision of a marked run in the per-run table. A rendered template or report that
+carries a mark ends with a footnote saying what each mark means; rerunning the record clears it.
 """
 
 import argparse
@@ -55,6 +65,14 @@ from bigjax.writers import flatten, hashable, read_curve
 SEED = "seed"
 # Config keys that name places on disk: they differ between runs without being part of the experiment.
 _NOISE_KEY = re.compile(r"(^|\.)(workdir|\w*_dir|\w*dir|\w*_path|path)$")
+
+
+DIRTY, NO_COMMAND = "†", "‡"
+_FOOTNOTES = {
+  DIRTY: "recorded from a working tree with uncommitted changes (its revision ends in -dirty) or at no known "
+         "revision: the code that produced it is not exactly a commit; rerun to clear.",
+  NO_COMMAND: "the record holds no command: how it was produced is not recorded; rerun to clear.",
+}
 
 
 class ReportError(Exception):
@@ -108,6 +126,42 @@ def curve_metrics(workdir: pathlib.Path) -> set[str]:
   return names - {"step", "time"}
 
 
+# ---------------------------------------------------------------- provenance
+
+def record_marks(results: dict) -> str:
+  """``DIRTY`` and/or ``NO_COMMAND`` for a results.json that cannot be regenerated exactly from a commit by
+  its command (issue 23, point 5); "" for one that can. The record is never edited to fix it: it is rerun."""
+  revision = results.get("git_revision")
+  dirty = not isinstance(revision, str) or revision in ("", "unknown") or revision.endswith("-dirty")
+  command = results.get("command")
+  return (DIRTY if dirty else "") + ("" if isinstance(command, str) and command.strip() else NO_COMMAND)
+
+
+def json_marks(record: Any) -> str:
+  """``DIRTY`` for a .json record (a bench, an analysis) whose top-level ``git_revision`` is dirty or unknown;
+  one that records no revision is not marked: it never claimed one."""
+  revision = record.get("git_revision") if isinstance(record, dict) else None
+  return DIRTY if isinstance(revision, str) and (revision == "unknown" or revision.endswith("-dirty")) else ""
+
+
+def merge_marks(*marks: str) -> str:
+  """The union of ``marks``, in the order of the footnote."""
+  return "".join(mark for mark in (DIRTY, NO_COMMAND) if any(mark in m for m in marks))
+
+
+def _run_marks(workdir: pathlib.Path) -> str:
+  """Marks of the run at ``workdir``; without a readable results.json it has neither revision nor command."""
+  try:
+    return record_marks(json.loads((workdir / "results.json").read_text()))
+  except (OSError, json.JSONDecodeError, AttributeError):
+    return record_marks({})
+
+
+def footnote(marks: str) -> str:
+  """What each of ``marks`` means, one paragraph each ("" without marks): ends a report that carries them."""
+  return "".join(f"\n{mark} {_FOOTNOTES[mark]}\n" for mark in (DIRTY, NO_COMMAND) if mark in marks)
+
+
 # ---------------------------------------------------------------- sweep points
 
 _MISSING = object()  # a config key one run lacks differs from every value another run sets
@@ -148,6 +202,10 @@ class Point:
     if values.size == 0:
       return math.nan, math.nan, 0
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan, values.size
+
+  def marks(self) -> str:
+    """Provenance marks of any of the point's runs: its mean carries them."""
+    return merge_marks(*(record_marks(r) for _, r in self.runs))
 
   def mean_wall_time(self) -> float:
     times = [r["wall_time_s"] for _, r in self.runs if "wall_time_s" in r]
@@ -243,7 +301,8 @@ def markdown_table(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) ->
     device = f"{r.get('device_count', '?')}x {r.get('device_kind', '?')}"
     lines.append("| " + " | ".join([
         workdir.name, *values, str(r.get("steps", "?")), f"{r.get('wall_time_s', float('nan')):.0f} s",
-        f"{r.get('compile_time_s', float('nan')):.1f} s", device, _short_revision(r.get('git_revision', '?')),
+        f"{r.get('compile_time_s', float('nan')):.1f} s", device,
+        _short_revision(r.get('git_revision', '?')) + record_marks(r),
         f"`{r.get('command', '')}`"]) + " |")
   return "\n".join(lines)
 
@@ -261,13 +320,13 @@ def aggregated_table(points: list[Point], keys: list[str], metrics: list[str], b
   header = [*keys, *metrics, count_label, "wall time"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for i, point in enumerate(points):
-    cells = [format_value(point.values[k]) for k in keys]
+    cells, marks = [format_value(point.values[k]) for k in keys], point.marks()
     for metric in metrics:
       mean, std, _ = point.stats(metric)
       cells.append(_format_metric(metric, mean) if math.isnan(mean)
-                   else f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)}")
+                   else f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)}{marks}")
     wall = point.mean_wall_time()
-    cells += [str(len(point.runs)), "–" if math.isnan(wall) else f"{wall:.0f} s"]
+    cells += [str(len(point.runs)), "–" if math.isnan(wall) else f"{wall:.0f} s{marks}"]
     if i == best:
       cells = [f"**{c}**" for c in cells]
     lines.append("| " + " | ".join(cells) + " |")
@@ -448,8 +507,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 _DIRECTIVE = re.compile(r"\{\{(.*?)\}\}")
 
 
-def _lookup(path: pathlib.Path, key: str) -> Any:
-  """The value ``{{value PATH KEY}}`` names (see the module docstring)."""
+def _lookup(path: pathlib.Path, key: str) -> tuple[Any, str]:
+  """The value ``{{value PATH KEY}}`` names (see the module docstring) and the marks of its record."""
   if path.is_dir():
     results_path = path / "results.json"
     results = find_results([str(path)]) if results_path.exists() else []
@@ -457,13 +516,13 @@ def _lookup(path: pathlib.Path, key: str) -> Any:
       raise ReportError(f"{results_path} not found")
     results = results[0][1]
     if key in results.get("final_metrics", {}):
-      return results["final_metrics"][key]
+      return results["final_metrics"][key], record_marks(results)
     if key in results:
-      return results[key]
+      return results[key], record_marks(results)
     raise ReportError(f"{results_path} has no final metric or field {key!r}; metrics: "
                       f"{', '.join(sorted(results.get('final_metrics', {})))}")
   try:
-    node = json.loads(path.read_text())
+    node = record = json.loads(path.read_text())
   except FileNotFoundError:
     raise ReportError(f"{path} not found (expected a run directory or a .json file)")
   except (OSError, json.JSONDecodeError) as error:
@@ -473,7 +532,7 @@ def _lookup(path: pathlib.Path, key: str) -> Any:
       node = node[int(part)] if isinstance(node, list) else node[part]
     except (KeyError, IndexError, ValueError, TypeError):
       raise ReportError(f"{path}: no {'.'.join(key.split('.')[:i + 1])!r} (looking up {key!r})")
-  return node
+  return node, json_marks(record)
 
 
 def _format_lookup(key: str, value: Any, spec: str | None) -> str:
@@ -488,7 +547,8 @@ def _format_lookup(key: str, value: Any, spec: str | None) -> str:
 
 
 def curve_table(workdir: pathlib.Path, metric: str) -> str:
-  """``| step | minutes since start | metric |`` for every step of the run's metrics.jsonl that logged ``metric``."""
+  """``| step | minutes since start | metric |`` for every step of the run's metrics.jsonl that logged ``metric``,
+  each value followed by the run's provenance marks."""
   results = find_results([str(workdir)])
   if not results or results[0][0] != workdir:
     raise ReportError(f"{workdir / 'results.json'} not found")
@@ -500,9 +560,10 @@ def curve_table(workdir: pathlib.Path, metric: str) -> str:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
       continue
   start = max(times.values()) - float(results[0][1].get("wall_time_s", math.nan))
+  marks = record_marks(results[0][1])
   lines = [f"| step | minutes since start | {metric} |", "|---:|---:|---:|"]
   for step in sorted(values):
-    lines.append(f"| {step} | {(times[step] - start) / 60:.1f} | {_format_metric(metric, values[step])} |")
+    lines.append(f"| {step} | {(times[step] - start) / 60:.1f} | {_format_metric(metric, values[step])}{marks} |")
   return "\n".join(lines)
 
 
@@ -564,8 +625,15 @@ def _at_step(workdir: pathlib.Path, metric: str, step: str, spec: str | None) ->
 
 
 def render_template(template: pathlib.Path, out: str | None) -> str:
-  """The template with every directive replaced; paths in directives are relative to its folder."""
+  """The template with every directive replaced; paths in directives are relative to its folder. A number from a
+  record that cannot be regenerated exactly carries its marks, and the footnote explaining them ends the text."""
   base = template.parent
+  used = set()  # the marks the rendered text carries
+
+  def marked(text: str, marks: str) -> str:
+    used.update(marks)
+    return text + marks
+
   try:
     lines = template.read_text().splitlines()
   except OSError as error:
@@ -585,7 +653,7 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       args.roots = [str(base / r) for r in args.roots]
       args.plots = str(base / args.plots) if args.plots else None
       args.out = out
-      rendered.append(build_report(args, None).rstrip("\n"))
+      rendered.append(build_report(args, None, used).rstrip("\n"))
       continue
     if whole and whole.group(1).split()[:1] == ["curve"]:
       words = shlex.split(whole.group(1))
@@ -593,34 +661,41 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
         raise ReportError(f"{where}: expected {{{{curve RUN METRIC}}}}, got {line.strip()!r}")
       try:
         rendered.append(curve_table(base / words[1], words[2]))
+        used.update(_run_marks(base / words[1]))
       except ReportError as error:
         raise ReportError(f"{where}: {error}")
       continue
 
     def value(match: re.Match) -> str:
       words = shlex.split(match.group(1))
-      if words[:1] == ["mean"] and len(words) == 3:
-        return _mean_over_runs(base / words[1], words[2])
+      if words[:1] in (["mean"], ["meanmax"]) and len(words) == 3:
+        text = (_mean_over_runs if words[0] == "mean" else _mean_of_maxima)(base / words[1], words[2])
+        return marked(text, merge_marks(*(record_marks(r) for _, r in _runs_under(base / words[1]))))
       if words[:1] in (["max"], ["min"]) and len(words) == 3:
-        return _extreme_over_curve(base / words[1], words[2], 1 if words[0] == "max" else -1)
-      if words[:1] == ["meanmax"] and len(words) == 3:
-        return _mean_of_maxima(base / words[1], words[2])
+        text = _extreme_over_curve(base / words[1], words[2], 1 if words[0] == "max" else -1)
+        return marked(text, _run_marks(base / words[1]))
       if words[:1] == ["at"] and len(words) in (4, 5):
-        return _at_step(base / words[1], words[2], words[3], words[4] if len(words) == 5 else None)
+        text = _at_step(base / words[1], words[2], words[3], words[4] if len(words) == 5 else None)
+        return marked(text, _run_marks(base / words[1]))
       if not words or words[0] != "value" or len(words) not in (3, 4):
         raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
                           f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{min RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
-      return _format_lookup(words[2], _lookup(base / words[1], words[2]), words[3] if len(words) == 4 else None)
+      found, marks = _lookup(base / words[1], words[2])
+      text = _format_lookup(words[2], found, words[3] if len(words) == 4 else None)
+      return marked(text, marks) if _is_number(found) else text  # text a record holds is quoted as it is
 
     try:
       rendered.append(_DIRECTIVE.sub(value, line))
     except ReportError as error:
       raise ReportError(str(error) if str(error).startswith(where) else f"{where}: {error}")
-  return "\n".join(rendered) + "\n"
+  return "\n".join(rendered) + "\n" + footnote("".join(used))
 
 
-def build_report(args: argparse.Namespace, argv: list[str] | None) -> str:
-  """The Markdown report (writing plots if ``args.plots``); ``argv`` is quoted in its first line, if given."""
+def build_report(args: argparse.Namespace, argv: list[str] | None, used: set[str] | None = None) -> str:
+  """The Markdown report (writing plots if ``args.plots``); ``argv`` is quoted in its first line, if given.
+
+  Its runs' provenance marks are added to ``used`` (a template's, which ends with their footnote); without
+  ``used`` the report ends with the footnote itself."""
   metrics = [m for m in args.metrics.split(",") if m]
   best_metric = args.best or metrics[0]
   if best_metric not in metrics:
@@ -650,7 +725,10 @@ def build_report(args: argparse.Namespace, argv: list[str] | None) -> str:
     for caption, path in write_plots(points, keys, args.curve, best_metric, pathlib.Path(args.plots), sweeps):
       sections.append(f"![{caption}]({pathlib.Path(os.path.relpath(path.resolve(), base)).as_posix()})")
   sections += ["Runs:", markdown_table(runs, metrics)]
-  return "\n\n".join(sections) + "\n"
+  marks = merge_marks(*(record_marks(r) for _, r in runs))
+  if used is not None:
+    used.update(marks)
+  return "\n\n".join(sections) + "\n" + ("" if used is not None else footnote(marks))
 
 
 def main(argv: list[str] | None = None) -> int:

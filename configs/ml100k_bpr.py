@@ -3,8 +3,9 @@ pairwise loss -log sigmoid(s(u, i) - s(u, j)) on (positive, negative) pairs, 4 n
 redrawn every epoch; otherwise the NCF protocol (configs/ml100k_neumf.py).
 
 Command:  python -m bigjax.main --config=configs/ml100k_bpr.py --workdir=runs/ncf/ml100k_bpr
-Result:   test HR@10 0.6628, NDCG@10 0.3908 after 20 epochs; 29 s, on a 2-core CPU shared with other runs.
+Result:   test HR@10 0.6628†, NDCG@10 0.3908 after 20 epochs†; 29 s, on a 2-core CPU shared with other runs†.
           experiments/ncf/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item), the sweep's.
 """
 

@@ -3,8 +3,9 @@ as the TF-IDF profile of the movies they trained on, scored by a learned 64-wide
 (``ncf.Content``: no user or item ids); trained and evaluated with the NCF protocol (configs/ml100k_neumf.py).
 
 Command:  python -m bigjax.main --config=configs/ml100k_content.py --workdir=runs/ncf/ml100k_content
-Result:   test HR@10 0.5196, NDCG@10 0.2839 after 20 epochs; 48 s, on a 2-core CPU shared with other runs.
+Result:   test HR@10 0.5196†, NDCG@10 0.2839 after 20 epochs†; 48 s, on a 2-core CPU shared with other runs†.
           experiments/ncf/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).
 """
 

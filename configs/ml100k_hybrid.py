@@ -3,8 +3,9 @@ projection of the item's TF-IDF features (title words, year, genres); the NCF pr
 (configs/ml100k_neumf.py).
 
 Command:  python -m bigjax.main --config=configs/ml100k_hybrid.py --workdir=runs/ncf/ml100k_hybrid
-Result:   test HR@10 0.6352, NDCG@10 0.3734 after 20 epochs; 34 s, on a 2-core CPU shared with other runs.
+Result:   test HR@10 0.6352†, NDCG@10 0.3734 after 20 epochs†; 34 s, on a 2-core CPU shared with other runs†.
           experiments/ncf/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).
 """
 

@@ -1,8 +1,9 @@
 """MLP 784-1024-1024-10 with dropout on MNIST.
 
 Command:  python -m bigjax.main --config=configs/mnist_mlp.py --workdir=runs/mnist_mlp
-Result:   98.66% test accuracy after 20 epochs (seed 0); 519 s on a 2-core CPU shared with other
-          jobs, jax 0.10.2. Record: experiments/mnist/RESULTS.md.
+Result:   98.66% test accuracy† after 20 epochs (seed 0); 519 s on a 2-core CPU shared with other
+          jobs†, jax 0.10.2. Record: experiments/mnist/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (20 steps, for tests).
 Sweep:    python -m bigjax.sweep --config=configs/mnist_mlp.py --workdir=runs/mnist_mlp_sweep --parallel=2
           (adam / SGD-momentum, 3 learning rates each, seeds 0-2: 18 runs; see get_sweep).

@@ -4,8 +4,9 @@ AdamW 1e-3 (weight decay 0.05) with 1 warmup epoch and cosine decay, batch 128, 
 dropout 0.1; 10 epochs (sized for a 2-core CPU).
 
 Command:  python -m bigjax.main --config=configs/mnist_vit.py --workdir=runs/mnist_vit
-Result:   98.85% test accuracy after 10 epochs (seed 0); 2,051 s on a 2-core CPU (AMD EPYC) shared with other
+Result:   98.85% test accuracy† after 10 epochs (seed 0); 2,051 s on a 2-core CPU† (AMD EPYC) shared with other
           runs, jax 0.10.2. Record: experiments/mnist/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps of a tiny model, for tests).
 """
 

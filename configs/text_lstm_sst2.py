@@ -4,8 +4,9 @@
 the two directions' final states joined, dropout 0.5, Adam 1e-3, batch 50.
 
 Command:  python -m bigjax.main --config=configs/text_lstm_sst2.py --workdir=runs/text_lstm_sst2
-Result:   80.67% test accuracy; 411 s on a 2-core CPU shared with other runs.
+Result:   80.67% test accuracy†; 411 s on a 2-core CPU shared with other runs†.
           experiments/sentence_classification/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests).
 """
 

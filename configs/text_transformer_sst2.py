@@ -5,8 +5,9 @@ tokens, dropout 0.1, AdamW 5e-4 with warmup and cosine decay, batch 50. Trained 
 sentences, so it is the weakest of the three SST-2 models: transformers need pre-training or more data.
 
 Command:  python -m bigjax.main --config=configs/text_transformer_sst2.py --workdir=runs/text_transformer_sst2
-Result:   80.34% test accuracy; 476 s on a 2-core CPU shared with other runs.
+Result:   80.34% test accuracy†; 476 s on a 2-core CPU shared with other runs†.
           experiments/sentence_classification/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests).
 """
 

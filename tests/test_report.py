@@ -26,11 +26,13 @@ def test_table_has_one_row_per_run_with_its_command(tmp_path, capsys):
   write_run(tmp_path / "nested", "b", 0.5, "fedcba9876543210-dirty")
   assert report.main([str(tmp_path)]) == 0
   out = capsys.readouterr().out.strip()
-  lines = out[out.index("| run |"):].splitlines()  # the per-run table closes the report
+  table, after = out[out.index("| run |"):].split("\n\n")  # the per-run table closes the report, then the footnote
+  lines = table.splitlines()
   assert lines[0].startswith("| run | test/accuracy | test/loss | steps |")
   assert len(lines) == 4
   assert "| a | 98.77% | 0.2500 | 100 | 12 s | 1.5 s | 1x cpu | `0123456789ab` | `python -m bigjax.main --workdir=a` |" in lines
-  assert "`fedcba987654-dirty`" in lines[3]
+  assert "`fedcba987654-dirty`†" in lines[3]
+  assert after.startswith("† recorded from a working tree with uncommitted changes")
 
 
 def test_no_results_is_an_error(tmp_path, capsys):
