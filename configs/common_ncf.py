@@ -26,7 +26,8 @@ def add_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.task.pretrained_gmf = ""      # NeuMF: workdir of a trained GMF to start the GMF part from
   c.task.pretrained_mlp = ""      # NeuMF: workdir of a trained MLP to start the MLP part from
   c.task.pretrained_alpha = 0.5   # NeuMF: weight of the GMF part in the joined output layer
-  c.task.pretrained_checkpoint = "latest"  # NeuMF: each part's latest checkpoint, or "best" (hr@K)
+  c.task.pretrained_checkpoint = "latest"  # NeuMF: each part's latest checkpoint, or "best" (hr@K on the
+                                           # part's eval_split, which must not be a test split)
   return c
 
 

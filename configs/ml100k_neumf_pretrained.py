@@ -5,11 +5,10 @@ alpha 0.5, and NeuMF is then trained with plain SGD (the paper: Adam's moments a
 Command:  python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ncf/ml100k_gmf
           python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ncf/ml100k_mlp
           python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py --workdir=runs/ncf/ml100k_neumf_pretrained
-Result:   test HR@10 0.6458, NDCG@10 0.3774 after 20 epochs (seed 1; with the parts' seed 0: 0.6479 / 0.3785);
-          43 s, on a 2-core CPU shared with other runs. From the parts' best-epoch checkpoints, as NCF's code keeps
-          them (--config.task.pretrained_checkpoint=best, parts run with --config.train.keep_checkpoints=21):
-          0.6448 / 0.3715.
-          experiments/ncf/RESULTS.md.
+Result:   test HR@10 0.6458†, NDCG@10 0.3774 after 20 epochs† (seed 1; with the parts' seed 0: 0.6479 / 0.3785†);
+          43 s, on a 2-core CPU shared with other runs†; from the parts' last epochs (NCF's code takes each part
+          at its best test epoch, a choice on the test set). experiments/ncf/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP with
           --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN); ``validation`` (scored on each user's latest training item, but
           from the default parts, which trained on those items: choose with the next); ``validation_sgd``, the

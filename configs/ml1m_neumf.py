@@ -8,17 +8,16 @@ split with negatives drawn by config.data.eval_negatives_seed. Full ranking is o
 scores per evaluation); turn it on with --config.data.full_ranking=True.
 
 Command:  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=runs/ncf/ml1m_neumf
-Result:   on the paper's split, test HR@10 0.6839, NDCG@10 0.4120 after 20 epochs (paper: 0.688 / 0.410); seeds
-          0-2: HR@10 0.6775 +- 0.0057, NDCG@10 0.4062 +- 0.0052; 502 s for seed 0 on one core of a 2-core CPU
-          shared with other runs. On the AFCFM split: 0.6798 / 0.4066. With ML-100K's cosine decay
+Result:   on the paper's split, test HR@10 0.6839†, NDCG@10 0.4120 after 20 epochs† (paper: 0.688 / 0.410); seeds
+          0-2: HR@10 0.6775 +- 0.0057, NDCG@10 0.4062 +- 0.0052; 502 s for seed 0† on one core of a 2-core CPU
+          shared with other runs. On the AFCFM split: 0.6798 / 0.4066†. With ML-100K's cosine decay
           (--config.optim.schedule=cosine), seeds 0-2: 0.6756 +- 0.0035 / 0.4043 +- 0.0021. experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item);
           ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors: GMF that wide, MLP tower 8f-4f-2f-f).
 Pre-trained: at 64 factors (configs/ncf_ablation.py, ``ml1m_factors`` then ``ml1m_pretrained``, seed 1;
-          commands in RESULTS): 0.6974 / 0.4308 on the paper's split; from the parts' best epochs, as NCF's code
-          keeps them, 0.7124 / 0.4385 (best epoch 0.7202 / 0.4421; paper 0.730 / 0.447). With the paper's text
-          tower for the MLP part (--config.model.layers="(256,128,64)", embeddings 128 wide): best 0.7146 /
-          0.4386, last 0.7094 / 0.4345; with Adam 1e-3 for the joined model instead of SGD: last 0.6586 / 0.3956.
+          commands in RESULTS): 0.6974 / 0.4308 on the paper's split†, after the last epoch and from the parts'
+          last epochs (paper 0.730 / 0.447, a best epoch chosen on the test set, as NCF's code reports it).
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 """
 
 from bigjax import configs

@@ -18,14 +18,14 @@ Commands (ML-100K; about 1-3 minutes per run on a 2-core CPU):
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_pretrained --workdir=runs/ncf_ablation/ml100k_pretrained
   python -m bigjax.sweep --config=configs/ncf_ablation.py:ml100k_negatives --workdir=runs/ncf_ablation/ml100k_negatives
 ML-1M, on the paper's split (the 8-, 32- and 64-factor points were run one by one, each workdir named on
-the command line; commands in experiments/ncf/RESULTS.md): GMF-8 HR@10 0.6371, MLP-8 0.6679, NeuMF-8
-pre-trained (seed 1) 0.6707 (paper 0.701); GMF-32 0.7041, MLP-32 0.6654, NeuMF-32 pre-trained 0.6851 (paper
-0.726); GMF-64 0.6924, MLP-64 0.6737, NeuMF-64 pre-trained 0.6974 / 0.4308 (paper 0.730 / 0.447). From the
-parts' best-epoch checkpoints, as NCF's code keeps them (parts run with --config.train.keep_checkpoints=21,
-NeuMF with --config.task.pretrained_checkpoint=best): NeuMF-16 0.6919 / 0.4166 (GMF-16 0.6823, MLP-16 0.6790;
-paper 0.720), NeuMF-32 0.7121 / 0.4328, NeuMF-64 0.7124 / 0.4385 (best epoch 0.7202 / 0.4421). The ``pretrained`` stage takes seed 1, not its parts' 0: with theirs it replays their
-negatives and order epoch by epoch, and on ML-1M (the AFCFM split) its last epoch dropped to 0.6861 / 0.4217
+the command line; commands in experiments/ncf/RESULTS.md): GMF-8 HR@10 0.6371, MLP-8 0.6679†, NeuMF-8
+pre-trained (seed 1) 0.6707† (paper 0.701); GMF-32 0.7041†, MLP-32 0.6654†, NeuMF-32 pre-trained 0.6851† (paper
+0.726); GMF-64 0.6924, MLP-64 0.6737†, NeuMF-64 pre-trained 0.6974 / 0.4308† (paper 0.730 / 0.447). All after
+the last epoch, from the parts' last epochs; the paper's numbers are best epochs, chosen on the test set, as
+NCF's code reports them. The ``pretrained`` stage takes seed 1, not its parts' 0: with theirs it replays their
+negatives and order epoch by epoch, and on ML-1M (the AFCFM split) its last epoch dropped to 0.6861 / 0.4217†
 (``--config.seed=0``).
+† its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Result:   experiments/ncf/RESULTS.md.
 """
 

@@ -31,9 +31,6 @@ PENDING = {
   "text_cnn_mr": "configs/text_cnn_*.py are being edited by another change",
   "text_cnn_trec": "configs/text_cnn_*.py are being edited by another change",
   "text_cnn_sst2": "configs/text_cnn_*.py are being edited by another change",
-  "ml100k_neumf_pretrained": "the NCF docstrings citing pre-trained runs are being rewritten",
-  "ml1m_neumf": "the NCF docstrings citing pre-trained runs are being rewritten",
-  "ncf_ablation": "the NCF docstrings citing pre-trained runs are being rewritten",
 }
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from bigjax import config_base, program, runs, tasks, train
+from bigjax import config_base, program, runs, selection, tasks, train
 from bigjax.data import DataError, default_data_dir, movielens, pipeline
 from bigjax.evals import ranking
 from bigjax.models import ncf, sasrec
@@ -768,23 +768,54 @@ def test_best_step_is_the_earliest_highest_hr_on_the_run_s_own_split(tmp_path):
     runs.best_step(str(tmp_path / "missing"))
 
 
+@pytest.mark.parametrize("data", [{"eval_split": "test"}, {"eval_split": "test2016"},
+                                  {"eval_split": "heldout", "test_split": "heldout"}])
+def test_best_step_refuses_a_run_that_evaluated_a_test_split(tmp_path, data):
+  """Nothing is chosen on a test split (bigjax.selection): a run evaluated on one has no best checkpoint."""
+  (tmp_path / "config.json").write_text(json.dumps({"data": data}))
+  split = data["eval_split"]
+  (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, f"{split}/hr@10": hr}) + "\n"
+                                                  for s, hr in ((10, 0.5), (20, 0.7))))
+  with pytest.raises(selection.SelectionError, match=f"'{split}/hr@10', a metric of the test split '{split}'"):
+    runs.best_step(str(tmp_path))
+
+
+def test_pretrained_checkpoint_best_refuses_parts_evaluated_on_the_test_split(tmp_path):
+  """``task.pretrained_checkpoint='best'`` on parts that evaluated the test split (as NCF's code keeps them, at
+  their best test HR@10) is refused before any checkpoint is read, naming the field, the run and the test split."""
+  for name in ("gmf", "mlp"):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "config.json").write_text(json.dumps({"data": {"eval_split": "test", "test_split": ""}}))
+    (tmp_path / name / "metrics.jsonl").write_text(json.dumps({"step": 16, "test/hr@10": 0.4}) + "\n")
+  config = load_config("ml100k_neumf_pretrained", "smoke")
+  config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "gmf"), str(tmp_path / "mlp")
+  config.task.pretrained_checkpoint = "best"
+  gmf = re.escape(f"config.task.pretrained_gmf={str(tmp_path / 'gmf')!r}")
+  with pytest.raises(train.ConfigError, match=f"{gmf}: .*'test/hr@10', a metric of the test split 'test'; choose on "
+                                              f"a validation split"):
+    runs.load_parts(recommendation.parts(config))
+
+
 @requires_ml100k
 def test_pretrained_neumf_from_the_parts_best_checkpoints(tmp_path):
-  """``task.pretrained_checkpoint='best'``: each part at the step of its best test HR@10, as NCF's code keeps it."""
+  """``task.pretrained_checkpoint='best'``: each part at the step of its best validation HR@10 (the parts are
+  evaluated on the validation split: a best checkpoint is never chosen on test)."""
   part_runs = {}
   for name in ("gmf", "mlp"):
     part = load_config(f"ml100k_{name}", "smoke")
+    part.data.eval_split = "validation"
     part.train.num_steps, part.train.eval_every_steps, part.train.checkpoint_every_steps = 64, 16, 16
     part.train.keep_checkpoints = 4
     train.run(part, tmp_path / name)
     part_runs[name] = tmp_path / name
-  curves = {name: {json.loads(line)["step"]: json.loads(line)["test/hr@10"]
-                   for line in (run / "metrics.jsonl").read_text().splitlines() if "test/hr@10" in line}
+  curves = {name: {json.loads(line)["step"]: json.loads(line)["validation/hr@10"]
+                   for line in (run / "metrics.jsonl").read_text().splitlines() if "validation/hr@10" in line}
             for name, run in part_runs.items()}
   assert all(sorted(curve) == [16, 32, 48, 64] for curve in curves.values()), curves
   best = {name: min(step for step, hr in curve.items() if hr == max(curve.values())) for name, curve in curves.items()}
   assert {name: runs.best_step(str(run)) for name, run in part_runs.items()} == best
   config = load_config("ml100k_neumf_pretrained", "smoke")
+  config.data.eval_split = "validation"
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(part_runs["gmf"]), str(part_runs["mlp"])
   config.task.pretrained_checkpoint = "best"
   model, task, params, gp = assert_neumf_joins(config, part_runs["gmf"], part_runs["mlp"], (best["gmf"], best["mlp"]))
