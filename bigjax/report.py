@@ -741,9 +741,9 @@ def main(argv: list[str] | None = None) -> int:
       markdown = header + render_template(pathlib.Path(args.template), args.out)
     else:
       markdown = build_report(args, argv)
-  except ReportError as error:
+  except ReportError as error:  # bad input (a root, a metric, a directive): one line, exit 2, nothing written
     print(f"error: {error}", file=sys.stderr)
-    return 1
+    return 2
   if args.out:
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text(markdown)

@@ -36,7 +36,7 @@ def test_table_has_one_row_per_run_with_its_command(tmp_path, capsys):
 
 
 def test_no_results_is_an_error(tmp_path, capsys):
-  assert report.main([str(tmp_path)]) == 1
+  assert report.main([str(tmp_path)]) == 2
   assert "no results.json" in capsys.readouterr().err
 
 
@@ -65,7 +65,8 @@ def write_sweep(root, with_sweep_json=True):
     config = {"seed": seed, "optim": {"lr": lr, "name": "adam"}, "model": {"name": "mlp.MLP", "width": width},
               "data": {"data_dir": f"/tmp/data{seed}", "batch_size": 32}}  # data_dir: noise, not swept
     (workdir / "results.json").write_text(json.dumps({
-        "final_metrics": {"test/accuracy": acc, "test/loss": loss, "train/loss": loss + 0.1}, "config": config,
+        "final_metrics": {"validation/accuracy": acc, "validation/loss": loss, "test/accuracy": acc, "test/loss": loss, "train/loss": loss + 0.1},
+        "config": config,
         "seed": seed, "steps": 20, "wall_time_s": wall, "compile_time_s": 1.0, "device_kind": "cpu",
         "device_count": 1, "git_revision": "abc", "command": f"python -m bigjax.main --workdir={workdir}"}))
     curve = [2.0 / (1 + step * lr) + seed for step in (0, 10, 20)]
@@ -107,10 +108,10 @@ def test_seeds_grouped_into_points_with_numpy_mean_and_std(tmp_path, with_sweep_
 
 def test_aggregated_table_marks_the_best_point(tmp_path, capsys):
   truth = write_sweep(tmp_path)
-  assert report.main([str(tmp_path)]) == 0
+  assert report.main([str(tmp_path), "--metrics=validation/accuracy,test/loss"]) == 0
   out = capsys.readouterr().out
   lines = out.splitlines()
-  header = lines.index("| optim.lr | model.width | test/accuracy | test/loss | seeds | wall time |")
+  header = lines.index("| optim.lr | model.width | validation/accuracy | test/loss | seeds | wall time |")
   rows = lines[header + 2:header + 6]
   acc, loss = np.array(truth[(0.1, 64)]["acc"]), np.array(truth[(0.1, 64)]["loss"])
   best_row = (f"| **0.1** | **64** | **{100 * acc.mean():.2f}% ± {100 * acc.std(ddof=1):.2f}%** "
@@ -118,18 +119,23 @@ def test_aggregated_table_marks_the_best_point(tmp_path, capsys):
   assert [r.startswith(best_row) for r in rows] == [False, False, False, True]
   assert rows[0].startswith("| 0.001 | 32 |")
   # A loss is minimised by default; --best-mode max picks the highest loss instead.
-  assert report.main([str(tmp_path), "--best", "test/loss"]) == 0
+  assert report.main([str(tmp_path), "--best", "validation/loss"]) == 0
   assert "| **0.1** | **64** |" in capsys.readouterr().out
-  assert report.main([str(tmp_path), "--best", "test/loss", "--best-mode", "max"]) == 0
+  assert report.main([str(tmp_path), "--best", "validation/loss", "--best-mode", "max"]) == 0
   assert "| **0.001** | **32** |" in capsys.readouterr().out
   # The per-run table follows, one row per run.
   assert sum(line.startswith("| optim.lr=") for line in lines) == 12
+  # Chosen by a test metric (the default), no point is marked: a choice reads a validation split.
+  assert report.main([str(tmp_path)]) == 0
+  out = capsys.readouterr().out
+  assert "no point marked: test/accuracy is a test metric" in out
+  assert "**" not in out[:out.index("| run |")]
 
 
 def test_single_seed_has_no_std(tmp_path, capsys):
   write_run(tmp_path, "a", 0.5, "abc")
   assert report.main([str(tmp_path), "--metrics", "test/accuracy"]) == 0
-  assert "| **50.00% ± –** | **1** | **12 s** |" in capsys.readouterr().out
+  assert "| 50.00% ± – | 1 | 12 s |" in capsys.readouterr().out
 
 
 def test_out_writes_markdown_with_generated_by_line_and_plots(tmp_path, capsys):
@@ -160,10 +166,10 @@ def test_categorical_swept_values_plot(tmp_path):
 
 def test_missing_metric_is_an_error_listing_available_ones(tmp_path, capsys):
   write_sweep(tmp_path)
-  assert report.main([str(tmp_path), "--metrics", "test/accuracy,test/bleu"]) == 1
+  assert report.main([str(tmp_path), "--metrics", "test/accuracy,test/bleu"]) == 2
   err = capsys.readouterr().err
   assert "'test/bleu'" in err and "available: test/accuracy, test/loss, train/loss" in err
-  assert report.main([str(tmp_path), "--plots", str(tmp_path / "p"), "--curve", "train/nope"]) == 1
+  assert report.main([str(tmp_path), "--plots", str(tmp_path / "p"), "--curve", "train/nope"]) == 2
   assert "'train/nope'" in capsys.readouterr().err
 
 
@@ -171,7 +177,7 @@ def test_invalid_results_json_names_the_file(tmp_path, capsys):
   write_run(tmp_path, "a", 0.5, "abc")
   (tmp_path / "b").mkdir()
   (tmp_path / "b" / "results.json").write_text('{"final_metrics": {"test/acc')
-  assert report.main([str(tmp_path)]) == 1
+  assert report.main([str(tmp_path)]) == 2
   assert str(tmp_path / "b" / "results.json") in capsys.readouterr().err
 
 
@@ -218,7 +224,7 @@ def test_template_errors_name_file_line_and_thing(tmp_path, capsys, body, messag
   (tmp_path / "b.json").write_text(json.dumps({"runs": [{"x": 1}]}))
   (tmp_path / "T.md").write_text(body + "\n")
   out = tmp_path / "R.md"
-  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(out)]) == 1
+  assert report.main(["--template", str(tmp_path / "T.md"), "--out", str(out)]) == 2
   assert re.search(message, capsys.readouterr().err)
   assert not out.exists()
 
@@ -255,7 +261,7 @@ def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
   out = capsys.readouterr().out
   assert "mean ± std over seed and data.fold" in out
   mean, std = np.mean(accuracies), np.std(accuracies, ddof=1)
-  assert f"| **{100 * mean:.2f}% ± {100 * std:.2f}%** | **3** |" in out
+  assert f"| {100 * mean:.2f}% ± {100 * std:.2f}% | 3 |" in out  # a test metric marks no point
   (tmp_path.parent / "T.md").write_text(f"MR: {{{{mean {tmp_path.name} test/accuracy}}}}\n")
   assert report.main(["--template", str(tmp_path.parent / "T.md"), "--out", str(tmp_path.parent / "R.md")]) == 0
   assert (tmp_path.parent / "R.md").read_text().splitlines()[1] == f"MR: {100 * mean:.2f}% ± {100 * std:.2f}% (3 runs)"
@@ -284,19 +290,22 @@ def test_template_curve_table_from_metrics_jsonl(tmp_path, capsys):
   # The run started wall_time_s (12.4 s) before its last record (t = 1010).
   assert lines == ["| step | minutes since start | validation/loss |", "|---:|---:|---:|",
                    f"| 20 | {(1004 - 997.6) / 60:.1f} | 2.5000 |", f"| 40 | {12.4 / 60:.1f} | 1.7500 |"]
-  assert render(tmp_path, "{{curve runs/lm test/f1}}\n") == 1
+  assert render(tmp_path, "{{curve runs/lm test/f1}}\n") == 2
   assert "logs no 'test/f1'; it logs: train/loss, validation/loss" in capsys.readouterr().err
 
 
 def test_template_max_of_a_logged_metric(tmp_path, capsys):
-  run_with_metrics(tmp_path, "rec", [{"step": 10, "time": 1.0, "test/hr@10": 0.61},
-                                     {"step": 20, "time": 2.0, "test/hr@10": 0.66},
-                                     {"step": 30, "time": 3.0, "test/hr@10": 0.66},
-                                     {"step": 40, "time": 4.0, "test/hr@10": 0.62}])
-  assert render(tmp_path, "best {{max runs/rec test/hr@10}}, last {{value runs/rec test/accuracy}}\n") == 0
+  run_with_metrics(tmp_path, "rec", [{"step": 10, "time": 1.0, "validation/hr@10": 0.61},
+                                     {"step": 20, "time": 2.0, "validation/hr@10": 0.66},
+                                     {"step": 30, "time": 3.0, "validation/hr@10": 0.66},
+                                     {"step": 40, "time": 4.0, "validation/hr@10": 0.62}])
+  assert render(tmp_path, "best {{max runs/rec validation/hr@10}}, last {{value runs/rec test/accuracy}}\n") == 0
   assert (tmp_path / "R.md").read_text().splitlines()[1] == "best 0.6600 (step 20), last 50.00%"
-  assert render(tmp_path, "{{max runs/rec test/ndcg@10}}\n") == 1
-  assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
+  assert render(tmp_path, "{{max runs/rec validation/ndcg@10}}\n") == 2
+  assert "logs no 'validation/ndcg@10'" in capsys.readouterr().err
+  run_with_metrics(tmp_path, "tested", [{"step": 10, "time": 1.0, "test/hr@10": 0.61}])
+  assert render(tmp_path, "{{max runs/tested test/hr@10}}\n") == 2  # a best epoch read on test is no result
+  assert "test split 'test'" in capsys.readouterr().err
 
 
 def test_template_min_of_a_logged_metric(tmp_path, capsys):
@@ -306,22 +315,22 @@ def test_template_min_of_a_logged_metric(tmp_path, capsys):
                                     {"step": 40, "time": 4.0, "validation/loss": 1.6}])
   assert render(tmp_path, "lowest {{min runs/lm validation/loss}}\n") == 0
   assert (tmp_path / "R.md").read_text().splitlines()[1] == "lowest 1.4000 (step 20)"
-  assert render(tmp_path, "{{min runs/lm validation/bpc}}\n") == 1
+  assert render(tmp_path, "{{min runs/lm validation/bpc}}\n") == 2
   assert "logs no 'validation/bpc'" in capsys.readouterr().err
 
 
 def test_template_mean_over_runs_of_their_best_evaluation(tmp_path, capsys):
   curves = {"seed0": [0.61, 0.66, 0.64], "seed1": [0.70, 0.65, 0.69], "seed2": [0.50, 0.52, 0.58]}
   for name, curve in curves.items():
-    run_with_metrics(tmp_path, f"seeds/{name}", [{"step": 10 * (i + 1), "time": float(i), "test/hr@10": v}
+    run_with_metrics(tmp_path, f"seeds/{name}", [{"step": 10 * (i + 1), "time": float(i), "validation/hr@10": v}
                                                  for i, v in enumerate(curve)])
-  assert render(tmp_path, "{{meanmax runs/seeds test/hr@10}}\n") == 0
+  assert render(tmp_path, "{{meanmax runs/seeds validation/hr@10}}\n") == 0
   best = [max(curve) for curve in curves.values()]  # 0.66, 0.70, 0.58
   assert (tmp_path / "R.md").read_text().splitlines()[1] == \
       f"{np.mean(best):.4f} ± {np.std(best, ddof=1):.4f} (3 runs)"
-  assert render(tmp_path, "{{meanmax runs/seeds test/ndcg@10}}\n") == 1
-  assert "logs no 'test/ndcg@10'" in capsys.readouterr().err
-  assert render(tmp_path, "{{meanmax runs/none test/hr@10}}\n") == 1
+  assert render(tmp_path, "{{meanmax runs/seeds validation/ndcg@10}}\n") == 2
+  assert "logs no 'validation/ndcg@10'" in capsys.readouterr().err
+  assert render(tmp_path, "{{meanmax runs/none validation/hr@10}}\n") == 2
   assert "no results.json under" in capsys.readouterr().err
 
 
@@ -332,7 +341,7 @@ def test_template_value_of_a_logged_metric_at_a_step(tmp_path, capsys):
                                      {"step": 20, "time": 2.1, "test/hr@10": 0.66}])
   assert render(tmp_path, "{{at runs/rec test/hr@10 10}} then {{at runs/rec train/loss 20 .3f}}\n") == 0
   assert (tmp_path / "R.md").read_text().splitlines()[1] == "0.6100 then 0.125"
-  assert render(tmp_path, "{{at runs/rec test/hr@10 15}}\n") == 1
+  assert render(tmp_path, "{{at runs/rec test/hr@10 15}}\n") == 2
   assert "logs 'test/hr@10' at steps 10..20 (2 of them), not at '15'" in capsys.readouterr().err
 
 

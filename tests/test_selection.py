@@ -92,7 +92,7 @@ def test_report_template_refuses_the_best_of_a_test_metric_in_one_line(tmp_path)
                     "{{meanmax runs test/accuracy}}"):
     done = report_template(tmp_path, f"best {directive}\n")
     # A ReportError: the report's usual exit status for an error the user can fix, one line, no traceback.
-    assert done.returncode == 1, (directive, done.returncode, done.stderr)
+    assert done.returncode == 2, (directive, done.returncode, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert "'test/accuracy', a metric of the test split 'test'" in lines[0] and "Traceback" not in done.stderr
