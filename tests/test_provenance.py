@@ -99,7 +99,7 @@ def _marks(how: str, source: str) -> str:
   path = REPO / source
   if how in ("json", "ratio"):
     return report.json_marks(json.loads(path.read_text()))
-  if how == "mean":
+  if how in ("mean", "meanstd"):
     return report.merge_marks(*(report.record_marks(r) for _, r in report.find_results([str(path)])))
   return report.record_marks(json.loads((path / "results.json").read_text()))
 

@@ -61,24 +61,24 @@ RESULTS_ROWS = {
                  # No record of this run is tracked (runs/digits_mlp is not under experiments/): checked against
                  # the config's docstring only, below, until one is.
                  "unrecorded": ["98.89%", "13 s"]},
-  "mnist_seed_cnn": {"quotes": [("final", f"{MNIST}/runs/mnist_seed_cnn", "test/accuracy", "{:.2%}"),
-                                ("final", f"{MNIST}/runs/mnist_seed_cnn", "wall_time_s", "{:.0f} s"),
-                                ("json", f"{MNIST}/bench_seed_cnn.json", "runs.0.raw.wall_time_s", "Keras: {:.0f} s")],
+  "mnist_seed_cnn": {"quotes": [("meanstd", f"{MNIST}/runs/mnist_seed_cnn_seeds", "test/accuracy",
+                                 "{:.2%} ± {:.2%} (3 seeds)"),
+                                ("final", f"{MNIST}/runs/mnist_seed_cnn_seeds/seed0", "wall_time_s", "{:.0f} s (seed 0)")],
                      "other": "10 epochs, batch 32"},
   "mnist_mlp": {"quotes": [("final", f"{MNIST}/runs/mnist_mlp", "test/accuracy", "{:.2%}"),
                            ("final", f"{MNIST}/runs/mnist_mlp", "wall_time_s", "{:.0f} s")],
-                "other": "784-1024-1024-10 0.3"},
+                "other": "784-1024-1024-10 0.3 (1 seed)"},
   "mnist_cnn": {"quotes": [("final", f"{MNIST}/runs/mnist_cnn", "test/accuracy", "{:.2%}"),
                            ("final", f"{MNIST}/runs/mnist_cnn", "wall_time_s", "{:.0f} s")],
-                "other": "2x(2"},
+                "other": "2x(2 (1 seed)"},
   "mnist_vit": {"quotes": [("final", f"{MNIST}/runs/mnist_vit", "test/accuracy", "{:.2%}"),
                            ("final", f"{MNIST}/runs/mnist_vit", "wall_time_s", "{:.0f} s")],
-                "other": "7x7 4 x 128"},
+                "other": "7x7 4 x 128 (1 seed)"},
   "shakespeare_char_gpt:cpu": {
-    "quotes": [("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/loss", "val loss {:.4f}"),
-               ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "wall_time_s", "{:.0f} s"),
-               ("json", f"{CHAR}/bench_char_gpt.json", "runs.0.wall_time_s", "PyTorch: {:.0f} s")],
-    "other": "4 x 128; 1.88 (nanoGPT)"},
+    "quotes": [("meanstd", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds", "validation/loss",
+                "val loss {:.4f} ± {:.4f}"),
+               ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "wall_time_s", "{:.0f} s (seed 0)")],
+    "other": "4 x 128; 1.88 (nanoGPT) (3 seeds)"},
   "shakespeare_char_lstm": {
     "quotes": [("final", f"{CHAR}/runs/shakespeare_char_lstm", "validation/loss", "val loss {:.4f}"),
                ("minutes", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "{:.1f} min")],
@@ -93,22 +93,22 @@ RESULTS_ROWS = {
     "quotes": [("final", f"{TEXT}/runs/text_lstm_sst2", "test/accuracy", "{:.2%} / "),
                ("final", f"{TEXT}/runs/text_transformer_sst2", "test/accuracy", " / {:.2%}")],
     "other": "SST-2"},
-  "ml100k_neumf": {"quotes": [("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/hr@10", "{:.4f} / "),
-                              ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/ndcg@10", " / {:.4f}")],
-                   "other": "8 factors; 0.661 / 0.385 (PyTorch, issue 5)"},
+  "ml100k_neumf": {"quotes": [("meanstd", f"{NCF}/runs/ml100k_neumf_seeds", "test/hr@10", "{:.4f} ± {:.4f} / "),
+                              ("meanstd", f"{NCF}/runs/ml100k_neumf_seeds", "test/ndcg@10", " / {:.4f} ± {:.4f}")],
+                   "other": "8 factors; 0.661 / 0.385 (PyTorch, issue 5) (3 seeds)"},
   "ml100k_mf": {"quotes": [("final", f"{NCF}/runs/ml100k_mf_tuned", "test/hr@10", "{:.4f} / "),
                            ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/ndcg@10", " / {:.4f}"),
                            ("final", f"{NCF}/runs/ml100k_mf_tuned", "config.optim.weight_decay",
                             "weight decay {:.0e}")],
-                "other": "64 factors"},
-  "ml100k_sasrec": {"quotes": [("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/hr@10", "{:.4f} / "),
-                               ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/ndcg@10", " / {:.4f}"),
+                "other": "64 factors (1 seed)"},
+  "ml100k_sasrec": {"quotes": [("meanstd", f"{NCF}/runs/ml100k_sasrec_seeds", "test/hr@10", "{:.4f} ± {:.4f} / "),
+                               ("meanstd", f"{NCF}/runs/ml100k_sasrec_seeds", "test/ndcg@10", " / {:.4f} ± {:.4f}"),
                                ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "config.train.num_epochs",
                                 "{:.0f} epochs chosen on validation")],
-                    "other": "200 items; 0.69 (issue 5: the best ML-100K model)"},
-  "ml1m_neumf": {"quotes": [("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/hr@10", "{:.4f} / "),
-                            ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/ndcg@10", " / {:.4f}")],
-                 "other": "8 factors, ML-1M; 0.688 / 0.410 (He et al. 2017)"},
+                    "other": "200 items; 0.69 (issue 5: the best ML-100K model) (3 seeds)"},
+  "ml1m_neumf": {"quotes": [("meanstd", f"{NCF}/runs/ml1m_ncf_neumf_seeds", "test/hr@10", "{:.4f} ± {:.4f} / "),
+                            ("meanstd", f"{NCF}/runs/ml1m_ncf_neumf_seeds", "test/ndcg@10", " / {:.4f} ± {:.4f}")],
+                 "other": "8 factors, ML-1M; 0.688 / 0.410 (He et al. 2017) (3 seeds)"},
   "ncf_ablation": {"quotes": [("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/hr@10", "{:.4f} / "),
                               ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/ndcg@10", " / {:.4f}")],
                    "other": "64 factors GMF-64 MLP-64 (seed 1), ML-1M; 0.730 / 0.447 (He et al. 2017)"},
@@ -151,7 +151,7 @@ def _record_files(how: str, source: str) -> list[pathlib.Path]:
   path = REPO / source
   if how in ("json", "ratio"):
     return [path]
-  if how == "mean":
+  if how in ("mean", "meanstd"):
     return sorted(path.rglob("results.json"))
   return [path / ("metrics.jsonl" if how == "max" else "results.json")]
 
@@ -173,6 +173,12 @@ def _quote(how: str, source: str, key: str, template: str) -> str:
     values = [json.loads(p.read_text())["final_metrics"][key] for p in _record_files(how, source)]
     assert len(values) >= 2, f"{source}: expected the runs of a cross-validation, found {len(values)}"
     value = sum(values) / len(values)
+  elif how == "meanstd":  # "mean ± sample std" over the runs under the root, as bigjax.report's {{mean}} has it
+    values = [json.loads(p.read_text())["final_metrics"][key] for p in _record_files(how, source)]
+    assert len(values) >= 3, f"{source}: a mean over seeds needs at least 3 runs, found {len(values)}"
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return template.format(mean, std)
   elif how == "max":
     selection.check_selectable(key, f"the quoted best evaluation of {source}")
     value = max(_logged(path, key).values())
@@ -268,11 +274,9 @@ def test_every_record_readme_results_cites_is_tracked_by_git():
 #
 # The main numbers each config's docstring quotes, keyed by config file, as (how, source, key, template) quotes
 # computed by _quote from the same records README.md's Results uses. A config not listed here is not yet checked.
-SEED_CNN_BENCH = f"{MNIST}/bench_seed_cnn.json"
 CONFIG_RESULTS = {
-  "mnist_seed_cnn": [("final", f"{MNIST}/runs/mnist_seed_cnn", "test/accuracy", "{:.2%} test accuracy"),
-                     ("final", f"{MNIST}/runs/mnist_seed_cnn", "wall_time_s", "{:.0f} s on a 2-core CPU"),
-                     ("json", SEED_CNN_BENCH, "runs.0.raw.wall_time_s", "against {:.0f} s for the seed's Keras")],
+  "mnist_seed_cnn": [("meanstd", f"{MNIST}/runs/mnist_seed_cnn_seeds", "test/accuracy", "{:.2%} ± {:.2%} test accuracy"),
+                     ("final", f"{MNIST}/runs/mnist_seed_cnn_seeds/seed0", "wall_time_s", "{:.0f} s for seed 0")],
   "mnist_mlp": [("final", f"{MNIST}/runs/mnist_mlp", "test/accuracy", "{:.2%} test accuracy"),
                 ("final", f"{MNIST}/runs/mnist_mlp", "wall_time_s", "{:.0f} s on a 2-core CPU")],
   "mnist_cnn": [("final", f"{MNIST}/runs/mnist_cnn", "test/accuracy", "{:.2%} test accuracy"),
