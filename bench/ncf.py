@@ -1,29 +1,48 @@
-"""Side by side: NeuMF (He et al. 2017) on MovieLens, epoch time and evaluation time, eager PyTorch vs bigjax.
+"""Side by side: NeuMF (He et al. 2017) on MovieLens, eager PyTorch vs bigjax, on one recipe.
 
-Runs each framework in its own subprocess, one after the other (never two at once, so they don't fight
-over the CPU's threads), with the same data, model, negatives, data order, optimizer and evaluation:
+Each framework runs in its own subprocess, never two at once (they would fight over the CPU's threads), with
+the same data, model, negatives, data order, optimizer and evaluation, the runs interleaved round by round
+(``bench/interleave.py``): torch, bigjax, torch, bigjax, ... ``--repeats`` rounds (at least 3 for a result),
+each run in its own directory, ``WORKDIR/<framework>_r<round>``. A round of one framework is two processes:
 
-  torch   bench/torch_ncf.py --dataset D --epochs N --seed S  (+ the config's model/batch/optimizer fields)
-  bigjax  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=TMP/bigjax_run
+  torch   bench/torch_ncf.py --dataset D --epochs N --seed S --eval-repeats 1 --save-model R/torch_model.pt
+              (+ the config's model/batch/optimizer fields)
+          then  bench/torch_ncf.py ... --time-eval R/torch_model.pt --eval-repeats E   (its evaluation, timed alone)
+  bigjax  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=R/bigjax_run
               --config.train.num_epochs=N [--config.data.full_ranking=False] [--config.seed=S]
-          then  python bench/ncf.py --time-bigjax-eval TMP/bigjax_run   (bigjax's evaluation, timed alone)
+          then  python bench/ncf.py --time-bigjax-eval R/bigjax_run --eval-repeats E   (its evaluation, timed alone)
 
   --dataset ml-1m    -> configs/ml1m_neumf.py      --dataset ml-100k -> configs/ml100k_neumf.py
 
-Epoch time: the mean time of one epoch of training (its negatives, its order, its steps), evaluation and
-(bigjax) XLA compilation left out. torch_ncf times its epochs; bigjax's comes from the run's
-metrics.jsonl: the logged intervals (``perf/steps_per_s``, which ``Progress.restart_clock`` keeps free of
-evaluations) summed, divided by the steps they cover and times the steps of one epoch (bigjax rounds the
-run to whole calls of ``steps_per_call`` steps, so a run of N "epochs" is not exactly N epochs of steps).
-Eval time: the mean time of one evaluation of all users, each scoring its 100 candidates (HR@10 and
-NDCG@10, NCF's leave-one-out protocol, full ranking off in both). bigjax's: a separate process restores the
-trained run (``runs.restore_params``), builds the program as ``train.run`` does (``program.build``,
-AOT-compiled, compile left out), pads the evaluation batches once (``pipeline.eval_batches``) and times
-``--eval-repeats`` evaluations exactly as ``train.run``'s ``evaluate``: ``Program.eval_call`` per batch with
-``host_to_global`` and ``device_get``; torch_ncf evaluates ``--eval-repeats`` times after every epoch.
+Both training runs do the same work: N epochs, one evaluation of every user's 100 candidates after each
+(bigjax: once per epoch, at whole calls of ``steps_per_call`` steps, and at the end), no evaluation repeated;
+bigjax also writes its checkpoint once per epoch (asynchronously), which torch_ncf does not: a cost to bigjax.
 
-  python bench/ncf.py --epochs 20 --json runs/bench_ncf.json     # the bench: ML-1M (a QUIET machine!)
-  python bench/ncf.py --dataset ml-100k --epochs 1               # a short check of the plumbing
+Every statistic is defined once and computed the same way for both (``per_epoch``, ``bench_row``); each is
+reported as the median and min-max over the rounds, and as the per-round ratio bigjax / PyTorch:
+
+  epoch time   the training loop's time with the evaluations (and bigjax's checkpoint waits) left out, per
+               step run, times the steps of one epoch ((1 + negatives) x P positives // batch). Each loop
+               clocks itself: torch_ncf sums its epochs' clocks (drawing the epoch's negatives, permuting,
+               all its steps: its ``train_time_s``); bigjax sums its logged intervals (``perf/steps_per_s``
+               in metrics.jsonl, which ``Progress.restart_clock`` keeps free of evaluations and checkpoint
+               waits; the draw of negatives is inside). bigjax compiles ahead of its loop (outside the
+               clock; its compile time is in the notes and in the wall time); eager torch compiles nothing.
+               Per step, because bigjax rounds a run to whole calls of ``steps_per_call`` steps (N "epochs"
+               are not exactly N epochs of steps).
+  eval time    one evaluation of all users, each scoring its 100 candidates (HR@10 and NDCG@10, NCF's
+               leave-one-out protocol, full ranking off), the trained parameters restored in a process of
+               its own, ``--eval-repeats`` evaluations timed back to back, their mean (loading, building and,
+               for bigjax, the AOT compile left out). bigjax: ``runs.restore_params``, ``program.build``, the
+               evaluation batches padded once and ``Program.eval_call`` per batch with ``host_to_global`` and
+               ``device_get``, as ``train.run``'s ``evaluate``; torch: ``torch_ncf.evaluate``. Each timed
+               evaluation's HR@10 is checked against its training run's last one.
+  wall time    the training process from launch to exit, measured here the same way for both (interpreter
+               start, imports, data, bigjax's compile and checkpoints, the epochs, their evaluations).
+  HR@10, NDCG@10  after the last epoch, from the training run.
+
+  python bench/ncf.py --epochs 3 --workdir runs/bench_ncf --json experiments/ncf/bench_ncf.json  # a QUIET machine
+  python bench/ncf.py --dataset ml-100k --epochs 1 --repeats 1     # a check of the plumbing, not a result
 """
 
 import argparse
@@ -39,32 +58,49 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The other benches' machine, revision and subprocess helpers, shared rather than copied.
 # pylint: disable=wrong-import-position
-from char_gpt import logged_train_time
+import interleave
+from char_gpt import check_workdir, logged_train_time
 from seed_cnn import (REPO_ROOT, _fmt, _jax_versions, bigjax_run_command, finish, git_revision, machine_info,
                       run_and_read, run_logged)
 from bigjax import configs  # char_gpt put the repository on sys.path
 
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("torch", "bigjax")
+BASELINE = "torch"
 CONFIGS = {"ml-1m": "configs/ml1m_neumf.py", "ml-100k": "configs/ml100k_neumf.py"}
 TOP_K = 10
+TIMES = {"epoch_time_s": "epoch_time_vs_torch", "eval_time_s": "eval_time_vs_torch",
+         "wall_time_s": "wall_time_vs_torch"}  # each summarised, and divided by PyTorch's round by round
+STATISTICS = {
+    "epoch_time_s": "training loop time with evaluations (and bigjax's checkpoint waits) left out, per step run, "
+                    "x steps per epoch; each loop's own clock (torch: its epochs' clocks, bigjax: its logged "
+                    "intervals); compilation outside (bigjax compiles ahead of the loop)",
+    "eval_time_s": "mean of --eval-repeats back-to-back evaluations of all users x 100 candidates, the trained "
+                   "parameters restored in a process of their own (torch_ncf.py --time-eval, ncf.py "
+                   "--time-bigjax-eval)",
+    "wall_time_s": "the training process, launch to exit, measured by the bench",
+    "hr": f"HR@{TOP_K} after the last epoch", "ndcg": f"NDCG@{TOP_K} after the last epoch",
+    "spread": "median and min-max over interleaved rounds; ratios bigjax / PyTorch within each round",
+}
 
 
 def parse_args(argv=None):
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--dataset", default="ml-1m", choices=sorted(CONFIGS))
   p.add_argument("--epochs", type=int, default=1, help="training epochs for both (the paper trains 20)")
-  p.add_argument("--seed", type=int, default=0, help="init, negatives and data order of both")
+  p.add_argument("--seed", type=int, default=0, help="init, negatives and data order of both, every round")
+  p.add_argument("--repeats", type=int, default=interleave.MIN_REPEATS,
+                 help=f"interleaved rounds (a result needs >= {interleave.MIN_REPEATS})")
   p.add_argument("--only", default=",".join(FRAMEWORKS), help="comma-separated subset of " + ",".join(FRAMEWORKS))
   p.add_argument("--bigjax-config", default=None, help="config file[:variant] for bigjax.main "
                  f"(default by --dataset: {CONFIGS}); its model, data and optimizer must be torch_ncf's")
   p.add_argument("--bigjax-flag", action="append", default=[], metavar="FLAG",
                  help="extra flag for bigjax.main, e.g. --bigjax-flag=--config.train.steps_per_call=64 (repeatable)")
   p.add_argument("--eval-repeats", type=int, default=3,
-                 help="evaluations timed: bigjax's of the trained run, torch's after every epoch")
+                 help="evaluations timed back to back on each run's trained parameters")
   p.add_argument("--torch-threads", type=int, default=None, help="torch threads (default: CPU cores available)")
   p.add_argument("--workdir", default=None, help="where runs write (default: a new temp dir, kept)")
-  p.add_argument("--json", metavar="OUT", help="write machine info, runs and table as JSON")
+  p.add_argument("--json", metavar="OUT", help="write machine info, runs, summary and table as JSON")
   p.add_argument("--time-bigjax-eval", metavar="RUN_DIR", default=None,
                  help="(used by the bench itself) time bigjax's evaluation of the trained run in RUN_DIR, "
                       "write its JSON to --json and exit")
@@ -73,8 +109,8 @@ def parse_args(argv=None):
   unknown = sorted(set(args.only) - set(FRAMEWORKS))
   if unknown:
     p.error(f"--only: unknown framework(s) {unknown}; choose from {list(FRAMEWORKS)}")
-  if args.epochs < 1 or args.eval_repeats < 1:
-    p.error("--epochs and --eval-repeats must be >= 1")
+  if args.epochs < 1 or args.eval_repeats < 1 or args.repeats < 1:
+    p.error("--epochs, --eval-repeats and --repeats must be >= 1")
   args.bigjax_config = args.bigjax_config or CONFIGS[args.dataset]
   return args
 
@@ -198,124 +234,154 @@ def _steps_per_epoch(metrics_jsonl: str) -> int | None:
   return round(records[-1]["step"] / records[-1]["train/epoch"]) if records else None
 
 
+def per_epoch(train_loop_s: float | None, steps: int | None, steps_per_epoch: int | None) -> dict:
+  """The epoch time and training rate of one run, the same arithmetic for every framework: ``train_loop_s``
+  (its training loop's time, evaluations left out) per step run, times the steps of one epoch."""
+  if not (train_loop_s and steps and steps_per_epoch):
+    return {"epoch_time_s": None, "steps_per_s": None}
+  return {"epoch_time_s": train_loop_s / steps * steps_per_epoch, "steps_per_s": steps / train_loop_s}
+
+
+def train_command(name: str, args, the_plan: dict, workdir: str) -> tuple[list[str] | None, str]:
+  """``(command, the JSON it writes)`` of one framework's training run in ``workdir``: N epochs, one
+  evaluation after each (``--eval-repeats 1`` for torch_ncf: the repeats are timed in their own process)."""
+  if name == "torch":
+    cmd = [sys.executable, os.path.join(BENCH_DIR, "torch_ncf.py"), *the_plan["torch_flags"], "--epochs",
+           str(args.epochs), "--seed", str(args.seed), "--eval-repeats", "1",
+           "--save-model", os.path.join(workdir, "torch_model.pt"), "--json", os.path.join(workdir, "torch.json")]
+    return cmd + (["--threads", str(args.torch_threads)] if args.torch_threads else []), cmd[-1]
+  return bigjax_run_command(workdir, args.bigjax_config, [*the_plan["bigjax_overrides"], *args.bigjax_flag])
+
+
+def eval_command(name: str, args, the_plan: dict, workdir: str, trained: str) -> tuple[list[str], str]:
+  """``(command, the JSON it writes)`` that times ``--eval-repeats`` evaluations of the ``trained`` parameters
+  (torch: the saved state_dict; bigjax: the run directory) in a process of its own."""
+  out_json = os.path.join(workdir, f"{name}_eval.json")
+  if name == "torch":
+    cmd = [sys.executable, os.path.join(BENCH_DIR, "torch_ncf.py"), *the_plan["torch_flags"], "--seed",
+           str(args.seed), "--time-eval", trained, "--eval-repeats", str(args.eval_repeats), "--json", out_json]
+    return cmd + (["--threads", str(args.torch_threads)] if args.torch_threads else []), out_json
+  return ([sys.executable, os.path.abspath(__file__), "--time-bigjax-eval", trained,
+           "--eval-repeats", str(args.eval_repeats), "--json", out_json], out_json)
+
+
 def bench_row(name: str, args, the_plan: dict, workdir: str) -> dict:
-  """Runs one framework; returns its normalised row (status 'ok', 'missing' or 'failed')."""
-  row = {"framework": name, "epochs": args.epochs}
+  """Runs one framework once in ``workdir`` (its training, then its timed evaluation); returns its row (status
+  'ok', 'missing' or 'failed') with the statistics of ``STATISTICS``, each computed as for every framework."""
+  row = {"epochs": args.epochs}
   reason = missing_reason(name, args)
   if reason:
     print(f"\n[{name}] skipped: {reason}", flush=True)
     return dict(row, status="missing", error=reason)
-
-  if name == "torch":
-    out_json = os.path.join(workdir, "torch.json")
-    cmd = [sys.executable, os.path.join(BENCH_DIR, "torch_ncf.py"), *the_plan["torch_flags"], "--epochs",
-           str(args.epochs), "--seed", str(args.seed), "--eval-repeats", str(args.eval_repeats), "--json", out_json]
-    if args.torch_threads:
-      cmd += ["--threads", str(args.torch_threads)]
-  else:
-    cmd, out_json = bigjax_run_command(workdir, args.bigjax_config, [*the_plan["bigjax_overrides"], *args.bigjax_flag])
-
+  os.makedirs(workdir, exist_ok=True)
+  cmd, out_json = train_command(name, args, the_plan, workdir)
   row = run_and_read(row, name, cmd, out_json, workdir)
   if row["status"] != "ok":
     return row
   raw = row["raw"]
+  row["wall_time_s"] = row["process_time_s"]  # one statistic for all: measured here, launch to exit
 
   if name == "torch":
-    row.update(epoch_time_s=raw["epoch_time_s"], eval_time_s=raw["eval_time_s"], steps_per_s=raw["steps_per_s"],
-               steps_per_epoch=raw["steps_per_epoch"], steps=raw["steps"], wall_time_s=raw["wall_time_s"],
-               hr=raw[f"hr@{TOP_K}"], ndcg=raw[f"ndcg@{TOP_K}"], dataset=raw["dataset"],
-               num_params=raw["num_params"], versions={**raw["versions"], "threads": raw["threads"]["intra_op"]})
-    return row
+    trained = os.path.join(workdir, "torch_model.pt")
+    train_loop_s, steps, steps_per_epoch = raw["train_time_s"], raw["steps"], raw["steps_per_epoch"]
+    row.update(hr=raw[f"hr@{TOP_K}"], ndcg=raw[f"ndcg@{TOP_K}"], num_params=raw["num_params"],
+               versions={**raw["versions"], "threads": raw["threads"]["intra_op"]})
+  else:
+    trained = os.path.dirname(out_json)
+    metrics_jsonl = os.path.join(trained, "metrics.jsonl")
+    train_loop_s, _, covered = logged_train_time(metrics_jsonl)
+    steps, steps_per_epoch = raw.get("steps"), _steps_per_epoch(metrics_jsonl)
+    if covered != steps:
+      train_loop_s = None  # a resumed or cut-short log
+    final = raw.get("final_metrics", {})
+    split = raw.get("config", {}).get("data", {}).get("eval_split", "test")
+    row.update(hr=final.get(f"{split}/hr@{TOP_K}"), ndcg=final.get(f"{split}/ndcg@{TOP_K}"),
+               num_params=raw.get("num_params"), compile_time_s=raw.get("compile_time_s"),
+               device_kind=raw.get("device_kind"),
+               versions={"bigjax": raw.get("git_revision", "?"), **_jax_versions()})
+  row.update(steps=steps, steps_per_epoch=steps_per_epoch, train_loop_s=train_loop_s,
+             **per_epoch(train_loop_s, steps, steps_per_epoch))
+  return time_eval(row, name, *eval_command(name, args, the_plan, workdir, trained), workdir)
 
-  run_dir = os.path.dirname(out_json)
-  metrics_jsonl = os.path.join(run_dir, "metrics.jsonl")
-  train_s, median_rate, covered = logged_train_time(metrics_jsonl)
-  if covered != raw.get("steps"):
-    train_s = None  # a resumed or cut-short log
-  steps_per_epoch = _steps_per_epoch(metrics_jsonl)
-  final = raw.get("final_metrics", {})
-  split = raw.get("config", {}).get("data", {}).get("eval_split", "test")
-  row.update(steps=raw.get("steps"), steps_per_epoch=steps_per_epoch, train_time_s=train_s,
-             epoch_time_s=train_s / covered * steps_per_epoch if train_s and steps_per_epoch else None,
-             steps_per_s=covered / train_s if train_s else None,
-             median_logged_steps_per_s=median_rate, loop_steps_per_s=raw.get("train_steps_per_s"),
-             wall_time_s=raw.get("wall_time_s"), compile_time_s=raw.get("compile_time_s"),
-             hr=final.get(f"{split}/hr@{TOP_K}"), ndcg=final.get(f"{split}/ndcg@{TOP_K}"),
-             num_params=raw.get("num_params"), device_kind=raw.get("device_kind"),
-             versions={"bigjax": raw.get("git_revision", "?"), **_jax_versions()})
 
-  eval_json = os.path.join(workdir, "bigjax_eval.json")
-  eval_cmd = [sys.executable, os.path.abspath(__file__), "--time-bigjax-eval", run_dir,
-              "--eval-repeats", str(args.eval_repeats), "--json", eval_json]
-  eval_log = os.path.join(workdir, "bigjax_eval.log")
-  rc, tail, _ = run_logged("bigjax eval", eval_cmd, eval_log)
-  row.update(eval_command=eval_cmd, eval_log=eval_log)
+def time_eval(row: dict, name: str, cmd: list[str], eval_json: str, workdir: str) -> dict:
+  """Runs the evaluation-timing command and adds its ``eval_time_s`` (and its raw JSON) to ``row``; the timed
+  evaluation must score as the training run's last one did."""
+  log = os.path.join(workdir, f"{name}_eval.log")
+  rc, tail, _ = run_logged(f"{name} eval", cmd, log)
+  row.update(eval_command=cmd, eval_log=log)
   if rc != 0 or not os.path.exists(eval_json):
-    why = (f"exit code {rc}" if rc != 0 else f"no {eval_json}") + f"; see {eval_log}"
+    why = (f"exit code {rc}" if rc != 0 else f"no {eval_json}") + f"; see {log}"
     return dict(row, status="failed", error=f"timing the evaluation: {why}", output_tail=tail[-10:])
   with open(eval_json) as f:
     row["eval_raw"] = json.load(f)
   row["eval_time_s"] = row["eval_raw"]["eval_time_s"]
-  # The restored parameters must score as the run's own final evaluation did.
   timed_hr = row["eval_raw"]["metrics"].get(f"hr@{TOP_K}")
-  if row["hr"] is not None and timed_hr is not None and abs(timed_hr - row["hr"]) > 1e-6:
-    row["warning"] = f"the timed evaluation gave HR@{TOP_K} {timed_hr:.6f}, the run's final one {row['hr']:.6f}"
+  if row.get("hr") is not None and timed_hr is not None and abs(timed_hr - row["hr"]) > 1e-6:
+    row["warning"] = f"the timed evaluation gave HR@{TOP_K} {timed_hr:.6f}, the run's last one {row['hr']:.6f}"
   return row
 
 
-# --- the table ------------------------------------------------------------------------------------
+# --- the summary and the table -------------------------------------------------------------------
+
+def summary(rows: list[dict]) -> dict:
+  """Every statistic's median and min-max per framework, and the time ratios to PyTorch within each round."""
+  out = {key: interleave.summarise(rows, key) for key in (*TIMES, "hr", "ndcg", "compile_time_s")}
+  for key, ratio_key in TIMES.items():
+    out[ratio_key] = interleave.ratios_per_round(rows, key, BASELINE)
+  return out
+
 
 def markdown_table(rows: list[dict], info: dict) -> str:
-  torch_row = next((r for r in rows if r["framework"] == "torch" and r["status"] == "ok"), {})
-
-  def ratio(r, key):
-    return f"{r[key] / torch_row[key]:.2f}x" if r.get(key) and torch_row.get(key) else "—"
-
-  lines = [f"| framework | epochs | steps/epoch | epoch time (s) | eval time (s) | train steps/s | HR@{TOP_K} | "
-           f"NDCG@{TOP_K} | epoch time vs torch | eval time vs torch |",
+  """One row per framework: median (min-max) over its runs of epoch time, eval time and wall time, each with
+  its per-round ratio to PyTorch, and HR@10 / NDCG@10; failures, warnings and versions listed below."""
+  s = summary(rows)
+  spread = interleave.fmt_spread
+  lines = [f"| framework | runs | epoch time, s | vs PyTorch (same round) | eval time, s | vs PyTorch (same round) | "
+           f"wall time, s | vs PyTorch (same round) | HR@{TOP_K} | NDCG@{TOP_K} |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-  notes = []
-  for r in rows:
-    if r["status"] == "missing" or "raw" not in r:
-      lines.append(f"| {r['framework']} | {r['epochs']} | — | — | — | — | — | — | {r['status']} | {r['status']} |")
-      notes.append(f"- {r['framework']}: {r['status']}: {r['error']}")
-      continue
-    lines.append(f"| {r['framework']} | {r['epochs']} | {_fmt(r.get('steps_per_epoch'), 'd')} | "
-                 f"{_fmt(r.get('epoch_time_s'), '.2f')} | {_fmt(r.get('eval_time_s'), '.3f')} | "
-                 f"{_fmt(r.get('steps_per_s'), '.0f')} | {_fmt(r.get('hr'), '.4f')} | {_fmt(r.get('ndcg'), '.4f')} | "
-                 f"{ratio(r, 'epoch_time_s')} | {ratio(r, 'eval_time_s')} |")
-    extra = ""
-    if r["framework"] == "bigjax":
-      extra = (f"; {r.get('steps')} steps run, compile {_fmt(r.get('compile_time_s'), '.1f')} s, "
-               f"wall time {_fmt(r.get('wall_time_s'), '.1f')} s")
-    else:
-      extra = f"; wall time {_fmt(r.get('wall_time_s'), '.1f')} s"
-    notes.append(f"- {r['framework']}: " + ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items()) + extra)
-    steps, per_epoch = r.get("steps"), r.get("steps_per_epoch")
-    if r["framework"] == "bigjax" and steps and per_epoch and steps != r["epochs"] * per_epoch:
-      over = steps > r["epochs"] * per_epoch
-      notes.append(f"- bigjax: ran {steps} steps (whole calls of {info['steps_per_call']}) for {r['epochs']} x "
-                   f"{per_epoch}; its epoch time is per step x {per_epoch}"
-                   + ("; the steps past the last epoch also drew the next epoch's negatives inside the timed "
-                      "intervals (under a second on ML-1M)" if over else ""))
-    if r["status"] != "ok":
-      notes.append(f"- {r['framework']}: {r['status']}: {r['error']}")
-    if r.get("warning"):
-      notes.append(f"- {r['framework']}: warning: {r['warning']}")
+  notes, versions = [], {}
+  for name in dict.fromkeys(r["framework"] for r in rows):
+    mine = [r for r in rows if r["framework"] == name]
+    ok = [r for r in mine if r["status"] == "ok"]
+    cells = []
+    for key, ratio_key in TIMES.items():
+      cells += [spread(s[key].get(name), ".3f" if key == "eval_time_s" else ".2f"),
+                spread(s[ratio_key].get(name), ".2f", suffix="x")]
+    lines.append(f"| {name} | {len(ok)} of {len(mine)} | " + " | ".join(cells) + " | "
+                 f"{spread(s['hr'].get(name), '.4f')} | {spread(s['ndcg'].get(name), '.4f')} |")
+    for r in mine:
+      if r["status"] != "ok":
+        notes.append(f"- {name}, round {r['round']}: {r['status']}: {r['error']}")
+      if r.get("warning"):
+        notes.append(f"- {name}, round {r['round']}: warning: {r['warning']}")
+      versions.setdefault(name, r.get("versions"))
+    if ok:
+      steps, per = ok[0].get("steps"), ok[0].get("steps_per_epoch")
+      note = f"- {name}: {_fmt(steps, 'd')} steps run, {_fmt(per, 'd')} per epoch"
+      if name == "bigjax":
+        note += (f" (whole calls of {info['steps_per_call']} steps: its epoch time is per step x {_fmt(per, 'd')});"
+                 f" XLA compile {spread(s['compile_time_s'].get(name), '.1f')} s, outside its epoch time, inside "
+                 f"its wall time")
+      notes.append(note)
+  notes += [f"- {name}: " + ", ".join(f"{k} {v}" for k, v in v_.items()) for name, v_ in versions.items() if v_]
   m = info["machine"]
   header = (f"Machine: {m['cpu_model']}, {m['cpus_usable']} cores usable ({m['cpu_count']} present); "
-            f"git {info['git_revision']}; {info['date']}")
+            f"git {info['git_revision']}; {info['date']}; {info['repeats']} interleaved rounds; "
+            f"median (min-max) over the rounds, ratios bigjax / PyTorch within a round")
   setup = (f"NeuMF on {info['dataset']} ({info['source']} source): factors {info['factors']}, MLP "
            f"{'-'.join(map(str, info['layers']))}, {info['num_negatives']} negatives per positive, batch "
-           f"{info['batch_size']}, Adam lr {info['lr']}; evaluation: all users x 100 candidates in batches of "
-           f"{info['eval_batch_size']}, mean of {info['eval_repeats']} timed evaluation(s) (torch: per epoch).")
+           f"{info['batch_size']}, Adam lr {info['lr']}, {info['epochs']} epoch(s), one evaluation after each; "
+           f"evaluation: all users x 100 candidates in batches of {info['eval_batch_size']}.")
   definitions = [
-      "- epoch time: one epoch of training (negatives, order, steps), evaluation and compilation left out; "
-      "bigjax: its logged training intervals (metrics.jsonl) per step x steps per epoch.",
-      f"- eval time: one evaluation of every user's 100 candidates with HR@{TOP_K}/NDCG@{TOP_K} (full ranking "
-      "off); bigjax: the trained run restored in a separate process, its AOT-compiled eval_call timed as "
-      "train.run calls it.",
-      "- train steps/s: steps / time in epochs as above; HR/NDCG: after the last epoch.",
+      "- epoch time: the training loop's time with evaluations (and bigjax's checkpoint waits) left out, per step "
+      "run, x steps per epoch; each loop's own clock (torch: its epochs', negatives and permutation included; "
+      "bigjax: its logged intervals, metrics.jsonl); compilation outside it (bigjax compiles ahead of the loop).",
+      f"- eval time: mean of {info['eval_repeats']} back-to-back evaluations of every user's 100 candidates "
+      f"(HR@{TOP_K}/NDCG@{TOP_K}, full ranking off), the trained parameters restored in a process of their own.",
+      "- wall time: the training process from launch to exit, measured by the bench for both (imports, data, "
+      "bigjax's compile and per-epoch checkpoints, the epochs and their evaluations).",
+      f"- HR@{TOP_K}, NDCG@{TOP_K}: after the last epoch.",
   ]
   return "\n".join([header, "", setup, "", *lines, "", *definitions, *notes])
 
@@ -330,14 +396,19 @@ def main(argv=None):
     return
   the_plan = plan(args)
   workdir = args.workdir or tempfile.mkdtemp(prefix="ncf_bench_")
+  problem = check_workdir(workdir, args.only, args.repeats)
+  if problem:
+    raise SystemExit(problem)
   os.makedirs(workdir, exist_ok=True)
   info = {"machine": machine_info(), "git_revision": git_revision(),
           "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-          "bigjax_config": args.bigjax_config, "epochs": args.epochs, "seed": args.seed,
-          "eval_repeats": args.eval_repeats, "workdir": workdir, **the_plan}
-  print(f"NeuMF bench: {the_plan['dataset']}, {args.epochs} epoch(s), runs in {workdir}", flush=True)
-
-  rows = [bench_row(name, args, the_plan, workdir) for name in FRAMEWORKS if name in args.only]
+          "bigjax_config": args.bigjax_config, "epochs": args.epochs, "seed": args.seed, "repeats": args.repeats,
+          "eval_repeats": args.eval_repeats, "statistics": STATISTICS, "workdir": workdir, **the_plan}
+  print(f"NeuMF bench: {the_plan['dataset']}, {args.epochs} epoch(s), {args.repeats} rounds of "
+        f"{', '.join(args.only)}, runs in {workdir}", flush=True)
+  rows = interleave.run_interleaved(
+      args.only, args.repeats, lambda name, r: bench_row(name, args, the_plan, os.path.join(workdir, f"{name}_r{r}")))
+  info["summary"] = summary(rows)
   sys.exit(finish(rows, markdown_table(rows, info), info, args.json))
 
 

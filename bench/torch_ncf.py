@@ -21,6 +21,9 @@ of ``--eval-batch-size`` users, users ``[b, 1]`` against items ``[b, 100]``: eac
 once and broadcast, the first MLP layer applied as ``p @ W_user + q @ W_item + bias`` (the same Linear, split,
 as bigjax's ``ncf.MLPTower`` does); training, where both are ``[256]``, concatenates; HR@10 and NDCG@10 as expected values under random tie-breaking
 (``bigjax/evals/ranking.py``). After every epoch, ``--eval-repeats`` times (the metrics are the first's).
+``--save-model PATH`` keeps the trained ``state_dict``; ``--time-eval PATH`` trains nothing: it loads the data
+and that ``state_dict`` and times ``--eval-repeats`` evaluations back to back (as ``bench/ncf.py
+--time-bigjax-eval`` times bigjax's, each in a process of its own).
 
 torch.set_num_threads(number of CPU cores this process may use).
 
@@ -33,6 +36,8 @@ Measures:
 
   python bench/torch_ncf.py --dataset ml-100k --epochs 1 --json /tmp/torch_ncf.json
   python bench/torch_ncf.py --epochs 20                       # ML-1M, the paper's 20 epochs
+  python bench/torch_ncf.py --dataset ml-100k --save-model /tmp/m.pt && \
+    python bench/torch_ncf.py --dataset ml-100k --time-eval /tmp/m.pt --eval-repeats 3   # evaluation alone
 """
 
 import argparse
@@ -77,6 +82,9 @@ def parse_args(argv=None):
   p.add_argument("--top-k", type=int, default=10)
   p.add_argument("--threads", type=int, default=None, help="torch threads (default: CPU cores available)")
   p.add_argument("--json", metavar="OUT", help="write the results as JSON to this path")
+  p.add_argument("--save-model", metavar="PATH", default=None, help="after training, torch.save the state_dict here")
+  p.add_argument("--time-eval", metavar="PATH", default=None,
+                 help="train nothing: load this state_dict (--save-model's) and time --eval-repeats evaluations")
   args = p.parse_args(argv)
   args.layers = tuple(int(w) for w in args.layers.split(","))
   args.betas = tuple(float(b) for b in args.betas.split(","))
@@ -168,6 +176,27 @@ def evaluate(torch, model, users, candidates, batch_size: int, k: int) -> dict[s
   return {f"hr@{k}": hr / len(users), f"ndcg@{k}": ndcg / len(users)}
 
 
+def time_eval(torch, args, interactions, t0: float) -> dict:
+  """``--time-eval``: the trained ``state_dict`` loaded, ``--eval-repeats`` evaluations of all users timed back to
+  back (the first's metrics reported); ``t0`` is when loading the data began."""
+  users = torch.arange(interactions.num_users, dtype=torch.int64)
+  candidates = torch.from_numpy(interactions.test_candidates(args.eval_negatives_seed).astype(np.int64))
+  model = build_model(torch, interactions.num_users, interactions.num_items, args.factors, args.layers)
+  model.load_state_dict(torch.load(args.time_eval))
+  setup_s = time.perf_counter() - t0
+  times, metrics = [], None
+  for _ in range(args.eval_repeats):
+    start = time.perf_counter()
+    result = evaluate(torch, model, users, candidates, args.eval_batch_size, args.top_k)
+    times.append(time.perf_counter() - start)
+    metrics = metrics or result
+  return {"framework": "torch", "eval_time_s": sum(times) / len(times), "eval_times_s": times,
+          "evaluations": len(times), "metrics": metrics, "users": interactions.num_users,
+          "eval_batch_size": args.eval_batch_size, "full_ranking": False, "setup_time_s": setup_s,
+          "model": args.time_eval, "threads": {"intra_op": torch.get_num_threads()},
+          "versions": {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__}}
+
+
 def main(argv=None):
   args = parse_args(argv)
   torch, threads = setup_torch("torch_ncf", args.threads, args.seed)
@@ -176,6 +205,9 @@ def main(argv=None):
   t0 = time.perf_counter()
   root = data_root(args.data_dir)
   interactions = movielens.read(args.dataset, args.source, root, args.ties)
+  if args.time_eval:
+    write_results(time_eval(torch, args, interactions, t0), args.json, ("eval_times_s",))
+    return
   p, n = len(interactions.train_items), args.num_negatives
   epoch_items = movielens.EpochItems(interactions, n, pairs=False)
   users_all = np.tile(interactions.train_users, 1 + n).astype(np.int64)
@@ -230,6 +262,8 @@ def main(argv=None):
           f"epoch {record['epoch_time_s']:.2f}s ({steps_per_epoch / record['step_time_s']:.0f} steps/s)  "
           f"eval {record['eval_time_s']:.3f}s", flush=True)
   wall = time.perf_counter() - t0
+  if args.save_model:
+    torch.save(model.state_dict(), args.save_model)
 
   step_time = sum(e["step_time_s"] for e in epochs)
   results = {
