@@ -5,8 +5,10 @@ Result:   98.66% test accuracy† after 20 epochs (seed 0); 519 s on a 2-core CP
           jobs†, jax 0.10.2. Record: experiments/mnist/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (20 steps, for tests).
-Sweep:    python -m bigjax.sweep --config=configs/mnist_mlp.py --workdir=runs/mnist_mlp_sweep --parallel=2
-          (adam / SGD-momentum, 3 learning rates each, seeds 0-2: 18 runs; see get_sweep).
+Sweep:    python -m bigjax.sweep --config=configs/mnist_mlp.py --workdir=runs/mnist_mlp_sweep_val \
+              --config.data.eval_split=validation
+          (adam / SGD-momentum, 3 learning rates each, seeds 0-2: 18 runs; see get_sweep; on the validation
+          split, the last 10,000 training images, since a sweep chooses).
 """
 
 from bigjax import configs
