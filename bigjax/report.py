@@ -25,7 +25,8 @@ Two directives, with paths relative to the template's folder:
       metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time)
   {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
   {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
-      best epoch's hit ratio, the number NCF's code reports), from its metrics.jsonl
+      best validation epoch's hit ratio), from its metrics.jsonl; a test metric is refused (a best epoch read
+      on test is a choice on test: bigjax.selection), as by {{min}} and {{meanmax}}
   {{min RUN METRIC}}   inline: "value (step S)", the smallest METRIC the run logged at any evaluation (e.g. the
       lowest validation loss, the number nanoGPT reports for a run it checkpoints at its best evaluation)
   {{meanmax ROOT METRIC}}   inline: "mean ± std (n runs)" over every run under ROOT of that largest METRIC

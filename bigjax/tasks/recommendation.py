@@ -32,8 +32,8 @@ collapsed GMF-64 on ML-1M to chance (experiments/ncf/RESULTS.md).
 MLP run (He et al. 2017, Sec. 3.4.1), joined with weight ``task.pretrained_alpha``. ``task.pretrained_checkpoint``
 picks each run's checkpoint: ``latest``, or ``best``, the one at the step of its best logged ``hr@K`` (the first
 ``task.top_k``) on its own evaluation split. NCF's code keeps that one (it saves a part's weights whenever its test
-HR@10 improves), so ``best`` on parts evaluated on the test split selects on the test set, as the paper does; on
-parts evaluated on the validation split it does not. The part runs must keep that checkpoint
+HR@10 improves), a choice on the test set; here ``best`` reads parts evaluated on a validation split only, and a
+part run evaluated on a test split is refused (``bigjax.selection``). The part runs must keep that checkpoint
 (``config.train.keep_checkpoints`` at least their number of checkpoints).
 """
 
