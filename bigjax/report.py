@@ -23,6 +23,9 @@ Two directives, with paths relative to the template's folder:
       report of those roots (the same flags as the command line), tables and plot links
   {{curve RUN METRIC}}   on a line of its own: a table of METRIC at each step it was logged (from the run's
       metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time)
+  {{curves ROOT METRIC}}   on a line of its own: METRIC at every step all runs under ROOT logged it (folds or
+      seeds of one setting), one column per run and their mean ± std, the best mean in bold: a number of epochs
+      chosen on validation curves (a test metric is refused)
   {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
   {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
       best validation epoch's hit ratio), from its metrics.jsonl; a test metric is refused (a best epoch read
@@ -568,6 +571,30 @@ def curve_table(workdir: pathlib.Path, metric: str) -> str:
   return "\n".join(lines)
 
 
+def curves_table(root: pathlib.Path, metric: str, mode: str | None = None) -> str:
+  """``| step | <run> ... | mean ± std |``: ``metric`` at every step all runs under ``root`` logged it (the folds or
+  seeds of one setting), the step with the best mean in bold, as the choice of a number of steps or epochs made
+  on those curves. A test metric is refused (``bigjax.selection``)."""
+  _selectable(metric, f"the best step over the runs under {root}")
+  runs = _runs_under(root)
+  curves = {workdir: logged_curve(workdir, metric) for workdir, _ in runs}
+  steps = sorted(set.intersection(*(set(c) for c in curves.values())))
+  if not steps:
+    raise ReportError(f"the runs under {root} log {metric!r} at no common step")
+  means = {step: float(np.mean([c[step] for c in curves.values()])) for step in steps}
+  best = (max if (mode or default_best_mode(metric)) == "max" else min)(steps, key=lambda step: means[step])
+  marks = merge_marks(*(record_marks(r) for _, r in runs))
+  names = [os.path.relpath(workdir, root) for workdir, _ in runs]
+  lines = [f"| step | {' | '.join(names)} | mean ± std |", "|---:|" + "---:|" * (len(names) + 1)]
+  for step in steps:
+    values = [c[step] for c in curves.values()]
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    mean = f"{_format_metric(metric, means[step])} ± {_format_metric(metric, std)}{marks}"
+    lines.append(f"| {step} | " + " | ".join(_format_metric(metric, v) for v in values) + " | "
+                 + (f"**{mean}**" if step == best else mean) + " |")
+  return "\n".join(lines)
+
+
 def logged_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
   """``read_curve``, or a ReportError naming what the run does log when it never logged ``metric``."""
   values = read_curve(workdir, metric)
@@ -655,6 +682,16 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       args.plots = str(base / args.plots) if args.plots else None
       args.out = out
       rendered.append(build_report(args, None, used).rstrip("\n"))
+      continue
+    if whole and whole.group(1).split()[:1] == ["curves"]:
+      words = shlex.split(whole.group(1))
+      if len(words) != 3:
+        raise ReportError(f"{where}: expected {{{{curves ROOT METRIC}}}}, got {line.strip()!r}")
+      try:
+        rendered.append(curves_table(base / words[1], words[2]))
+        used.update(merge_marks(*(record_marks(r) for _, r in _runs_under(base / words[1]))))
+      except ReportError as error:
+        raise ReportError(f"{where}: {error}")
       continue
     if whole and whole.group(1).split()[:1] == ["curve"]:
       words = shlex.split(whole.group(1))

@@ -444,3 +444,21 @@ def test_weight_decay_with_zero_gets_a_symlog_axis_that_keeps_zero(tmp_path):
   # In display space 0 sits one decade to the left of 1e-6, as 1e-6 does of 1e-5: none crowds another.
   x = axes.transData.transform(np.column_stack([decays, np.zeros(4)]))[:, 0]
   np.testing.assert_allclose(np.diff(x), np.diff(x)[0], rtol=1e-6)
+
+
+def test_template_curves_over_folds_choose_a_step_on_validation(tmp_path, capsys):
+  curves = {"fold0": [0.70, 0.77, 0.74], "fold1": [0.72, 0.75, 0.76], "fold2": [0.69, 0.78, 0.73]}
+  for name, curve in curves.items():
+    run_with_metrics(tmp_path, f"folds/{name}", [{"step": 10 * (i + 1), "time": float(i), "validation/accuracy": v}
+                                                 for i, v in enumerate(curve)])
+  assert render(tmp_path, "{{curves runs/folds validation/accuracy}}\n") == 0
+  lines = (tmp_path / "R.md").read_text().splitlines()[1:]
+  assert lines[0] == "| step | fold0 | fold1 | fold2 | mean ± std |"
+  by_step = np.array(list(curves.values())).T  # [step, fold]
+  for row, values in zip(lines[2:5], by_step):
+    mean = f"{100 * values.mean():.2f}% ± {100 * values.std(ddof=1):.2f}%"
+    assert row.endswith(f"| **{mean}** |" if values.mean() == by_step.mean(axis=1).max() else f"| {mean} |"), row
+  assert lines[3].startswith("| 20 | 77.00% | 75.00% | 78.00% | **")  # the best mean, 76.67%, at step 20
+  run_with_metrics(tmp_path, "tested/a", [{"step": 10, "time": 0.0, "test/accuracy": 0.7}])
+  assert render(tmp_path, "{{curves runs/tested test/accuracy}}\n") == 2
+  assert "test split 'test'" in capsys.readouterr().err
