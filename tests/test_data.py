@@ -239,8 +239,8 @@ def test_digits_split():
 def test_unknown_name_or_split_lists_valid_ones():
   with pytest.raises(ValueError, match="digits, mnist, fashion_mnist"):
     load_images("cifar10", "train")
-  with pytest.raises(ValueError, match="train, test"):
-    load_images("digits", "validation")
+  with pytest.raises(ValueError, match="train, validation, test"):
+    load_images("digits", "dev")
 
 
 # ------------------------------------------------------------------------------------- TFDS ---
