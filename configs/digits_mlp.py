@@ -1,8 +1,8 @@
 """MLP on scikit-learn's 8x8 digits: the README's default experiment, offline on data that ships with a dependency.
 
 Command:  python -m bigjax.main --config=configs/digits_mlp.py --workdir=runs/digits_mlp
-Result:   98.89% test accuracy on the 360 held-out digits (30 epochs, seed 0); 13 s on a 2-core CPU
-          (jax 0.10.2), 1.8 s of it compiling. runs/digits_mlp/results.json has the rest.
+Result:   98.70% ± 0.16% test accuracy on the 360 held-out digits (30 epochs, seeds 0, 1, 2); 4 s for seed 0 on
+          a 2-core CPU (jax 0.10.2), 0.7 s of it compiling. Record: experiments/digits/RESULTS.md.
 Variants: ``smoke`` (2 epochs, for tests).
 Sweep:    python -m bigjax.sweep --config=configs/digits_mlp.py --workdir=runs/digits_sweep --parallel=2
           (optimizer x lr x seed, 8 runs; see get_sweep).
