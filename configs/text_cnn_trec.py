@@ -1,10 +1,12 @@
 """Kim (2014) CNN-rand on TREC question classification (6 classes; 5,452 train / 500 test).
 
-The recipe of configs/text_cnn_mr.py (``common_text.kim_cnn``) on TREC's fixed split.
+Kim's recipe as configs/text_cnn_mr.py has it (``common_text.kim_cnn``), 10 epochs, on TREC's fixed split;
+nothing chosen (the test split is read after the last epoch).
 
 Command:  python -m bigjax.main --config=configs/text_cnn_trec.py --workdir=runs/text_cnn_trec
-Result:   91.40% test accuracy (Kim's CNN-rand: 91.2%); 222 s on a 2-core CPU shared with another run.
+Result:   91.40%† test accuracy (seed 0; Kim's CNN-rand: 91.2%); 222 s† on a 2-core CPU shared with another run.
           experiments/sentence_classification/RESULTS.md.
+          † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests).
 """
 

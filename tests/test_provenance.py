@@ -29,8 +29,6 @@ MARKS = report.DIRTY + report.NO_COMMAND
 # it lands, and then must leave this list (the xfail is strict).
 PENDING = {
   "text_cnn_mr": "configs/text_cnn_*.py are being edited by another change",
-  "text_cnn_trec": "configs/text_cnn_*.py are being edited by another change",
-  "text_cnn_sst2": "configs/text_cnn_*.py are being edited by another change",
 }
 
 
