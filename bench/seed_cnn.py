@@ -20,7 +20,6 @@ median and min-max over the rounds; the ratio to Keras is taken within each roun
 A framework that is not installed or fails gets a row saying so.
 
   python bench/seed_cnn.py --json experiments/mnist/bench_seed_cnn.json      # 10 epochs, 3 rounds
-  python bench/seed_cnn.py --epochs 1 --only torch,torch.compile --json experiments/mnist/bench_seed_cnn_compile.json
   python bench/seed_cnn.py --epochs 1 --repeats 1 --only keras,torch         # a check of the plumbing
 """
 
@@ -43,10 +42,7 @@ import interleave  # pylint: disable=wrong-import-position  # bench/ is on sys.p
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(REPO_ROOT, "bench")
 FRAMEWORKS = ("keras", "torch", "torch.compile", "bigjax", "bigjax-tuned")
-# The seed's recipe, every framework but torch.compile: on this CPU it runs several times slower than eager
-# PyTorch, so its 10 epochs three times over would take most of an hour; compare it with eager over 1 epoch
-# (--epochs 1 --only torch,torch.compile).
-DEFAULT = ("keras", "torch", "bigjax")
+DEFAULT = ("keras", "torch", "torch.compile", "bigjax")  # the seed's recipe, all of them
 RECIPES = {"keras": "seed's", "torch": "seed's", "torch.compile": "seed's", "bigjax": "seed's",
            "bigjax-tuned": "bigjax's (cosine, shifts)"}
 TRAIN_EXAMPLES = 60_000
