@@ -3,17 +3,20 @@
 The real path is what ``bigjax.train`` runs: grain iterator (random-access MNIST source, per-epoch
 shuffle, K stacked batches, background prefetch thread) -> ``parallel.host_to_global`` -> the compiled
 K-step call. The reference feeds the same compiled call one batch that already lives on the device.
-A ratio near 1.0 means the host keeps the device busy.
+A ratio near 1.0 means the host keeps the device busy. The two are timed in interleaved rounds
+(``bench/interleave.py``): median and min-max over ``--repeats`` rounds, the ratio taken within each round.
+``--json OUT`` keeps every timing (``bench/bench_record.py``).
 
-    python bench/input_pipeline.py [--config configs/mnist_seed_cnn.py] [--steps 3000]
+    python bench/input_pipeline.py [--config configs/mnist_seed_cnn.py] [--steps 3000] [--prefetch N] [--json OUT]
 """
 
 import argparse
 import time
 
 import jax
-import numpy as np
 
+import bench_record  # bench/ is on sys.path: run as `python bench/input_pipeline.py`
+import interleave
 from bigjax import configs
 from bigjax import parallel, program
 from bigjax.data import pipeline
@@ -25,6 +28,7 @@ def main() -> None:
   parser.add_argument("--steps", type=int, default=3000)
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--prefetch", type=int, default=None, help="override config.data.prefetch")
+  parser.add_argument("--json", metavar="OUT", help="write machine, revision, every timing and the summary")
   args = parser.parse_args()
   config = configs.load(args.config)
   if args.prefetch is not None:
@@ -66,20 +70,29 @@ def main() -> None:
     return calls * k / (time.perf_counter() - start), state, sums
 
   _, state, sums = on_device(state, sums)  # compile and warm up
-  rows = []
-  for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both alike
-    device_rate, state, sums = on_device(state, sums)
-    real_rate, state, sums = real_pipeline(state, sums)
-    rows.append((real_rate, device_rate))
-  real, device = np.median([r for r, _ in rows]), np.median([d for _, d in rows])
+  carry = {"state_sums": (state, sums)}
+  feeds = {"on_device": on_device, "pipeline": real_pipeline}
+
+  def run_one(feed: str, _) -> dict:  # interleaved, so drifts in machine load hit both alike
+    rate, state, sums = feeds[feed](*carry["state_sums"])
+    carry["state_sums"] = state, sums
+    return {"status": "ok", "steps_per_s": rate}
+
+  rows = interleave.run_interleaved(list(feeds), args.repeats, run_one)
+  s = bench_record.summary(rows, "steps_per_s", "on_device")
   print(f"{args.config}: batch {batch_size}, {k} steps per call, prefetch {config.data.prefetch}, "
         f"{calls * k} steps per measurement, "
-        f"median of {args.repeats}, {jax.devices()[0].device_kind}\n")
+        f"median (min-max) of {args.repeats} interleaved rounds, {jax.devices()[0].device_kind}\n")
   print("| feed | steps/s |")
   print("|---|---:|")
-  print(f"| batch already on device | {device:.1f} |")
-  print(f"| real pipeline (grain + host_to_global) | {real:.1f} |")
-  print(f"\nefficiency (real / on device): {real / device:.3f}")
+  print(f"| batch already on device | {interleave.fmt_spread(s['steps_per_s']['on_device'], '.1f')} |")
+  print(f"| real pipeline (grain + host_to_global) | {interleave.fmt_spread(s['steps_per_s']['pipeline'], '.1f')} |")
+  efficiency = interleave.fmt_spread(s["vs_on_device"]["pipeline"], ".3f")
+  print(f"\nefficiency (real / on device, within a round): {efficiency}")
+  if args.json:
+    settings = {"config": args.config, "batch_size": batch_size, "steps_per_call": k,
+                "prefetch": config.data.prefetch, "steps": calls * k, "repeats": args.repeats}
+    bench_record.write(args.json, settings, rows, "steps_per_s", "on_device")
 
 
 if __name__ == "__main__":

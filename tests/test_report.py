@@ -229,26 +229,38 @@ def test_template_errors_name_file_line_and_thing(tmp_path, capsys, body, messag
   assert not out.exists()
 
 
-def test_experiment_results_files_are_up_to_date_with_their_records(tmp_path):
-  """Every experiments/*/RESULTS.md with a RESULTS.in.md is what the report makes of it now (never edited by hand)."""
-  repo = pathlib.Path(__file__).resolve().parent.parent
-  templates = sorted(repo.glob("experiments/*/RESULTS.in.md"))
-  assert templates
-  for template in templates:
-    folder = template.parent.relative_to(repo)
-    shutil.copytree(repo / folder, tmp_path / folder)
-    argv = ["--template", str(folder / "RESULTS.in.md"), "--out", str(folder / "RESULTS.md")]
-    (tmp_path / folder / "RESULTS.md").unlink(missing_ok=True)
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-      assert report.main(argv) == 0
-    finally:
-      os.chdir(cwd)
-    committed = template.with_name("RESULTS.md")
-    assert committed.exists(), f"{folder}/RESULTS.md was never generated: run python -m bigjax.report {' '.join(argv)}"
-    assert (tmp_path / folder / "RESULTS.md").read_text() == committed.read_text(), (
-        f"{folder}/RESULTS.md is stale or was edited by hand: rerun python -m bigjax.report {' '.join(argv)}")
+REPO = pathlib.Path(__file__).resolve().parent.parent
+# Each generated Markdown file and its template: experiments/*/RESULTS.md, and bench/README.md (issue 23, point 4:
+# every number of the bench README is read from a bench's record).
+GENERATED = [template.with_name("RESULTS.md") for template in sorted(REPO.glob("experiments/*/RESULTS.in.md"))]
+GENERATED.append(REPO / "bench" / "README.md")
+
+
+@pytest.mark.parametrize("generated", GENERATED, ids=lambda path: str(path.relative_to(REPO)))
+def test_generated_markdown_files_are_up_to_date_with_their_records(tmp_path, generated):
+  """Every experiments/*/RESULTS.md with a RESULTS.in.md, and bench/README.md from bench/README.in.md, is what the
+  report makes of it now (never edited by hand)."""
+  assert len(GENERATED) > 1
+  template = generated.with_name(generated.name.replace(".md", ".in.md"))
+  folder = template.parent.relative_to(REPO)
+  # The template's folder is copied (the report may write plots there); the repository's other top-level
+  # entries are linked, for a template citing records outside its folder (bench/README.in.md: ../experiments).
+  shutil.copytree(REPO / folder, tmp_path / folder)
+  for entry in REPO.iterdir():
+    if entry.name != folder.parts[0] and not entry.name.startswith("."):
+      (tmp_path / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+  argv = ["--template", str(folder / template.name), "--out", str(folder / generated.name)]
+  (tmp_path / folder / generated.name).unlink(missing_ok=True)
+  cwd = os.getcwd()
+  os.chdir(tmp_path)
+  try:
+    assert report.main(argv) == 0
+  finally:
+    os.chdir(cwd)
+  command = f"python -m bigjax.report {' '.join(argv)}"
+  assert generated.exists(), f"{folder / generated.name} was never generated: run {command}"
+  assert (tmp_path / folder / generated.name).read_text() == generated.read_text(), (
+      f"{folder / generated.name} is stale or was edited by hand: rerun {command}")
 
 
 def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
