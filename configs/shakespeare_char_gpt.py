@@ -17,8 +17,10 @@ Variant ``cpu``: nanoGPT's README CPU recipe (4 layers, 4 heads, 128 wide, conte
 
 Command:  python -m bigjax.main --config=configs/shakespeare_char_gpt.py:cpu --workdir=runs/shakespeare_char_gpt_cpu
 Result:   validation loss 1.8998 (2.74 bits per character) after 2000 steps, 57 s on a quiet 2-core CPU (AMD
-          EPYC), jax 0.10.2; PyTorch with the same recipe: 1.9174 in 78 s (bench/char_gpt.py: 0.76x).
+          EPYC), jax 0.10.2; seeds 0-2: 1.9070 ± 0.0083†. PyTorch with the same recipe reaches 1.9174; bigjax's
+          wall time is 0.91x PyTorch's at the median of 3 interleaved rounds (bench/char_gpt.py).
           experiments/shakespeare_char/RESULTS.md.
+          † two of the three seeds' records end in -dirty: run from uncommitted changes; rerun to clear.
 
 Variants: ``cpu`` (above); ``smoke`` and ``cpu_smoke`` (a few steps of a tiny model, for tests).
 Sample:   python -m bigjax.sample --workdir=runs/shakespeare_char_gpt_cpu --prompt="ROMEO:" --num_tokens=500

@@ -297,7 +297,9 @@ CONFIG_RESULTS = {
     ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/loss", "validation loss {:.4f}"),
     ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/bpc", "({:.2f} bits per character)"),
     ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "wall_time_s", "{:.0f} s on a quiet"),
-    ("json", f"{CHAR}/bench_char_gpt.json", "runs.0.wall_time_s", "in {:.0f} s (bench/char_gpt.py")],
+    ("meanstd", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds", "validation/loss", "seeds 0-2: {:.4f} ± {:.4f}"),
+    ("json", f"{CHAR}/bench_char_gpt.json", "summary.validation_loss.torch.median", "same recipe reaches {:.4f}"),
+    ("json", f"{CHAR}/bench_char_gpt.json", "summary.wall_time_vs_torch.bigjax.median", "wall time is {:.2f}x")],
   "shakespeare_char_lstm": [
     ("final", f"{CHAR}/runs/shakespeare_char_lstm", "validation/loss", "validation loss {:.4f}"),
     ("final", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "in {:,.0f} s"),
