@@ -595,6 +595,11 @@ def curves_table(root: pathlib.Path, metric: str, mode: str | None = None) -> st
   return "\n".join(lines)
 
 
+# Directives that stand on a line of their own and render a table: name -> (what its path names, the table).
+_TABLE_DIRECTIVES = {"curve": ("RUN", lambda path, metric: curve_table(path, metric)),
+                     "curves": ("ROOT", lambda path, metric: curves_table(path, metric))}
+
+
 def logged_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
   """``read_curve``, or a ReportError naming what the run does log when it never logged ``metric``."""
   values = read_curve(workdir, metric)
@@ -683,23 +688,14 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       args.out = out
       rendered.append(build_report(args, None, used).rstrip("\n"))
       continue
-    if whole and whole.group(1).split()[:1] == ["curves"]:
+    table = _TABLE_DIRECTIVES.get(whole.group(1).split()[0]) if whole and whole.group(1).split() else None
+    if table:  # {{curve RUN METRIC}}, {{curves ROOT METRIC}}: a table on a line of its own
       words = shlex.split(whole.group(1))
       if len(words) != 3:
-        raise ReportError(f"{where}: expected {{{{curves ROOT METRIC}}}}, got {line.strip()!r}")
+        raise ReportError(f"{where}: expected {{{{{words[0]} {table[0]} METRIC}}}}, got {line.strip()!r}")
       try:
-        rendered.append(curves_table(base / words[1], words[2]))
-        used.update(merge_marks(*(record_marks(r) for _, r in _runs_under(base / words[1]))))
-      except ReportError as error:
-        raise ReportError(f"{where}: {error}")
-      continue
-    if whole and whole.group(1).split()[:1] == ["curve"]:
-      words = shlex.split(whole.group(1))
-      if len(words) != 3:
-        raise ReportError(f"{where}: expected {{{{curve RUN METRIC}}}}, got {line.strip()!r}")
-      try:
-        rendered.append(curve_table(base / words[1], words[2]))
-        used.update(_run_marks(base / words[1]))
+        rendered.append(table[1](base / words[1], words[2]))
+        used.update(merge_marks(*(record_marks(r) for _, r in find_results([str(base / words[1])]))))
       except ReportError as error:
         raise ReportError(f"{where}: {error}")
       continue
