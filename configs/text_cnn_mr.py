@@ -11,7 +11,8 @@ is after 3 epochs. Each fold's test part is then read once, after the last epoch
 Choose:    python -m bigjax.sweep --config=configs/text_cnn_mr.py:choose_epochs --workdir=runs/text_cnn_mr_choose_epochs
 One fold:  python -m bigjax.main --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr/fold0 --config.data.fold=0
 All folds: python -m bigjax.sweep --config=configs/text_cnn_mr.py --workdir=runs/text_cnn_mr
-Result:    RESULT_PENDING
+Result:    77.24% ± 1.32% mean test accuracy over the 10 folds (Kim's CNN-rand: 76.1%), validation 77.49%;
+           38-44 s per fold on a quiet 2-core CPU (AMD EPYC), jax 0.10.2. experiments/sentence_classification/RESULTS.md.
 Variants:  ``smoke`` (a few steps, for tests), ``choose_epochs`` (10 epochs, validation after each, no test).
 """
 
