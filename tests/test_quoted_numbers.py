@@ -151,7 +151,7 @@ RESULTS_PROSE = [
   ("json", f"{MNIST}/bench_seed_cnn.json", "summary.wall_time_s.keras.max", "-{:.1f})"),
   ("json", f"{MNIST}/bench_seed_cnn.json", "summary.wall_time_vs_keras.bigjax.median", "within a round {:.2f}x"),
   ("json", f"{MNIST}/bench_seed_cnn.json", "summary.wall_time_vs_keras.bigjax.min", "x ({:.2f}-"),
-  ("json", f"{MNIST}/bench_seed_cnn.json", "summary.wall_time_vs_keras.bigjax.max", "-{:.2f})."),
+  ("json", f"{MNIST}/bench_seed_cnn.json", "summary.wall_time_vs_keras.bigjax.max", "-{:.2f}); PyTorch"),
 ]
 
 
