@@ -15,7 +15,11 @@ import sys
 import jax
 
 import interleave  # bench/ is on sys.path: these benches run as `python bench/X.py`
-from seed_cnn import git_revision, machine_info
+from seed_cnn import REPO_ROOT, git_revision, machine_info
+
+# The bigjax these benches time is the checkout they sit in (whose revision the record names), not whichever
+# one the environment installed: the benches import bench_record before bigjax.
+sys.path.insert(0, REPO_ROOT)
 
 
 def summary(rows: list[dict], key: str, baseline: str) -> dict:
