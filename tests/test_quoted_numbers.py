@@ -130,6 +130,9 @@ RESULTS_ROWS = {
 
 # Numbers the Results section quotes in its prose, outside the tables.
 RESULTS_PROSE = [
+  ("json", "bench/results/input_pipeline.json", "summary.vs_on_device.pipeline.median", "interleaved): {:.2f} ("),
+  ("json", "bench/results/input_pipeline.json", "summary.vs_on_device.pipeline.min", "({:.2f}-"),
+  ("json", "bench/results/input_pipeline.json", "summary.vs_on_device.pipeline.max", "-{:.2f})."),
   ("minutes", f"{GAN}/runs/mnist_dcgan_code", "wall_time_s", "about {:.0f} minutes a 16-epoch run"),
   ("json", f"{NCF}/bench_ncf.json", "summary.epoch_time_s.bigjax.median", "bigjax {:.2f} s"),
   ("json", f"{NCF}/bench_ncf.json", "summary.epoch_time_s.bigjax.min", "s ({:.2f}-"),
