@@ -4,7 +4,7 @@ of Rendle et al. (2020), trained with the NCF protocol (configs/ml100k_neumf.py)
 Command:  python -m bigjax.main --config=configs/ml100k_mf.py --workdir=runs/ncf/ml100k_mf
 Result:   test HR@10 0.6458†, NDCG@10 0.3844 after 20 epochs†; 44 s (weight decay 1e-5†, chosen on the
           validation split: 0.6755 / 0.3962), on a 2-core CPU shared with other runs. Refined on validation
-          (:validation_refine: 4 negatives, 34 epochs): 0.6709 +- 0.0054 / 0.3951 over 3 seeds, no better.
+          (:validation_refine: 4 negatives†, 34 epochs†): 0.6709 +- 0.0054 / 0.3951† over 3 seeds, no better.
           experiments/ncf/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item) and

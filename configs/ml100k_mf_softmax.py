@@ -5,7 +5,7 @@ instead of NCF's log loss on 4 sampled negatives; otherwise the NCF protocol (co
 
 Command:  python -m bigjax.main --config=configs/ml100k_mf_softmax.py --workdir=runs/ncf/ml100k_mf_softmax
 Result:   test HR@10 0.6776†, NDCG@10 0.4050 after 20 epochs† (full ranking: recall@10 0.1495†, NDCG@10 0.0768);†
-          38 s, on a 2-core CPU shared with other runs†. Weight decay 3e-5 and 14,976 steps, chosen on the
+          38 s, on a 2-core CPU shared with other runs†. Weight decay 3e-05 and 14,976 steps†, chosen on the
           validation split (``get_sweep``): 0.6713 / 0.4001 (full ranking 0.1506 / 0.0792)†.
           experiments/ncf/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.

@@ -2,9 +2,9 @@
 tower 64-32-16-8), 4 negatives per positive, Adam 1e-3, batch 256, 20 epochs; leave-one-out evaluation.
 
 Command:  python -m bigjax.main --config=configs/ml100k_neumf.py --workdir=runs/ncf/ml100k_neumf
-Result:   test HR@10 0.6416†, NDCG@10 0.3796 after 20 epochs† (seed 0; seeds 0-2: HR@10 0.6409 +- 0.0085); 53 s, on a
-          2-core CPU shared with other runs†.
-          Neither regulariser chosen on the validation split lifts it: weight decay (best 0), and
+Result:   test HR@10 0.6416†, NDCG@10 0.3796 after 20 epochs† (seed 0; seeds 0-2: HR@10 0.6409 +- 0.0085†); 53 s,
+          on a 2-core CPU shared with other runs†.
+          Neither regulariser chosen on the validation split lifts it: weight decay (best 0†), and
           ``task.embedding_l2`` (best 0.01; on test 0.6303 +- 0.0058 over seeds 0-2). Adam's schedule chosen on
           validation, cosine decay from 1e-3 (--config.optim.schedule=cosine): HR@10 0.6497 +- 0.0064, NDCG@10
           0.3774 +- 0.0020 over seeds 0-2; the negatives chosen with it stay at 4. A moving average of the

@@ -13,7 +13,7 @@ learning rate, so its first N epochs are the N-epoch run)::
 
 Command:  python -m bigjax.main --config=configs/ml100k_sasrec.py --workdir=runs/ncf/ml100k_sasrec
 Result:   test HR@10 0.7508†, NDCG@10 0.4800 (full ranking: recall@10 0.2195†, NDCG@10 0.1199), seed 0†; over
-          seeds 0-2 HR@10 0.7395 +- 0.0130 (``--workdir=runs/ncf/ml100k_sasrec_seeds/seedS --config.seed=S``);
+          seeds 0-2 HR@10 0.7395 +- 0.0130† (``--workdir=runs/ncf/ml100k_sasrec_seeds/seedS --config.seed=S``);
           368 s on one core of a 2-core CPU shared with other runs†. experiments/ncf/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item).

@@ -9,9 +9,10 @@ scores per evaluation); turn it on with --config.data.full_ranking=True.
 
 Command:  python -m bigjax.main --config=configs/ml1m_neumf.py --workdir=runs/ncf/ml1m_neumf
 Result:   on the paper's split, test HR@10 0.6839†, NDCG@10 0.4120 after 20 epochs† (paper: 0.688 / 0.410); seeds
-          0-2: HR@10 0.6775 +- 0.0057, NDCG@10 0.4062 +- 0.0052; 502 s for seed 0† on one core of a 2-core CPU
-          shared with other runs. On the AFCFM split: 0.6798 / 0.4066†. With ML-100K's cosine decay
-          (--config.optim.schedule=cosine), seeds 0-2: 0.6756 +- 0.0035 / 0.4043 +- 0.0021. experiments/ncf/RESULTS.md.
+          0-2: HR@10 0.6775 +- 0.0057, NDCG@10 0.4062 +- 0.0052†; 502 s for seed 0† on one core of a 2-core
+          CPU shared with other runs. On the AFCFM split: 0.6798 / 0.4066†. With ML-100K's cosine decay
+          (--config.optim.schedule=cosine), seeds 0-2: 0.6756 +- 0.0035 / 0.4043 +- 0.0021†.
+          experiments/ncf/RESULTS.md.
 Variants: ``smoke`` (a few steps, for tests); ``validation`` (scored on each user's latest training item);
           ``f16``, ``f32``, ``f64`` (16, 32, 64 predictive factors: GMF that wide, MLP tower 8f-4f-2f-f).
 Pre-trained: at 64 factors (configs/ncf_ablation.py, ``ml1m_factors`` then ``ml1m_pretrained``, seed 1;

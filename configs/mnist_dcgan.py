@@ -14,13 +14,13 @@ First train the evaluator (once, shared by every GAN run):
 Command:  python -m bigjax.main --config=configs/mnist_dcgan.py --workdir=runs/gan/infogan_recipe
 Result:   after 16 epochs (seed 0)†: Fréchet distance 2.68† on the evaluator's features (real-data floor 2.69:
           1.00x;† target <= 3x), 97.8% of samples confident >= 0.9† (target 90%), class entropy 2.302† (target
-          2.25): all three reached, and from epoch 5 on; 4182 s on one core of the 2-core CPU†, jax 0.10.2.
+          2.25): all three reached; 4182 s on one core of the 2-core CPU†, jax 0.10.2.
           The recipe was iterated against these test-scored targets on one seed: not yet a result chosen on
           validation (experiments/gan/RESULTS.md).
-          The code came to mean the digit (normalised mutual information 0.93 with the evaluator's class).
+          The code came to mean the digit (normalised mutual information 0.93† with the evaluator's class).
           ``:plain`` (no code, Radford et al.'s 100 noise dimensions and 2e-4 for both players; workdir
-          runs/gan/mnist_dcgan_dense): 2.58 (0.96x) / 88.0% / 2.301 after 16 epochs†, 88.5% after 32 (confident
-          stays between 88% and 89% from epoch 17 on). Record: experiments/gan/RESULTS.md.
+          runs/gan/mnist_dcgan_dense): 2.58 (0.96x) / 88.0% / 2.301 after 16 epochs†, 88.5% after 32 epochs
+          (workdir runs/gan/mnist_dcgan_32ep). Record: experiments/gan/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``plain`` (no code: the runs before it); ``smoke`` (a tiny pair for 8 steps, 128 samples scored; for
           tests).

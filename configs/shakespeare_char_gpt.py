@@ -8,7 +8,7 @@ validation character (windows every 256 characters), not nanoGPT's 200 random ba
 
 Command:  python -m bigjax.main --config=configs/shakespeare_char_gpt.py --workdir=runs/shakespeare_char_gpt
 Result:   on one NVIDIA H200 (jax 0.11.2, seed 0): lowest validation loss 1.4604 at step 1750 (nanoGPT's best
-          evaluation is 1.4697 on an A100 in ~3 minutes), 1.6955 after step 5000 (it overfits past ~2000);
+          evaluation is 1.4697 on an A100 in ~3 minutes), 1.6955 after step 5000 (it overfits past its best step);
           109.1 s wall time with a 25.1 s compile, 1,220,358 training tokens/s (bench/gpu_char_gpt.sh).
           experiments/shakespeare_char/RESULTS.md.
 

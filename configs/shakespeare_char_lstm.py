@@ -10,7 +10,8 @@ from a zero state).
 
 Command:  python -m bigjax.main --config=configs/shakespeare_char_lstm.py --workdir=runs/shakespeare_char_lstm
 Result:   validation loss 1.5126† (2.18 bits per character) after 1,400 steps in 1,721 s† (28.7 min)† on a 2-core
-          CPU (AMD EPYC), jax 0.10.2; below 1.70 from step 400-600 (12 min). experiments/shakespeare_char/RESULTS.md.
+          CPU (AMD EPYC), jax 0.10.2; below the 1.70 target between the evaluations at steps 400 and 600.
+          experiments/shakespeare_char/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Variants: ``smoke`` (a few steps of a tiny model, for tests).
 Sample:   python -m bigjax.sample --workdir=runs/shakespeare_char_lstm --prompt="ROMEO:" --num_tokens=500

@@ -52,7 +52,8 @@ def test_gpu_char_gpt_numbers_quoted_in_its_config_and_the_bench_readme_match_th
 # How a quote is computed: "final" a run's final metric or results.json field; "json" a dotted path in a .json
 # record (list items by index); "mean" the mean of a final metric over every run under a folder; "max" the largest
 # value a run logged in metrics.jsonl, of a validation metric only (bigjax.selection: a best evaluation picked on a
-# test split is not a result); "ratio" KEY "a/b" the quotient of two dotted paths of one .json record.
+# test split is not a result); "min" likewise the lowest, formatted with the step it was logged at too; "ratio" KEY
+# "a/b" the quotient of two dotted paths of one .json record.
 MNIST, TEXT, NCF, GAN = (f"experiments/{name}" for name in ("mnist", "sentence_classification", "ncf", "gan"))
 CHAR = "experiments/shakespeare_char"
 
@@ -170,7 +171,7 @@ def _record_files(how: str, source: str) -> list[pathlib.Path]:
     return [path]
   if how in ("mean", "meanstd", "runsmin", "runsmax"):
     return sorted(path.rglob("results.json"))
-  return [path / ("metrics.jsonl" if how == "max" else "results.json")]
+  return [path / ("metrics.jsonl" if how in ("max", "min") else "results.json")]
 
 
 def _quote(how: str, source: str, key: str, template: str) -> str:
@@ -203,6 +204,11 @@ def _quote(how: str, source: str, key: str, template: str) -> str:
   elif how == "max":
     selection.check_selectable(key, f"the quoted best evaluation of {source}")
     value = max(_logged(path, key).values())
+  elif how == "min":  # the lowest value logged, of a validation metric only, then the (first) step it was logged at
+    selection.check_selectable(key, f"the quoted best evaluation of {source}")
+    curve = _logged(path, key)
+    step = min(curve, key=lambda s: (curve[s], s))
+    return template.format(curve[step], step)
   else:
     raise ValueError(how)
   return template.format(value)
@@ -301,6 +307,13 @@ CONFIG_RESULTS = {
   "mnist_vit": [("final", f"{MNIST}/runs/mnist_vit", "test/accuracy", "{:.2%} test accuracy"),
                 ("final", f"{MNIST}/runs/mnist_vit", "wall_time_s", "{:,.0f} s on a 2-core CPU")],
   "shakespeare_char_gpt": [
+    ("min", f"{CHAR}/runs/shakespeare_char_gpt_h200", "validation/loss", "validation loss {:.4f} at step {}"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_h200", "validation/loss", "{:.4f} after step"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_h200", "steps", "after step {}"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_h200", "wall_time_s", "{:.1f} s wall time"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_h200", "compile_time_s", "with a {:.1f} s compile"),
+    ("json", f"{CHAR}/gpu_char_gpt_h200.json", "train_tokens_per_s", "{:,.0f} training tokens/s"),
+    ("final", f"{CHAR}/runs/shakespeare_char_gpt_h200", "jax_version", "(jax {}, seed 0)"),
     ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/loss", "validation loss {:.4f}"),
     ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "validation/bpc", "({:.2f} bits per character)"),
     ("final", f"{CHAR}/runs/shakespeare_char_gpt_cpu_seeds/seed0", "wall_time_s", "{:.0f} s on a quiet"),
@@ -310,7 +323,8 @@ CONFIG_RESULTS = {
   "shakespeare_char_lstm": [
     ("final", f"{CHAR}/runs/shakespeare_char_lstm", "validation/loss", "validation loss {:.4f}"),
     ("final", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "in {:,.0f} s"),
-    ("minutes", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "({:.1f} min)")],
+    ("minutes", f"{CHAR}/runs/shakespeare_char_lstm", "wall_time_s", "({:.1f} min)"),
+    ("final", f"{CHAR}/runs/shakespeare_char_lstm", "validation/bpc", "({:.2f} bits per character)")],
   "text_cnn_mr": [("meanstd", f"{TEXT}/runs/text_cnn_mr", "test/accuracy", "{:.2%} ± {:.2%} mean test accuracy"),
                   ("mean", f"{TEXT}/runs/text_cnn_mr", "validation/accuracy", "validation {:.2%}"),
                   ("runsmin", f"{TEXT}/runs/text_cnn_mr", "wall_time_s", "{:.0f}-"),
@@ -320,12 +334,28 @@ CONFIG_RESULTS = {
      for name in ("text_cnn_trec", "text_cnn_sst2", "text_lstm_sst2", "text_transformer_sst2")},
   "ml100k_neumf": [("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
                    ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} after"),
-                   ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "wall_time_s", "{:.0f} s, on a")],
+                   ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "wall_time_s", "{:.0f} s, on a"),
+                   ("meanstd", f"{NCF}/runs/ml100k_neumf_seeds", "test/hr@10", "seeds 0-2: HR@10 {:.4f} +- {:.4f})"),
+                   ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "config.optim.weight_decay", "(best {:g})"),
+                   ("final", f"{NCF}/runs/ml100k_neumf_l2_seeds/seed0", "config.task.embedding_l2", "(best {:g};"),
+                   ("meanstd", f"{NCF}/runs/ml100k_neumf_l2_seeds", "test/hr@10", "on test {:.4f} +- {:.4f} over"),
+                   ("meanstd", f"{NCF}/runs/ml100k_neumf_cosine_seeds", "test/hr@10", "HR@10 {:.4f} +- {:.4f},"),
+                   ("meanstd", f"{NCF}/runs/ml100k_neumf_cosine_seeds", "test/ndcg@10",
+                    "NDCG@10 {:.4f} +- {:.4f} over"),
+                   ("final", f"{NCF}/runs/ml100k_neumf_cosine_seeds/seed0", "config.data.num_negatives",
+                    "stay at {:.0f}."),
+                   ("meanstd", f"{NCF}/runs/ml100k_neumf_cosine_ema_seeds", "test/hr@10",
+                    "nothing: {:.4f} +- {:.4f} / "),
+                   ("meanstd", f"{NCF}/runs/ml100k_neumf_cosine_ema_seeds", "test/ndcg@10", " / {:.4f} +- {:.4f}.")],
   "ml100k_mf": [("final", f"{NCF}/runs/ml100k_mf", "test/hr@10", "test HR@10 {:.4f}"),
                 ("final", f"{NCF}/runs/ml100k_mf", "test/ndcg@10", "NDCG@10 {:.4f} after"),
                 ("final", f"{NCF}/runs/ml100k_mf", "wall_time_s", "{:.0f} s (weight decay 1e-5"),
                 ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/hr@10", "split: {:.4f} / "),
-                ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/ndcg@10", " / {:.4f}), on")],
+                ("final", f"{NCF}/runs/ml100k_mf_tuned", "test/ndcg@10", " / {:.4f}), on"),
+                ("final", f"{NCF}/runs/ml100k_mf_refined_seeds/seed0", "config.data.num_negatives", "{:.0f} negatives"),
+                ("final", f"{NCF}/runs/ml100k_mf_refined_seeds/seed0", "config.train.num_epochs", "{:.0f} epochs):"),
+                ("meanstd", f"{NCF}/runs/ml100k_mf_refined_seeds", "test/hr@10", "): {:.4f} +- {:.4f} / "),
+                ("meanstd", f"{NCF}/runs/ml100k_mf_refined_seeds", "test/ndcg@10", " / {:.4f} over 3 seeds")],
   **{name: [("final", f"{NCF}/runs/{name}", "test/hr@10", "test HR@10 {:.4f}"),
             ("final", f"{NCF}/runs/{name}", "test/ndcg@10", "NDCG@10 {:.4f} after"),
             ("final", f"{NCF}/runs/{name}", "wall_time_s", "{:.0f} s, on a")]
@@ -339,7 +369,9 @@ CONFIG_RESULTS = {
     ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/hr@10", "{:.4f} / "),
     ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/ndcg@10", " / {:.4f} (full"),
     ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/full_recall@10", "(full ranking {:.4f} / "),
-    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/full_ndcg@10", " / {:.4f})")],
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "test/full_ndcg@10", " / {:.4f})"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "config.optim.weight_decay", "Weight decay {:g} and"),
+    ("final", f"{NCF}/runs/ml100k_mf_softmax_tuned", "config.train.num_steps", "and {:,.0f} steps, chosen")],
   "ml100k_neumf_pretrained": [
     ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "test/hr@10", "test HR@10 {:.4f}"),
     ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "test/ndcg@10", "NDCG@10 {:.4f} after"),
@@ -351,7 +383,8 @@ CONFIG_RESULTS = {
     ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} (full"),
     ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/full_recall@10", "recall@10 {:.4f}"),
     ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/full_ndcg@10", "NDCG@10 {:.4f}), seed 0"),
-    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "wall_time_s", "{:.0f} s on one core")],
+    ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "wall_time_s", "{:.0f} s on one core"),
+    ("meanstd", f"{NCF}/runs/ml100k_sasrec_seeds", "test/hr@10", "HR@10 {:.4f} +- {:.4f} (")],
   "ml1m_neumf": [
     ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
     ("final", f"{NCF}/runs/ml1m_ncf_neumf_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} after"),
@@ -359,7 +392,11 @@ CONFIG_RESULTS = {
     ("final", f"{NCF}/runs/ml1m_neumf", "test/hr@10", "AFCFM split: {:.4f} / "),
     ("final", f"{NCF}/runs/ml1m_neumf", "test/ndcg@10", " / {:.4f}"),
     ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/hr@10", "RESULTS): {:.4f} / "),
-    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/ndcg@10", " / {:.4f} on the paper's")],
+    ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/ndcg@10", " / {:.4f} on the paper's"),
+    ("meanstd", f"{NCF}/runs/ml1m_ncf_neumf_seeds", "test/hr@10", "HR@10 {:.4f} +- {:.4f}, "),
+    ("meanstd", f"{NCF}/runs/ml1m_ncf_neumf_seeds", "test/ndcg@10", "NDCG@10 {:.4f} +- {:.4f};"),
+    ("meanstd", f"{NCF}/runs/ml1m_ncf_neumf_cosine_seeds", "test/hr@10", ": {:.4f} +- {:.4f} / "),
+    ("meanstd", f"{NCF}/runs/ml1m_ncf_neumf_cosine_seeds", "test/ndcg@10", " / {:.4f} +- {:.4f}.")],
   "ncf_ablation": [
     *(("final", f"{NCF}/runs/ml1m_ncf_{run}", "test/hr@10", f"{label} {{:.4f}}")
       for run, label in (("gmf8", "GMF-8 HR@10"), ("mlp8", "MLP-8"), ("neumf8_pretrained", "pre-trained (seed 1)"),
@@ -378,7 +415,11 @@ CONFIG_RESULTS = {
                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid", "mnist_dcgan_dense): {:.2f} ("),
                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_ratio", "({:.2f}x) / "),
                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/confident", " / {:.1%} / "),
-                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/class_entropy", " / {:.3f} after")],
+                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/class_entropy", " / {:.3f} after"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "config.train.num_epochs", "after {:.0f} epochs,"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_32ep", "test/confident", ", {:.1%} after"),
+                  ("final", f"{GAN}/runs/mnist_dcgan_32ep", "config.train.num_epochs", "after {:.0f} epochs"),
+                  ("json", f"{GAN}/code_purity_mnist_dcgan.json", "nmi", "mutual information {:.2f}")],
   "mnist_gan_evaluator": [("final", f"{GAN}/runs/gan_evaluator", "test/accuracy", "{:.2%} test accuracy"),
                           ("final", f"{GAN}/runs/gan_evaluator", "wall_time_s", "{:.0f} s on the 2-core")],
   "mnist_gan_mlp": [("final", f"{GAN}/runs/mnist_gan_mlp", "test/fid", "Fréchet distance {:.2f}"),
@@ -389,10 +430,73 @@ CONFIG_RESULTS = {
 }
 
 
+# The other numbers of each config's Result paragraphs: the run's settings and description (epochs, seeds, data
+# sizes, versions, the machine), targets set by an issue, and published reference figures. Every number of those
+# paragraphs is either quoted from a record in CONFIG_RESULTS or listed here.
+CONFIG_OTHER = {
+  "digits_mlp": "360 held-out digits (30 epochs, seeds 0, 1, 2); 2-core CPU (jax 0.10.2)",
+  **{name: "20 epochs; 2-core CPU"
+     for name in ("ml100k_bpr", "ml100k_content", "ml100k_gmf", "ml100k_hybrid", "ml100k_mf", "ml100k_mf_softmax",
+                  "ml100k_mlp")},
+  "ml100k_neumf": "20 epochs (seed 0; ...); 2-core CPU; task.embedding_l2 over seeds 0-2, over seeds 0-2; "
+                  "cosine decay from 1e-3; "
+                  "ema_decay=0.999; every rate 0.1-0.5; batch 256 at 1e-3",
+  "ml100k_neumf_pretrained": "20 epochs (seed 1); 2-core CPU",
+  "ml100k_sasrec": "seeds 0-2 (runs/ncf/ml100k_sasrec_seeds); 2-core CPU",
+  "ml1m_neumf": "20 epochs (paper: 0.688 / 0.410); seeds 0-2, seeds 0-2; 2-core CPU; ML-100K's cosine decay",
+  "mnist_cnn": "10 epochs (seed 0); jax 0.10.2",
+  "mnist_dcgan": "confident >= 0.9; targets <= 3x, 90%, 2.25; 2-core CPU, jax 0.10.2; 100 noise dimensions and 2e-4; "
+                 "runs/gan/mnist_dcgan_32ep",
+  "mnist_gan_evaluator": "3 epochs (seed 0)",
+  "mnist_gan_mlp": "3 epochs (seed 0); confident >= 0.9",
+  "mnist_mlp": "20 epochs (seed 0); jax 0.10.2",
+  "mnist_seed_cnn": "10 epochs (seeds 0, 1, 2; trained on 50,000 images); 2-core CPU, jax 0.10.2",
+  "mnist_vit": "10 epochs (seed 0); jax 0.10.2",
+  "shakespeare_char_gpt": "H200; nanoGPT's 1.4697 on an A100 in ~3 minutes; cpu: 4 layers, 4 heads, 128 wide, "
+                          "context 64, batch 12, 2000 steps, lr decay over 2000, nanoGPT's 1.88; after 2000 steps; "
+                          "2-core CPU, jax 0.10.2; 3 interleaved rounds",
+  "shakespeare_char_lstm": "1,400 steps; 2-core CPU, jax 0.10.2; the 1.70 target; evaluations at steps 400 and 600",
+  "text_cnn_mr": "10 folds (Kim's CNN-rand: 76.1%); 2-core CPU, jax 0.10.2",
+  "text_cnn_sst2": "seed 0",
+  "text_cnn_trec": "seed 0; Kim's CNN-rand: 91.2%",
+  "text_lstm_sst2": "",
+  "text_transformer_sst2": "",
+  "ncf_ablation": "",
+}
+
+
+def _config_doc(config: str) -> str:
+  """The config's docstring on one line, provenance marks (test_provenance.py checks them) stripped."""
+  doc = " ".join(ast.get_docstring(ast.parse((REPO / "configs" / f"{config}.py").read_text())).split())
+  return doc.translate({ord(mark): None for mark in "†‡"})
+
+
+def _result_paragraphs(config: str) -> str:
+  """Each ``Result:`` paragraph of the config's docstring (to the next field label, e.g. ``Variants:``), joined."""
+  doc = ast.get_docstring(ast.parse((REPO / "configs" / f"{config}.py").read_text()))
+  paragraphs = re.findall(r"^Result:(.*?)(?=^\w[\w ]*:\s|\Z)", doc, re.S | re.M)
+  assert paragraphs, f"configs/{config}.py's docstring has no Result: paragraph"
+  return " ".join(" ".join(paragraphs).split()).translate({ord(mark): None for mark in "†‡"})
+
+
 @pytest.mark.parametrize("config", sorted(CONFIG_RESULTS))
 def test_config_docstring_result_quotes_its_records(config):
-  doc = " ".join(ast.get_docstring(ast.parse((REPO / "configs" / f"{config}.py").read_text())).split())
-  doc = doc.translate({ord(mark): None for mark in "†‡"})  # provenance marks (test_provenance.py checks them)
+  doc = _config_doc(config)
   for quote in CONFIG_RESULTS[config]:
     number = _quote(*quote)
     assert number in doc, f"configs/{config}.py's docstring does not quote {number!r} from {quote[1]} ({quote[2]})"
+
+
+def test_every_config_with_quotes_lists_its_other_numbers():
+  assert sorted(CONFIG_OTHER) == sorted(CONFIG_RESULTS)
+
+
+@pytest.mark.parametrize("config", sorted(CONFIG_RESULTS))
+def test_config_docstring_result_numbers_are_all_accounted_for(config):
+  # The quotes a Result paragraph holds (some configs quote further runs in other paragraphs, e.g. Pre-trained:)
+  # and the config's CONFIG_OTHER account for every number of it, so a result added without a record fails here.
+  text = _result_paragraphs(config)
+  quoted = [number for number in (_quote(*quote) for quote in CONFIG_RESULTS[config]) if number in text]
+  assert _numbers(text) == _numbers(" ".join(quoted + [CONFIG_OTHER[config]])), (
+      f"configs/{config}.py's Result paragraph quotes numbers neither read from a record in CONFIG_RESULTS nor "
+      f"listed in CONFIG_OTHER")
