@@ -150,7 +150,10 @@ def test_eval_user_errors_name_the_thing(digits_run, tmp_path):
   (untrained / "config.json").write_text((digits_run / "config.json").read_text())
   refused(r"untrained holds no checkpoint", untrained)
   assert sorted(p.name for p in untrained.iterdir()) == ["config.json"]  # no checkpoints/ made on the way
-  refused(r"--split=validation: unknown split 'validation'; valid splits: train, test", digits_run, "validation")
+  refused(r"--split=dev: unknown split 'dev'; valid splits: train, validation, test", digits_run, "dev")
+  # A validation split the run trained on is no validation split: refused, saying why.
+  refused(r"--split=validation: digits: the validation split is the last sixth of the training images; a run "
+          r"trains on it unless config.data.eval_split='validation' holds it out", digits_run, "validation")
   assert not (digits_run / "eval_validation.json").exists()
   refused(r"checkpoints holds no checkpoint at step 3, only at \[44, 88\]", digits_run, step=3)
   with pytest.raises(ConfigError, match="no such directory"):
