@@ -153,6 +153,11 @@ def merge_marks(*marks: str) -> str:
   return "".join(mark for mark in (DIRTY, NO_COMMAND) if any(mark in m for m in marks))
 
 
+def runs_marks(runs: list[tuple[pathlib.Path, dict]]) -> str:
+  """The union of the marks of ``(workdir, results)`` runs (a sweep point, a root's folds or seeds)."""
+  return merge_marks(*(record_marks(results) for _, results in runs))
+
+
 def _run_marks(workdir: pathlib.Path) -> str:
   """Marks of the run at ``workdir``; without a readable results.json it has neither revision nor command."""
   try:
@@ -209,7 +214,7 @@ class Point:
 
   def marks(self) -> str:
     """Provenance marks of any of the point's runs: its mean carries them."""
-    return merge_marks(*(record_marks(r) for _, r in self.runs))
+    return runs_marks(self.runs)
 
   def mean_wall_time(self) -> float:
     times = [r["wall_time_s"] for _, r in self.runs if "wall_time_s" in r]
@@ -583,7 +588,7 @@ def curves_table(root: pathlib.Path, metric: str, mode: str | None = None) -> st
     raise ReportError(f"the runs under {root} log {metric!r} at no common step")
   means = {step: float(np.mean([c[step] for c in curves.values()])) for step in steps}
   best = (max if (mode or default_best_mode(metric)) == "max" else min)(steps, key=lambda step: means[step])
-  marks = merge_marks(*(record_marks(r) for _, r in runs))
+  marks = runs_marks(runs)
   names = [os.path.relpath(workdir, root) for workdir, _ in runs]
   lines = [f"| step | {' | '.join(names)} | mean ± std |", "|---:|" + "---:|" * (len(names) + 1)]
   for step in steps:
@@ -596,8 +601,7 @@ def curves_table(root: pathlib.Path, metric: str, mode: str | None = None) -> st
 
 
 # Directives that stand on a line of their own and render a table: name -> (what its path names, the table).
-_TABLE_DIRECTIVES = {"curve": ("RUN", lambda path, metric: curve_table(path, metric)),
-                     "curves": ("ROOT", lambda path, metric: curves_table(path, metric))}
+_TABLE_DIRECTIVES = {"curve": ("RUN", curve_table), "curves": ("ROOT", curves_table)}
 
 
 def logged_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
@@ -695,7 +699,7 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
         raise ReportError(f"{where}: expected {{{{{words[0]} {table[0]} METRIC}}}}, got {line.strip()!r}")
       try:
         rendered.append(table[1](base / words[1], words[2]))
-        used.update(merge_marks(*(record_marks(r) for _, r in find_results([str(base / words[1])]))))
+        used.update(runs_marks(find_results([str(base / words[1])])))
       except ReportError as error:
         raise ReportError(f"{where}: {error}")
       continue
@@ -704,7 +708,7 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       words = shlex.split(match.group(1))
       if words[:1] in (["mean"], ["meanmax"]) and len(words) == 3:
         text = (_mean_over_runs if words[0] == "mean" else _mean_of_maxima)(base / words[1], words[2])
-        return marked(text, merge_marks(*(record_marks(r) for _, r in _runs_under(base / words[1]))))
+        return marked(text, runs_marks(_runs_under(base / words[1])))
       if words[:1] in (["max"], ["min"]) and len(words) == 3:
         text = _extreme_over_curve(base / words[1], words[2], 1 if words[0] == "max" else -1)
         return marked(text, _run_marks(base / words[1]))
@@ -759,7 +763,7 @@ def build_report(args: argparse.Namespace, argv: list[str] | None, used: set[str
     for caption, path in write_plots(points, keys, args.curve, best_metric, pathlib.Path(args.plots), sweeps):
       sections.append(f"![{caption}]({pathlib.Path(os.path.relpath(path.resolve(), base)).as_posix()})")
   sections += ["Runs:", markdown_table(runs, metrics)]
-  marks = merge_marks(*(record_marks(r) for _, r in runs))
+  marks = runs_marks(runs)
   if used is not None:
     used.update(marks)
   return "\n\n".join(sections) + "\n" + ("" if used is not None else footnote(marks))

@@ -148,12 +148,13 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     sums = {k: jax.device_put(np.float32(v), replicated) for k, v in restored_sums.items()}
 
-  def evaluate_and_write(state, step: int) -> dict[str, float]:
-    metrics, images = evaluate(state, step)
+  def evaluate_and_write(state, step: int, host_batches=eval_host_batches, split: str = config.data.eval_split,
+                         what: str = "step") -> dict[str, float]:
+    metrics, images = evaluate(state, step, host_batches, split)
     writer.write(step, metrics)
     writer.write_images(step, images)
     if is_main:
-      logging.info("step %d: %s", step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+      logging.info("%s %d: %s", what, step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
     return metrics
 
   eval_metrics: dict[str, float] = {}
@@ -200,11 +201,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     if plan.test_ds is not None:  # read once, on the final parameters, after everything was chosen on eval_split
       test_batches = list(pipeline.eval_batches(plan.test_ds.arrays, config.data.eval_batch_size,
                                                 jax.process_index(), jax.process_count()))
-      test_metrics, _ = evaluate(state, step, test_batches, config.data.test_split)
-      writer.write(step, test_metrics)
-      if is_main:
-        logging.info("test, once, at step %d: %s", step,
-                     "  ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items())))
+      test_metrics = evaluate_and_write(state, step, test_batches, config.data.test_split, "test, once, at step")
     jax.block_until_ready(state)
     train_time = time.perf_counter() - train_start
     ckpt.wait()

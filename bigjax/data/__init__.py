@@ -11,6 +11,7 @@ Batching, shuffling and sharding are the pipeline's job, not the loaders'.
 
 import pathlib
 
+from bigjax.data import core
 from bigjax.data.core import DataError, Dataset, default_data_dir
 
 __all__ = ["DataError", "Dataset", "default_data_dir", "load_for_config"]
@@ -32,4 +33,4 @@ def load_for_config(data_config, split: str) -> Dataset:
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
   return images.load(data_config.name, split, data_config.data_dir or None,
-                     validating=data_config.eval_split == "validation")
+                     validating=core.validating(data_config))

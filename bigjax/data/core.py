@@ -83,6 +83,18 @@ class Dataset:
 
 # ====================================================================================== roots
 
+def validating(data_config) -> bool:
+  """Whether the run validates on the dataset's "validation" split, which then stays out of "train"."""
+  return data_config.eval_split == "validation"
+
+
+def check_held_out(name: str, split: str, validating: bool, held_out: str) -> None:
+  """Refuses the "validation" split (``held_out`` says what it is) of a run that trains on it."""
+  if split == "validation" and not validating:
+    raise ValueError(f"{name}: the validation split is {held_out}; a run trains on it unless "
+                     f"config.data.eval_split='validation' holds it out")
+
+
 def default_data_dir() -> pathlib.Path:
   """$BIGJAX_DATA_DIR if set, else <repo root>/../shared/data (repo root = parent of `bigjax/`)."""
   if env := os.environ.get("BIGJAX_DATA_DIR"):

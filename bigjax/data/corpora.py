@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bigjax.data import sentences, text
+from bigjax.data import core, sentences, text
 from bigjax.data.core import Dataset
 
 DATASETS = ("tinyshakespeare", "trec", "sst2", "mr")
@@ -83,11 +83,9 @@ def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
   elif data_config.fold != -1:
     raise ValueError(f"config.data.fold={data_config.fold}: {name} has fixed splits; leave it at -1")
   # "validation" (trec, mr): Kim's random 10% of the training portion, out of "train" when the run validates on it.
-  validating = data_config.eval_split == "validation"
-  if split == "validation" and not validating:
-    raise ValueError(f"{name}: the validation split is 10% of the training portion; a run trains on it unless "
-                     f"config.data.eval_split='validation' holds it out")
+  held_out = core.validating(data_config)
+  core.check_held_out(name, split, held_out, "10% of the training portion")
   part = _sentence_splits(name, max(data_config.fold, 0), data_config.num_folds, data_config.min_freq,
-                          data_config.max_len, root, validating)[split]
+                          data_config.max_len, root, held_out)[split]
   return Dataset({"tokens": part.tokens, "label": part.labels}, num_classes=part.num_classes, name=part.name,
                  vocab=part.vocab)

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from bigjax.data import digits, mnist, tfds_source
-from bigjax.data.core import Dataset, data_root
+from bigjax.data.core import Dataset, check_held_out, data_root
 
 SPLITS = ("train", "validation", "test")
 # "validation": the last sixth of the training split (MNIST's last 10,000 images), held out of "train" when a
@@ -45,9 +45,7 @@ def load(name: str, split: str, data_dir: str | os.PathLike | None = None, valid
   """
   if split not in SPLITS:
     raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-  if split == "validation" and not validating:
-    raise ValueError(f"{name}: the validation split is the last sixth of the training images; a run trains on "
-                     f"it unless config.data.eval_split='validation' holds it out")
+  check_held_out(name, split, validating, "the last sixth of the training images")
   read_split = "test" if split == "test" else "train"
   if name.startswith(_TFDS_PREFIX) and len(name) > len(_TFDS_PREFIX):
     images, labels, num_classes = tfds_source.load_split(name[len(_TFDS_PREFIX):], read_split, data_dir)

@@ -193,6 +193,10 @@ def build(splits: dict[str, tuple[list[list[str]], np.ndarray]], num_classes: in
   return out
 
 
+VALIDATION_FROM_TRAIN = ("trec", "mr")  # sst2 brings its own ("dev")
+VALIDATION_FRACTION = 0.1               # Kim (2014): "we randomly select 10% of the training set as the dev set"
+
+
 def load(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0, min_freq: int = 1,
          max_size: int | None = None, max_len_cap: int | None = None,
          data_dir: str | os.PathLike | None = None, validation: bool = False) -> dict[str, SentenceData]:
@@ -221,10 +225,6 @@ def load(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0, min_fr
     splits["validation"] = ([sentences[i] for i in val_idx], labels[val_idx])
   return build(splits, NUM_CLASSES[name], name, min_freq=min_freq, max_size=max_size,
                max_len_cap=max_len_cap)
-
-
-VALIDATION_FROM_TRAIN = ("trec", "mr")  # sst2 brings its own ("dev")
-VALIDATION_FRACTION = 0.1               # Kim (2014): "we randomly select 10% of the training set as the dev set"
 
 
 def hold_out(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
