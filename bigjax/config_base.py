@@ -49,7 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.ema_decay = 0.0         # > 0: evaluate, checkpoint and restore a moving average of the parameters
 
   c.train = ml_collections.ConfigDict()
-  c.train.num_epochs = 10.0
+  c.train.num_epochs = 10.0      # 0 (with num_steps 0): no update, the start is evaluated (a warm start's parts)
   c.train.num_steps = 0           # > 0 overrides num_epochs
   c.train.steps_per_call = 1      # optimizer steps per jitted call (lax.scan); same updates, less dispatch
   c.train.log_every_steps = 100

@@ -121,7 +121,10 @@ def make_schedule(config: ml_collections.ConfigDict, num_train_examples: int) ->
                       f"training examples")
   # Counts derived from epochs are rounded to whole calls of K steps; counts set in steps must be multiples of K.
   whole_calls = lambda steps: max(k, int(round(steps / k)) * k)
-  total = t.num_steps if t.num_steps > 0 else whole_calls(t.num_epochs * steps_per_epoch)
+  if t.num_steps < 0 or t.num_epochs < 0:
+    raise ConfigError(f"config.train.num_steps={t.num_steps} and num_epochs={t.num_epochs} must be >= 0")
+  evaluate_only = t.num_steps == 0 and t.num_epochs == 0  # no update: the start (a warm start's parts) is read
+  total = t.num_steps if t.num_steps > 0 else 0 if evaluate_only else whole_calls(t.num_epochs * steps_per_epoch)
   eval_every = t.eval_every_steps if t.eval_every_steps > 0 else whole_calls(steps_per_epoch)
   ckpt_every = t.checkpoint_every_steps if t.checkpoint_every_steps > 0 else whole_calls(steps_per_epoch)
   sched = Schedule(total, steps_per_epoch, k, t.log_every_steps, eval_every, ckpt_every)
@@ -131,6 +134,8 @@ def make_schedule(config: ml_collections.ConfigDict, num_train_examples: int) ->
     raise ConfigError(str(error)) from None
   for field in ("total_steps", "log_every", "eval_every", "checkpoint_every"):
     value = getattr(sched, field)
+    if field == "total_steps" and evaluate_only:
+      continue
     if value <= 0 or value % k:
       raise ConfigError(f"{field}={value} (from config.train) must be a positive multiple of "
                         f"config.train.steps_per_call={k}")

@@ -500,3 +500,14 @@ def test_config_docstring_result_numbers_are_all_accounted_for(config):
   assert _numbers(text) == _numbers(" ".join(quoted + [CONFIG_OTHER[config]])), (
       f"configs/{config}.py's Result paragraph quotes numbers neither read from a record in CONFIG_RESULTS nor "
       f"listed in CONFIG_OTHER")
+
+
+def test_neumf_joined_parts_train_as_long_as_their_best_validation_epoch():
+  """configs/ml100k_neumf_pretrained.py's PART_EPOCHS: the epoch of each part's best validation HR@10, chosen on
+  the validation parts' records (each user's latest training item held out), never on test."""
+  from bigjax import configs as bigjax_configs, runs
+  module = bigjax_configs.load_module(REPO / "configs" / "ml100k_neumf_pretrained.py")
+  for part in ("gmf", "mlp"):
+    workdir = REPO / NCF / "runs" / "ml100k_validation_parts" / part
+    steps_per_epoch = min(_logged(workdir, "validation/hr@10"))  # evaluated after each epoch, the first after one
+    assert runs.best_step(workdir) == module.PART_EPOCHS * steps_per_epoch, part

@@ -746,6 +746,13 @@ def test_pretrained_neumf_smoke_starts_from_its_parts(tmp_path):
   at_start = [[{k: v for k, v in m.items() if k.startswith("test/")} for m in read_metrics(tmp_path / run)
                if m["step"] == 0 and "test/hr@10" in m] for run in ("neumf", "neumf_ema")]
   assert len(at_start[0]) == 1 and at_start[0] == at_start[1]
+  # No update (train.num_epochs=0, the ``joined`` variant): the joined parts are read once, and nothing is saved.
+  config.optim.ema_decay = 0.0
+  config.train.num_steps, config.train.num_epochs = 0, 0
+  results = train.run(config, tmp_path / "neumf_joined")
+  assert results["steps"] == 0 and not list((tmp_path / "neumf_joined" / "checkpoints").glob("*"))
+  assert [{k: v for k, v in m.items() if k not in ("step", "time")} for m in read_metrics(tmp_path / "neumf_joined")
+          if m["step"] == 0] == at_start[0]
   config.optim.ema_decay = 0.0
   config.task.pretrained_gmf, config.task.pretrained_mlp = str(tmp_path / "mlp"), str(tmp_path / "gmf")
   with pytest.raises(ValueError, match="expected a GMF"):
