@@ -10,7 +10,7 @@ Result:   test HR@10 0.6458†, NDCG@10 0.3774 after 20 epochs† (seed 1; with 
           at its best test epoch, a choice on the test set). experiments/ncf/RESULTS.md.
           † its record's git revision ends in -dirty: run from uncommitted changes; rerun to clear.
 Chosen:   on validation (``get_sweep``): the joined parts, no update, each part after PART_EPOCHS epochs; 3 seeds,
-          test read once: the sweep ``:joined`` (its commands in ``get_sweep``'s docstring).
+          test read once: the variant ``joined`` (the commands in ``get_sweep``'s docstring).
 Variants: ``smoke`` (a few steps, for tests; give it smoke runs of GMF and MLP with
           --config.task.pretrained_gmf=GMF_RUN --config.task.pretrained_mlp=MLP_RUN); ``validation`` (scored on each user's latest training item, but
           from the default parts, which trained on those items: choose with the next); ``validation_sgd``, the
@@ -26,7 +26,7 @@ common_ncf = configs.sibling(__file__, "common_ncf")
 VARIANTS = {**common_ncf.VARIANTS,
             "validation": "the validation split, but from the default parts, which trained on its items",
             "validation_sgd": "the validation split from parts trained on it; its sweep: the SGD rate",
-            "joined": "what validation chose: the joined parts, no update, test read once; its sweep: 3 seeds"}
+            "joined": "what validation chose: the joined parts, no update, test read once"}
 
 # GMF's and MLP's best validation HR@10 both come after 17 of their 20 epochs (runs/ncf/ml100k_validation_parts,
 # checked by tests/test_quoted_numbers.py): the parts of the ``joined`` variant train that long on the whole
@@ -56,7 +56,6 @@ def get_config(arg: str | None = None):
 
 
 VALIDATION_PARTS = "runs/ncf/ml100k_validation_parts"
-JOINED_PARTS = "runs/ncf/ml100k_neumf_joined_parts"
 
 
 def get_sweep(arg: str | None = None):
@@ -69,22 +68,18 @@ def get_sweep(arg: str | None = None):
     python -m bigjax.sweep --config=configs/ml100k_neumf_pretrained.py:validation_sgd --workdir=runs/ncf/ml100k_neumf_pretrained_validation_sgd --parallel=2
 
   Every rate ends at or below its first evaluation, the joined parts. ``:joined`` is that choice on the test
-  split, 3 seeds: GMF and MLP trained PART_EPOCHS epochs on the whole training split (seed s in
-  ``JOINED_PARTS/seed<s>``), joined, no update, test read once::
+  split, 3 seeds: GMF and MLP trained PART_EPOCHS epochs on the whole training split, joined, no update, test
+  read once::
 
+    R=runs/ncf/ml100k_neumf_joined
     for s in 0 1 2; do
-      python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=runs/ncf/ml100k_neumf_joined_parts/seed$s/gmf --config.seed=$s --config.train.num_epochs=17
-      python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=runs/ncf/ml100k_neumf_joined_parts/seed$s/mlp --config.seed=$s --config.train.num_epochs=17
+      python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=$R/parts/seed$s/gmf --config.seed=$s --config.train.num_epochs=17
+      python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=$R/parts/seed$s/mlp --config.seed=$s --config.train.num_epochs=17
+      python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py:joined --workdir=$R/seed$s --config.seed=$s --config.task.pretrained_gmf=$R/parts/seed$s/gmf --config.task.pretrained_mlp=$R/parts/seed$s/mlp
     done
-    python -m bigjax.sweep --config=configs/ml100k_neumf_pretrained.py:joined --workdir=runs/ncf/ml100k_neumf_joined
   """
-  from bigjax.sweep import product, sweep, zip_
+  from bigjax.sweep import product, sweep
   if arg == "validation_sgd":
     return product(sweep("optim.lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]), sweep("seed", [1, 2]))
-  if arg == "joined":
-    seeds = [0, 1, 2]
-    return zip_(sweep("seed", seeds),
-                *(sweep(f"task.pretrained_{part}", [f"{JOINED_PARTS}/seed{s}/{part}" for s in seeds])
-                  for part in ("gmf", "mlp")))
-  raise ValueError(f"ml100k_neumf_pretrained's sweeps are :validation_sgd (the joined model's rate, on the "
-                   f"validation split) and :joined (the choice, on test), not {arg!r}")
+  raise ValueError(f"ml100k_neumf_pretrained's sweep chooses the joined model's rate on the validation split: use "
+                   f":validation_sgd, not {arg!r}")
