@@ -71,11 +71,11 @@ def get_sweep(arg: str | None = None):
   split, 3 seeds: GMF and MLP trained PART_EPOCHS epochs on the whole training split, joined, no update, test
   read once::
 
-    R=runs/ncf/ml100k_neumf_joined
+    P=runs/ncf/ml100k_neumf_joined_parts
     for s in 0 1 2; do
-      python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=$R/parts/seed$s/gmf --config.seed=$s --config.train.num_epochs=17
-      python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=$R/parts/seed$s/mlp --config.seed=$s --config.train.num_epochs=17
-      python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py:joined --workdir=$R/seed$s --config.seed=$s --config.task.pretrained_gmf=$R/parts/seed$s/gmf --config.task.pretrained_mlp=$R/parts/seed$s/mlp
+      python -m bigjax.main --config=configs/ml100k_gmf.py --workdir=$P/seed$s/gmf --config.seed=$s --config.train.num_epochs=17
+      python -m bigjax.main --config=configs/ml100k_mlp.py --workdir=$P/seed$s/mlp --config.seed=$s --config.train.num_epochs=17
+      python -m bigjax.main --config=configs/ml100k_neumf_pretrained.py:joined --workdir=runs/ncf/ml100k_neumf_joined/seed$s --config.seed=$s --config.task.pretrained_gmf=$P/seed$s/gmf --config.task.pretrained_mlp=$P/seed$s/mlp
     done
   """
   from bigjax.sweep import product, sweep
