@@ -7,6 +7,11 @@
   mr               splits train / test: fold ``data.fold`` of ``data.num_folds`` is test, 2 classes; "validation"
                    as trec's, from the fold's training portion
 
+``data.features`` "tfidf" or "bow" turns each sentence into its row of a TF-IDF (bag-of-words) `vectorize.Vectorizer`
+(options ``data.vectorizer``) fitted on the run's training split only (without the held-out validation 10%), as
+bags ``{"bag_ids": [N, M] int32, "bag_weights": [N, M] float32, "label": [N]}`` padded with weight 0 to one width
+M for every split (the longest row of any), and ``model_fields["num_features"]`` the vocabulary's size.
+
 Language modelling reads every window of ``seq_len + 1`` characters of the training text (one per start
 position, so an epoch visits each start once, like nanoGPT's random offsets drawn without replacement);
 validation windows start every ``seq_len`` characters, so each validation character after the first is
@@ -19,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from bigjax.data import core, sentences, text
+from bigjax.data import core, sentences, text, vectorize
 from bigjax.data.core import Dataset
 
 DATASETS = ("tinyshakespeare", "trec", "sst2", "mr")
 SPLITS = {"tinyshakespeare": ("train", "validation"), "trec": ("train", "validation", "test"),
           "sst2": ("train", "dev", "test"), "mr": ("train", "validation", "test")}
+FEATURES = ("tokens", "tfidf", "bow")  # config.data.features of the sentence sets
 
 
 class TokenWindows:
@@ -63,6 +69,26 @@ def _sentence_splits(name: str, fold: int, num_folds: int, min_freq: int, max_le
                         max_len_cap=max_len or None, data_dir=root, validation=validation)
 
 
+@functools.lru_cache(maxsize=4)
+def _bag_splits(name: str, fold: int, num_folds: int, root: pathlib.Path, validation: bool, features: str,
+                options: tuple) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], vectorize.Vectorizer]:
+  # Fitted on "train" alone, once per run; every split padded to one width, so one compiled step evaluates them all.
+  splits = sentences.token_splits(name, fold=fold, num_folds=num_folds, data_dir=root, validation=validation)
+  vectorizer = vectorize.Vectorizer(use_idf=features == "tfidf", **dict(options)).fit(splits["train"][0])
+  rows = {split: vectorizer.transform(tokens) for split, (tokens, _) in splits.items()}
+  width = max(1, max(int(np.diff(m.indptr).max(initial=0)) for m in rows.values()))
+  return {split: (*vectorize.padded_rows(rows[split], width), labels)
+          for split, (_, labels) in splits.items()}, vectorizer
+
+
+def _vectorizer_options(options: Any) -> tuple:
+  """config.data.vectorizer -> Vectorizer keyword arguments (max_features 0: all; norm "": none), as a tuple."""
+  fields = dict(options)
+  fields["max_features"] = fields["max_features"] or None
+  fields["norm"] = fields["norm"] or None
+  return tuple(sorted(fields.items()))
+
+
 def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
   """The ``split`` of the text dataset ``data_config.name`` (see the module docstring)."""
   name = data_config.name
@@ -85,6 +111,20 @@ def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
   # "validation" (trec, mr): Kim's random 10% of the training portion, out of "train" when the run validates on it.
   held_out = core.validating(data_config)
   core.check_held_out(name, split, held_out, "10% of the training portion")
+  if data_config.features not in FEATURES:
+    raise ValueError(f"config.data.features={data_config.features!r}: choose one of {FEATURES}")
+  if data_config.features != "tokens":
+    options = _vectorizer_options(data_config.vectorizer)
+    try:
+      vectorize.Vectorizer(**dict(options))  # its options checked before any data is read
+    except ValueError as error:
+      raise ValueError(f"config.data.vectorizer.{error}") from None
+    bags, vectorizer = _bag_splits(name, max(data_config.fold, 0), data_config.num_folds, root, held_out,
+                                   data_config.features, options)
+    ids, weights, labels = bags[split]
+    return Dataset({"bag_ids": ids, "bag_weights": weights, "label": labels},
+                   num_classes=sentences.NUM_CLASSES[name], name=f"{name}:{split}", vocab=vectorizer,
+                   model_fields={"num_features": len(vectorizer)})
   part = _sentence_splits(name, max(data_config.fold, 0), data_config.num_folds, data_config.min_freq,
                           data_config.max_len, root, held_out)[split]
   return Dataset({"tokens": part.tokens, "label": part.labels}, num_classes=part.num_classes, name=part.name,

@@ -206,6 +206,15 @@ def load(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0, min_fr
   ``validation``: as Kim did on TREC and MR, a random 10% of the training portion (`hold_out`) becomes the
   "validation" split and leaves "train", so the vocabulary is the remaining 90%'s.
   """
+  return build(token_splits(name, fold=fold, num_folds=num_folds, seed=seed, data_dir=data_dir,
+                            validation=validation),
+               NUM_CLASSES[name], name, min_freq=min_freq, max_size=max_size, max_len_cap=max_len_cap)
+
+
+def token_splits(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0,
+                 data_dir: str | os.PathLike | None = None, validation: bool = False
+                 ) -> dict[str, tuple[list[list[str]], np.ndarray]]:
+  """The splits `load` builds, before ids: split -> (token lists, int32 labels) (the same arguments)."""
   if name not in NUM_CLASSES:
     raise ValueError(f"unknown sentence dataset {name!r}; valid: {tuple(NUM_CLASSES)}")
   if name == "mr":
@@ -223,8 +232,7 @@ def load(name: str, *, fold: int = 0, num_folds: int = 10, seed: int = 0, min_fr
     train_idx, val_idx = hold_out(len(labels), VALIDATION_FRACTION, seed)
     splits["train"] = ([sentences[i] for i in train_idx], labels[train_idx])
     splits["validation"] = ([sentences[i] for i in val_idx], labels[val_idx])
-  return build(splits, NUM_CLASSES[name], name, min_freq=min_freq, max_size=max_size,
-               max_len_cap=max_len_cap)
+  return splits
 
 
 def hold_out(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

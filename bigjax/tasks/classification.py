@@ -1,6 +1,7 @@
 """Image/sequence classification: softmax cross-entropy or mean squared error on softmax outputs.
 
 Batches are ``{"image": [b, ...] float32, "label": [b] int32}`` or, for text, ``{"tokens": [b, t] int32,
+"label": [b] int32}`` or vectorised text's bags ``{"bag_ids": [b, m] int32, "bag_weights": [b, m] float32,
 "label": [b] int32}`` (+ ``"mask": [b]`` for evaluation).
 ``task_config.random_shift = n`` translates training images by up to n pixels (on device, drawn
 from the step's rng, so a resumed run draws the same shifts).
@@ -44,8 +45,13 @@ def random_shift(images: jnp.ndarray, rng: jax.Array, max_shift: int) -> jnp.nda
   return jax.vmap(crop)(padded, offsets)
 
 
-def inputs_of(batch: dict[str, jnp.ndarray]) -> jnp.ndarray:
-  """What the model reads: the images, or the token ids of a text dataset."""
+BAGS = ("bag_ids", "bag_weights")
+
+
+def inputs_of(batch: dict[str, jnp.ndarray]) -> jnp.ndarray | dict[str, jnp.ndarray]:
+  """What the model reads: the images, the token ids of a text dataset, or its bags (a dict of both arrays)."""
+  if BAGS[0] in batch:
+    return {name: batch[name] for name in BAGS}
   return batch["image"] if "image" in batch else batch["tokens"]
 
 
@@ -82,14 +88,15 @@ def evaluate(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray],
 
 
 def predict(model: nn.Module, params: Any, inputs: dict[str, jnp.ndarray]) -> jnp.ndarray:
-  """``{"image": [b, ...]}`` or ``{"tokens": [b, t]}`` -> logits ``[b, num_classes]`` float32, in inference mode."""
+  """``{"image": [b, ...]}``, ``{"tokens": [b, t]}`` or the bags -> logits ``[b, num_classes]`` float32, in
+  inference mode."""
   return model.apply({"params": params}, inputs_of(inputs), train=False).astype(jnp.float32)
 
 
 def predict_inputs(example: dict[str, tuple]) -> dict[str, tuple]:
-  """What ``predict`` reads of a training example: its image, or its token ids."""
-  name = "image" if "image" in example else "tokens"
-  return {name: example[name]}
+  """What ``predict`` reads of a training example: its image, its token ids, or its bag."""
+  names = BAGS if BAGS[0] in example else ("image",) if "image" in example else ("tokens",)
+  return {name: example[name] for name in names}
 
 
 parts = tasks.no_parts
