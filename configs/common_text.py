@@ -73,7 +73,6 @@ def kim_cnn(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections
   return c
 
 
-
 # TF-IDF + logistic regression (tfidf_logreg_mr, tfidf_logreg_sst2, tfidf_logreg_trec declare these variants).
 TFIDF_VARIANTS = {"smoke": "a few steps, for tests",
                   "choose": "20 epochs, validation after each, no test: the curves L2 and epochs are chosen on"}

@@ -11,7 +11,7 @@ common_text = configs.sibling(__file__, "common_text")
 
 VARIANTS = {**common_text.TFIDF_VARIANTS}
 WEIGHT_DECAY = 1e-4  # chosen on validation (the docstring)
-EPOCHS = 10          # chosen on validation (the docstring)
+EPOCHS = 3           # chosen on validation (the docstring)
 
 
 def get_config(arg: str | None = None):
