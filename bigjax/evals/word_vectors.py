@@ -128,25 +128,24 @@ def analogy_accuracy(words: Sequence[str], vectors: np.ndarray,
   # canonical[i]: the row that stands for words[i]'s folded form (i itself unless a more frequent spelling exists)
   canonical = np.array([known[fold(w)] for w in words[:n]], np.int64)
 
-  folded, section_of, num_oov = [], [], 0
-  results = [AnalogySectionResult(name, [], []) for name, _ in sections]
-  for s, (_, questions) in enumerate(sections):
-    for question in questions:
-      question = tuple(fold(w) for w in question)
+  folded = [[tuple(fold(w) for w in question) for question in questions] for _, questions in sections]
+  answerable = [q for qs in folded for q in qs if all(w in known for w in q)]
+  ids = np.array([[known[w] for w in q] for q in answerable], np.int64).reshape(-1, 4)
+  unit, _ = unit_rows(vectors[:n])
+  solved = iter(np.concatenate([_solve(unit, canonical, ids[i:i + batch_size])
+                                for i in range(0, len(ids), batch_size)] or [np.zeros(0, bool)]))
+  results, num_oov = [], 0
+  for (name, _), questions in zip(sections, folded):
+    correct, incorrect = [], []
+    for question in questions:  # in file order, as gensim lists them
       if all(w in known for w in question):
-        folded.append(question)
-        section_of.append(s)
+        (correct if next(solved) else incorrect).append(question)
       else:
         num_oov += 1
         if dummy4unknown:
-          results[s].incorrect.append(question)
-  ids = np.array([[known[w] for w in q] for q in folded], np.int64).reshape(-1, 4)
-  unit, _ = unit_rows(vectors[:n])
-  solved = np.concatenate([_solve(unit, canonical, ids[i:i + batch_size])
-                           for i in range(0, len(ids), batch_size)] or [np.zeros(0, bool)])
-  for question, s, ok in zip(folded, section_of, solved):
-    (results[s].correct if ok else results[s].incorrect).append(question)
-  return AnalogyResult(results, num_questions=sum(len(q) for _, q in sections), num_oov=num_oov)
+          incorrect.append(question)
+    results.append(AnalogySectionResult(name, correct, incorrect))
+  return AnalogyResult(results, num_questions=sum(map(len, folded)), num_oov=num_oov)
 
 
 def _solve(unit: np.ndarray, canonical: np.ndarray, ids: np.ndarray) -> np.ndarray:
