@@ -332,6 +332,16 @@ CONFIG_RESULTS = {
   **{name: [("final", f"{TEXT}/runs/{name}", "test/accuracy", "{:.2%} test accuracy"),
             ("final", f"{TEXT}/runs/{name}", "wall_time_s", "{:.0f} s on a 2-core CPU")]
      for name in ("text_cnn_trec", "text_cnn_sst2", "text_lstm_sst2", "text_transformer_sst2")},
+  # TF-IDF + logistic regression: seeds 0-2 (MR: its 10 folds), the L2 strength and epochs chosen on validation
+  **{f"tfidf_logreg_{data}": [
+      ("meanstd", f"{TEXT}/runs/tfidf_logreg_{data}", "test/accuracy", "{:.2%} ± {:.2%} mean test accuracy"),
+      ("mean", f"{TEXT}/runs/tfidf_logreg_{data}", f"{split}/accuracy", f"{split} {{:.2%}}"),
+      ("final", f"{TEXT}/runs/tfidf_logreg_{data}/{first}", "config.optim.weight_decay", "L2 {:g} and"),
+      ("final", f"{TEXT}/runs/tfidf_logreg_{data}/{first}", "config.train.num_epochs", "and {:.0f} epoch"),
+      ("runsmin", f"{TEXT}/runs/tfidf_logreg_{data}", "wall_time_s", "{:.0f}-"),
+      ("runsmax", f"{TEXT}/runs/tfidf_logreg_{data}", "wall_time_s", f"-{{:.0f}} s per {unit}")]
+     for data, split, first, unit in (("trec", "validation", "seed=0", "run"), ("sst2", "dev", "seed=0", "run"),
+                                      ("mr", "validation", "data.fold=0", "fold"))},
   "ml100k_neumf": [("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
                    ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} after"),
                    ("final", f"{NCF}/runs/ml100k_neumf_seeds/seed0", "wall_time_s", "{:.0f} s, on a"),
@@ -461,6 +471,9 @@ CONFIG_OTHER = {
   "text_cnn_trec": "seed 0; Kim's CNN-rand: 91.2%",
   "text_lstm_sst2": "",
   "text_transformer_sst2": "",
+  "tfidf_logreg_mr": "the 10 folds (Kim's CNN-rand: 76.1%); 2-core CPU",
+  "tfidf_logreg_sst2": "seeds 0-2 (Kim's CNN-rand, with phrase-level training data: 82.7%); 2-core CPU",
+  "tfidf_logreg_trec": "seeds 0-2 (Kim's CNN-rand: 91.2%); 2-core CPU",
   "ncf_ablation": "",
 }
 
