@@ -34,7 +34,7 @@ FILLER_BEFORE_LATE_WORDS = 30_200     # question words after this many rows are 
 
 @pytest.fixture(scope="module")
 def vocabulary():
-  """(words, vectors float32 [V, DIM], gensim KeyedVectors of the same): about 32,600 words."""
+  """(words, vectors float32 [V, DIM], gensim KeyedVectors of the same): 31,240 words."""
   words, vectors = build_vocabulary()
   reference = KeyedVectors(DIM)
   reference.add_vectors(words, vectors)
@@ -42,31 +42,35 @@ def vocabulary():
 
 
 def build_vocabulary() -> tuple[list[str], np.ndarray]:
+  """Rows: 400 question words and 100 case variants; filler words to row 20,500; the other question and pair words
+  and variants; filler to row 30,200; the last 40 question words (unknown at restrict_vocab=30,000); 1,000 filler."""
   rng = np.random.default_rng(0)
   sections = word_eval.questions_words()
   question_words = list(dict.fromkeys(w for _, qs in sections for q in qs for w in q))
+  in_questions = set(question_words)
   pair_words = list(dict.fromkeys(w for pairs in (word_eval.wordsim353(), word_eval.simlex999())
-                                  for a, b, _ in pairs for w in (a, b)))
-  pair_words = [w for i, w in enumerate(pair_words) if i % 7 and w not in set(question_words)]  # 1/7 unknown
+                                  for a, b, _ in pairs for w in (a, b) if w not in in_questions))
+  pair_words = [w for i, w in enumerate(pair_words) if i % 7]  # every 7th pair word unknown
   vector = {w: rng.standard_normal(DIM) for w in question_words + pair_words}
-  for _, questions in sections:  # planted analogies: b = a + offset for every third question
+  for _, questions in sections:  # planted analogies
     offset = 1.2 * rng.standard_normal(DIM)
     for a, b, _, _ in questions[::PLANTED_EVERY]:
       vector[b] = vector[a] + offset + PLANT_NOISE * rng.standard_normal(DIM)
   # Case variants close to their word: lower-cased country and city names, upper-cased others.
-  variants = [w.lower() for w in question_words[::3] if w.lower() != w]
-  variants += [w.upper() for w in question_words[1::4] if w.upper() != w and w.upper() not in vector]
+  variants = [w.lower() for w in question_words[::3]] + [w.upper() for w in question_words[1::4]]
   variants = [w for w in dict.fromkeys(variants) if w not in vector]
   for w in variants:
     original = next(q for q in question_words if q.upper() == w.upper())
     vector[w] = vector[original] + 0.3 * rng.standard_normal(DIM)
-  late = question_words[-40:]  # ranked beyond 30,000
-  filler = [f"filler{i}" for i in range(FILLER_BEFORE_LATE_WORDS)]
+  late = question_words[-40:]
   early = [w for w in question_words + pair_words if w not in set(late)]
-  words = early[:400] + variants[:100] + filler[:20_000] + early[400:] + variants[100:] + filler[20_000:] + late
-  words = words[:FILLER_BEFORE_LATE_WORDS] + late + words[FILLER_BEFORE_LATE_WORDS:-len(late)]
+  filler = (f"filler{i}" for i in range(10**6))
+  words = early[:400] + variants[:100]
+  words += [next(filler) for _ in range(20_500 - len(words))] + early[400:] + variants[100:]
+  words += [next(filler) for _ in range(FILLER_BEFORE_LATE_WORDS - len(words))] + late
+  words += [next(filler) for _ in range(1_000)]
   vectors = np.stack([vector[w] if w in vector else rng.standard_normal(DIM) for w in words]).astype(np.float32)
-  assert len(set(words)) == len(words) and len(words) > 31_000
+  assert len(set(words)) == len(words) and words.index(late[0]) == FILLER_BEFORE_LATE_WORDS
   return words, vectors
 
 

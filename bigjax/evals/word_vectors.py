@@ -11,6 +11,8 @@ of the same purpose (tests/test_word_vectors.py checks them side by side):
 Case folding is gensim's: with ``case_insensitive`` every word is upper-cased (``str.upper``), and where several
 vocabulary words fold to one (``Paris``, ``paris``) the most frequent (first) one stands for them. Only the first
 ``restrict_vocab`` words are known to an evaluation; a question or pair with any other word is out of vocabulary.
+The word2vec C tool's compute-accuracy differs in one detail: it excludes only the rows of a, b and c as answers,
+where gensim (and so this module) also passes over their other spellings.
 A zero vector has no direction: its cosine with anything is 0 here (gensim gives 0 in ``similarity``, NaN in
 ``most_similar``).
 """
@@ -71,14 +73,17 @@ class AnalogySectionResult:
 @dataclasses.dataclass(frozen=True)
 class AnalogyResult:
   """``evaluate_word_analogies``'s numbers: per-section results; the total over all sections (gensim's score);
-  the semantic (first five) and syntactic ("gram*") sections; the questions with an unknown word."""
+  the semantic sections (names not starting "gram": questions-words' first five) and the syntactic ("gram*") ones,
+  as compute-accuracy reports them; the questions with an unknown word."""
   sections: list[AnalogySectionResult]
   num_questions: int
   num_oov: int
 
-  def _accuracy(self, sections) -> float:
-    return AnalogySectionResult("", [q for s in sections for q in s.correct],
-                                [q for s in sections for q in s.incorrect]).accuracy
+  @staticmethod
+  def _accuracy(sections: list[AnalogySectionResult]) -> float:
+    correct = sum(len(s.correct) for s in sections)
+    answered = correct + sum(len(s.incorrect) for s in sections)
+    return correct / answered if answered else 0.0
 
   @property
   def accuracy(self) -> float:
