@@ -122,3 +122,18 @@ def test_configs_train_the_l2_strength_and_epochs_chosen_on_validation(dataset):
   config = module.get_config()
   assert config.optim.weight_decay == module.WEIGHT_DECAY and config.train.num_epochs == module.EPOCHS
   assert config.data.test_split == "test" and config.data.eval_split in ("validation", "dev")
+
+
+@requires_sentences
+def test_bow_features_are_the_training_split_counts():
+  config = load_config("tfidf_logreg_sst2")
+  config.data.features = "bow"
+  config.data.vectorizer.norm = ""
+  ds = corpora.load(config.data, "dev", data.default_data_dir())
+  train_tokens, _ = sentences.sst2("train")
+  dev_tokens, _ = sentences.sst2("dev")
+  rows = Vectorizer(use_idf=False, norm=None).fit(train_tokens).transform(dev_tokens).toarray()
+  dense = np.zeros_like(rows)
+  width = ds.arrays["bag_ids"].shape[1]
+  np.add.at(dense, (np.repeat(np.arange(len(ds)), width), ds.arrays["bag_ids"].ravel()), ds.arrays["bag_weights"].ravel())
+  np.testing.assert_array_equal(dense, rows)
