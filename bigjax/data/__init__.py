@@ -2,6 +2,7 @@
 
   images.py      digits, mnist, fashion_mnist, tfds:<name>   {"image": [N, H, W, C], "label": [N]}
   corpora.py     tinyshakespeare, trec, sst2, mr              {"tokens": [N, T]} (+ "label": [N])
+  word_corpus.py text_corpus, lee, file (word vectors)        {"tokens": [N, T]}: chunks of one word-id stream
   movielens/     ml-100k, ml-1m (implicit feedback)           {"user": [N], "item": [N], ...}
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
   pipeline.py    the grain pipeline that batches a Dataset's arrays
@@ -26,10 +27,12 @@ def load_for_config(data_config, split: str) -> Dataset:
     DataError: the data is missing, corrupt or malformed (the message names the file).
   """
   # Imported here: a run imports only the family it reads.
-  from bigjax.data import corpora, images, movielens
+  from bigjax.data import corpora, images, movielens, word_corpus
   root = default_data_dir() if not data_config.data_dir else pathlib.Path(data_config.data_dir)
   if data_config.name in corpora.DATASETS:
     return corpora.load(data_config, split, root)
+  if data_config.name in word_corpus.DATASETS:
+    return word_corpus.dataset(data_config, split, root)
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
   return images.load(data_config.name, split, data_config.data_dir or None,

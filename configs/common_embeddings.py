@@ -1,0 +1,37 @@
+"""The word-vector family's fields (bigjax/data/word_corpus.py, bigjax/tasks/word2vec.py read them), with the
+settings gensim 4 and the word2vec C tool share as defaults: word2vec_text_corpus, the front door
+(bigjax/embeddings)."""
+
+import ml_collections
+
+
+def add_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  c.data.name = "text_corpus"
+  c.data.eval_split = "validation"  # held-out text: the objective's loss on the corpus' last 0.5%
+  c.data.tokenizer = "lower"      # lower: lowercased words, punctuation dropped; split: whitespace tokens as given
+  c.data.min_freq = 5             # gensim's and the C tool's min_count
+  c.data.max_vocab = 0            # > 0: keep at most this many words (the most frequent)
+  c.data.corpus_file = ""         # data.name="file": one sentence per line
+  c.data.seq_len = 1024           # words per example: a chunk of the corpus' id stream
+  c.data.batch_size = 4           # chunks per update
+  c.data.eval_batch_size = 16
+  c.model.name = "word2vec.Word2Vec"
+  c.model.num_ids = 0             # from the corpus: its words and the sentence end
+  c.model.features = 100          # gensim's vector_size (gensim 3's size)
+  c.task.name = "word2vec"
+  c.task.mode = "skipgram"        # skipgram | cbow
+  c.task.window = 5
+  c.task.negatives = 5
+  c.task.negative_power = 0.75
+  c.task.sample = 1e-3            # subsampling threshold t
+  c.task.duplicates = "mean"      # a row k terms of one batch move: the mean of their steps (sum: their sum)
+  c.optim.name = "sgd"
+  c.optim.momentum = 0.0
+  c.optim.lr = 0.025              # gensim's alpha
+  c.optim.schedule = "linear"
+  c.optim.end_lr_factor = 0.004   # gensim's min_alpha 0.0001 over alpha 0.025: the floor it decays to
+  c.train.num_epochs = 5
+  c.train.steps_per_call = 16
+  c.train.log_every_steps = 256
+  c.sharding.logical_rules = tuple(c.sharding.logical_rules) + (("words", None),)
+  return c
