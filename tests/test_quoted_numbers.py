@@ -387,7 +387,9 @@ CONFIG_RESULTS = {
     ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "test/ndcg@10", "NDCG@10 {:.4f} after"),
     ("final", f"{NCF}/runs/ml100k_neumf_pretrained", "wall_time_s", "{:.0f} s, on a"),
     ("final", f"{NCF}/runs/ml100k_neumf_pretrained_seed0", "test/hr@10", "seed 0: {:.4f} / "),
-    ("final", f"{NCF}/runs/ml100k_neumf_pretrained_seed0", "test/ndcg@10", " / {:.4f}")],
+    ("final", f"{NCF}/runs/ml100k_neumf_pretrained_seed0", "test/ndcg@10", " / {:.4f}"),
+    ("meanstd", f"{NCF}/runs/ml100k_neumf_joined", "test/hr@10", "test HR@10 {:.4f} ± {:.4f}"),
+    ("meanstd", f"{NCF}/runs/ml100k_neumf_joined", "test/ndcg@10", "NDCG@10 {:.4f} ± {:.4f} (seeds 0-2)")],
   "ml100k_sasrec": [
     ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/hr@10", "test HR@10 {:.4f}"),
     ("final", f"{NCF}/runs/ml100k_sasrec_seeds/seed0", "test/ndcg@10", "NDCG@10 {:.4f} (full"),
