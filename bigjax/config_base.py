@@ -40,6 +40,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.eps = 1e-8
   c.optim.momentum = 0.9
   c.optim.nesterov = False
+  c.optim.initial_accumulator = 0.1  # adagrad: the starting sum of squared gradients (optax's default)
   c.optim.weight_decay = 0.0
   c.optim.schedule = "constant"
   c.optim.warmup_steps = 0

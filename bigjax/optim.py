@@ -1,6 +1,7 @@
 """Optax optimizer, learning-rate schedule, gradient clipping and weight-decay mask from ``config.optim``.
 
-Fields: ``name`` (adam | adamw | sgd | momentum), ``lr``, ``b1``, ``b2``, ``eps``, ``momentum``,
+Fields: ``name`` (adam | adamw | sgd | momentum | adagrad), ``lr``, ``b1``, ``b2``, ``eps``, ``momentum``,
+``initial_accumulator`` (adagrad's starting sum of squared gradients),
 ``nesterov``, ``weight_decay``, ``schedule`` (constant | cosine | warmup_cosine | linear | cooldown),
 ``warmup_steps``, ``end_lr_factor`` (final lr = lr * end_lr_factor), ``cooldown_steps`` (``cooldown``: constant,
 then linear to the final lr over the last ``cooldown_steps`` steps; the warmup-stable-decay schedule of Hägele et
@@ -15,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
+OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "adagrad")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "linear", "cooldown")
 
 
@@ -54,6 +55,8 @@ def make_optimizer(cfg: Any, total_steps: int) -> tuple[optax.GradientTransforma
     tx = optax.sgd(schedule)
   elif cfg.name == "momentum":
     tx = optax.sgd(schedule, momentum=cfg.momentum, nesterov=cfg.nesterov)
+  elif cfg.name == "adagrad":
+    tx = optax.adagrad(schedule, initial_accumulator_value=cfg.initial_accumulator, eps=cfg.eps)
   else:
     raise ValueError(f"config.optim.name={cfg.name!r} is unknown; choose one of {OPTIMIZERS}")
   if cfg.weight_decay and cfg.name != "adamw":

@@ -1,6 +1,6 @@
-"""The word-vector family's fields (bigjax/data/word_corpus.py, bigjax/tasks/word2vec.py read them), with the
-settings gensim 4 and the word2vec C tool share as defaults: word2vec_text_corpus, the front door
-(bigjax/embeddings)."""
+"""The word-vector family's fields (bigjax/data/word_corpus.py, bigjax/tasks/word2vec.py and bigjax/tasks/glove.py
+read them): ``add_fields`` with the settings gensim 4 and the word2vec C tool share as defaults, ``glove`` with
+the GloVe paper's; word2vec_text_corpus, glove_text_corpus, the front door (bigjax/embeddings)."""
 
 import ml_collections
 
@@ -12,6 +12,7 @@ def add_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.data.min_freq = 5             # gensim's and the C tool's min_count
   c.data.max_vocab = 0            # > 0: keep at most this many words (the most frequent)
   c.data.corpus_file = ""         # data.name="file": one sentence per line
+  c.data.cooccurrence_window = 0  # > 0 (GloVe): examples are co-occurrence counts within this many words
   c.data.seq_len = 1024           # words per example: a chunk of the corpus' id stream
   c.data.batch_size = 4           # chunks per update
   c.data.eval_batch_size = 16
@@ -34,4 +35,27 @@ def add_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.train.steps_per_call = 16
   c.train.log_every_steps = 256
   c.sharding.logical_rules = tuple(c.sharding.logical_rules) + (("words", None),)
+  return c
+
+
+def glove(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """GloVe in place of Word2Vec (Pennington et al. 2014, and the GloVe tool's defaults where the paper is
+  silent): symmetric window of 10 words weighted 1/distance, x_max 100, alpha 3/4, AdaGrad at 0.05 with
+  accumulators starting at 1, W + W~ as the vectors."""
+  c.data.cooccurrence_window = 10
+  c.data.batch_size = 16384       # co-occurrence entries per update
+  c.data.eval_batch_size = 65536
+  c.model.name = "word2vec.GloVe"
+  for field in ("mode", "window", "negatives", "negative_power", "sample", "duplicates"):
+    del c.task[field]
+  c.task.name = "glove"
+  c.task.x_max = 100.0
+  c.task.alpha = 0.75
+  c.optim.name = "adagrad"
+  c.optim.lr = 0.05               # the GloVe tool's eta
+  c.optim.schedule = "constant"
+  c.optim.initial_accumulator = 1.0
+  c.train.num_epochs = 50         # the paper's iterations below 300 dimensions
+  c.train.steps_per_call = 8
+  c.train.log_every_steps = 512
   return c

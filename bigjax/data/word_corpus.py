@@ -32,6 +32,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from bigjax.data import cooccurrence
 from bigjax.data.core import DataError, Dataset, check_held_out, default_cache_dir, read_verified, validating
 
 SOURCES = {"text_corpus": "text_corpus/english_corpus.txt.xz", "lee": "word_eval/lee_background.cor"}
@@ -179,6 +180,10 @@ def dataset(data_config, split: str, root: pathlib.Path, cache_dir: pathlib.Path
   """The ``split`` of the word corpus ``data_config.name`` as chunks of ``data_config.seq_len`` ids
   (``{"tokens": int32 [N, seq_len]}``, cut from the stream on read); ``model_fields``: ``num_ids`` (V + 1) and
   ``word_counts`` (float32 [V + 1], 0 for the sentence end), which subsampling and negative sampling read.
+  With ``data_config.cooccurrence_window`` > 0 (GloVe), the split's co-occurrence counts instead, one example per
+  nonzero entry: ``{"row": int32 [N], "col": int32 [N], "count": float32 [N]}`` (``bigjax/data/cooccurrence.py``);
+  the held-out text's counts are scaled by (training words / held-out words), so that both estimate the same
+  matrix and a cost on ``log X`` compares them.
   "validation" is the corpus' last ``VALIDATION_FRACTION``, out of "train" when the run validates on it."""
   from bigjax.data.corpora import TokenWindows  # the same chunking as the character corpora
   if split not in SPLITS:
@@ -193,10 +198,19 @@ def dataset(data_config, split: str, root: pathlib.Path, cache_dir: pathlib.Path
   ends = np.flatnonzero(stream[:int(len(stream) * (1 - VALIDATION_FRACTION))] == 0)
   cut = int(ends[-1]) + 1 if len(ends) else 0
   part = stream if not held_out else stream[:cut] if split == "train" else stream[cut:]
+  counts = np.concatenate([[0.0], vocab.counts]).astype(np.float32)
+  window = data_config.get("cooccurrence_window", 0)
+  if window > 0:  # GloVe: the split's co-occurrence counts, one example per nonzero entry
+    rows, cols, values = cooccurrence.counts(part, window, len(vocab) + 1, cache_dir)
+    if held_out and split == "validation":  # counts at the training text's scale, so log X means the same
+      values = values * np.float32(cut / max(len(part), 1))
+    if not len(rows):
+      raise DataError(f"{data_config.name}:{split} holds no two words within {window} of each other")
+    return Dataset({"row": rows, "col": cols, "count": values}, num_classes=0, name=f"{data_config.name}:{split}",
+                   vocab=vocab, model_fields={"num_ids": len(vocab) + 1})
   if len(part) < data_config.seq_len:
     raise DataError(f"{data_config.name}:{split} holds {len(part)} words, fewer than one chunk of "
                     f"config.data.seq_len={data_config.seq_len}")
-  counts = np.concatenate([[0.0], vocab.counts]).astype(np.float32)
   return Dataset({"tokens": TokenWindows(part, data_config.seq_len, data_config.seq_len)}, num_classes=0,
                  name=f"{data_config.name}:{split}", vocab=vocab,
                  model_fields={"num_ids": len(vocab) + 1, "word_counts": counts})

@@ -7,18 +7,23 @@ a sentence). Each update, on device:
    corpus, ``t`` = ``task.sample``); the kept words close up, so windows reach past the dropped ones.
 2. **Dynamic window.** Each centre word draws ``b`` uniformly in ``1..window``; its contexts are the words at most
    ``b`` away in the same sentence (nearer words are so used more often).
-3. **Negatives.** ``task.negatives`` words per (centre, context) pair from the unigram distribution raised to
-   ``task.negative_power`` (0.75); a negative equal to the word it stands against is skipped, as in the C tool.
-4. **Loss** ``-log s(u.v) - sum_k log s(-u.v_k)`` (``s`` the logistic function), summed over pairs: skip-gram
-   predicts the centre word (``output`` row) from each context word's ``input`` row, the C tool's orientation;
-   CBOW predicts it from the mean of the context words' ``input`` rows, and gives each context word the whole
-   error of that mean (the C tool's and gensim's ``cbow_mean`` update, not the mean's gradient).
+3. **Negatives.** ``task.negatives`` words per centre word from the unigram distribution raised to
+   ``task.negative_power`` (0.75), shared by the pairs of its window (Ji et al. 2016's batching, which turns a
+   window's updates into matrix products; the C tool draws them per pair); a negative equal to the centre word
+   is skipped, as in the C tool.
+4. **Loss** ``-log s(u.v) - sum_k log s(-u.v_k)`` (``s`` the logistic function), summed: skip-gram scores each
+   context word's ``input`` row ``u`` against the centre word's ``output`` row ``v`` and the negatives' (the C
+   tool's orientation); CBOW scores the mean of the context words' ``input`` rows, and gives each context word
+   the whole error of that mean (the C tool's and gensim's ``cbow_mean`` update, not the mean's gradient).
 5. **Sparse update.** Only the rows a batch read change: ``config.optim`` must be plain SGD (its schedule: linear
-   decay to a floor, ``optim.schedule="linear"`` with ``end_lr_factor`` 1e-4 as the C tool), applied to the rows'
-   gradients and scattered back (rows read twice get both updates, as Hogwild threads would give them).
+   decay to a floor, ``optim.schedule="linear"``, as the C tool), applied to the rows' gradients and scattered
+   back. Within one occurrence of a word its window's steps add up, as the C tool's sequential updates do; a
+   row that several occurrences (or negative draws) move in one batch gets the mean of their steps
+   (``task.duplicates="mean"``) or their sum (``"sum"``, what Hogwild threads would give it, and what makes
+   frequent words' rows overshoot when a batch holds thousands of windows).
 
-A batch's pairs are updated together, not one after another as the C tool does: the batch is a larger
-Hogwild step. ``evaluate`` is the same objective on held-out text with a fixed draw (its ``loss``: per pair).
+A batch's windows are updated together, not one after another as the C tool does. ``evaluate`` is the same
+objective on held-out text with a fixed draw (its ``loss``: per example, a skip-gram pair or a CBOW window).
 """
 
 from typing import Any
@@ -86,40 +91,69 @@ def pair_loss(inputs: jnp.ndarray, outputs: jnp.ndarray, weights: jnp.ndarray) -
   return -jnp.sum(weights * jax.nn.log_sigmoid(signs * scores))
 
 
-def _examples(model: nn.Module, task_config: Any, tokens: jnp.ndarray, rng: jax.Array):
-  """What one batch trains: ``(input ids [n, m], input weights [n, m], targets [n, 1 + K], target weights)``:
-  skip-gram's n pairs (m = 1: the context word) or CBOW's n centre words (m = 2 window: their contexts)."""
+def shift(x: jnp.ndarray, offset: int) -> jnp.ndarray:
+  """``y[:, p] = x[:, p + offset]`` along axis 1, zeros where ``p + offset`` falls outside."""
+  length, reach = x.shape[1], abs(offset)
+  padded = jnp.pad(x, [(0, 0), (reach, reach)] + [(0, 0)] * (x.ndim - 2))
+  return jax.lax.slice_in_dim(padded, reach + offset, reach + offset + length, axis=1)
+
+
+def offsets(window: int) -> list[int]:
+  """The context offsets -window..-1, 1..window, in the order ``windows`` stacks them."""
+  return [o for o in range(-window, window + 1) if o]
+
+
+def draws(model: nn.Module, task_config: Any, tokens: jnp.ndarray, rng: jax.Array):
+  """The random part of one batch: ``(tokens [b, L] after subsampling, context ids [b, L, 2 window], context
+  mask, negatives [b, L, K])``; one set of negatives per centre word, shared by its contexts."""
   keep_rng, window_rng, negative_rng = jax.random.split(rng, 3)
   counts = jnp.asarray(model.word_counts, jnp.float32)
   tokens = subsample(tokens, keep_probability(counts, task_config.sample), keep_rng)
   context, mask = windows(tokens, task_config.window, window_rng)
   cdf = negative_cdf(counts, task_config.negative_power)
-  if task_config.mode == "skipgram":
-    inputs, in_weights = context.reshape(-1, 1), mask.reshape(-1, 1).astype(jnp.float32)
-    centre = jnp.broadcast_to(tokens[..., None], context.shape).reshape(-1)
-  else:
-    inputs, in_weights = context.reshape(-1, context.shape[-1]), mask.reshape(-1, context.shape[-1]).astype(jnp.float32)
-    centre = tokens.reshape(-1)
-  real = in_weights.max(axis=1)  # a centre word with no context trains nothing
-  negatives = sample_negatives(cdf, negative_rng, (centre.shape[0], task_config.negatives))
-  targets = jnp.concatenate([centre[:, None], negatives], axis=1)
-  out_weights = real[:, None] * jnp.concatenate([jnp.ones_like(real)[:, None], (negatives != centre[:, None])], axis=1)
-  return inputs, in_weights, targets, out_weights
-
-
-def _hidden(input_rows: jnp.ndarray, in_weights: jnp.ndarray) -> jnp.ndarray:
-  """``[n, d]``: the weighted mean of each example's input rows ``[n, m, d]`` (skip-gram's m = 1: the row)."""
-  return jnp.einsum("nm,nmd->nd", in_weights, input_rows) / jnp.maximum(in_weights.sum(1, keepdims=True), 1.0)
+  negatives = sample_negatives(cdf, negative_rng, tokens.shape + (task_config.negatives,))
+  return tokens, context, mask, negatives
 
 
 def objective(model: nn.Module, params: Any, task_config: Any, tokens: jnp.ndarray, rng: jax.Array):
-  """``(summed loss, number of examples, (inputs, in_weights, targets, out_weights, d loss / d hidden,
-  d loss / d output rows))``: the loss of one batch and its gradient with respect to the rows it read."""
-  inputs, in_weights, targets, out_weights = _examples(model, task_config, tokens, rng)
-  hidden = _hidden(params["input"][inputs], in_weights)
-  output_rows = params["output"][targets]
-  value, (d_hidden, d_output) = jax.value_and_grad(pair_loss, argnums=(0, 1))(hidden, output_rows, out_weights)
-  return value, out_weights[:, 0].sum(), (inputs, in_weights, targets, out_weights, d_hidden, d_output)
+  """``(summed loss, number of examples, gradients)`` of one batch; the gradients are those of the rows it
+  read: ``(ids [b, L], d loss / d input row [b, L, d], whether each position served as a context [b, L],
+  targets [b, L, 1 + K], their weights, d loss / d output row [b, L, 1 + K, d])``.
+
+  Every position's input row is read once and the window's rows are shifted copies of them, so a batch reads
+  ``b L`` input rows and ``b L (1 + K)`` output rows, whatever the window."""
+  tokens, _, mask, negatives = draws(model, task_config, tokens, rng)
+  shifts = offsets(task_config.window)
+  mask = mask.astype(jnp.float32)
+  centre = mask.max(axis=-1)  # a centre word with no context trains nothing
+  targets = jnp.concatenate([tokens[..., None], negatives], axis=-1)
+  out_weights = centre[..., None] * jnp.concatenate(
+      [jnp.ones_like(centre)[..., None], (negatives != tokens[..., None]).astype(jnp.float32)], axis=-1)
+  rows, output_rows = params["input"][tokens], params["output"][targets]
+  context_rows = jnp.stack([shift(rows, o) for o in shifts], axis=2)  # [b, L, 2 window, d]
+  signs = jnp.concatenate([jnp.ones((1,)), -jnp.ones((task_config.negatives,))])
+
+  if task_config.mode == "skipgram":  # each (context, centre) pair scored against the centre and its negatives
+    def loss(context_rows, output_rows):
+      scores = jnp.einsum("blcd,blkd->blck", context_rows, output_rows)
+      return -jnp.sum(mask[..., None] * out_weights[:, :, None, :] * jax.nn.log_sigmoid(signs * scores))
+    value, (d_context, d_output) = jax.value_and_grad(loss, argnums=(0, 1))(context_rows, output_rows)
+    examples = mask.sum()
+  else:  # CBOW: the mean of the contexts scored; each context row takes the whole error of the mean
+    hidden = jnp.einsum("blc,blcd->bld", mask, context_rows) / jnp.maximum(mask.sum(-1), 1.0)[..., None]
+    value, (d_hidden, d_output) = jax.value_and_grad(pair_loss_at, argnums=(0, 1))(
+        hidden, output_rows, out_weights, signs)
+    d_context = mask[..., None] * d_hidden[:, :, None, :]
+    examples = centre.sum()
+  d_rows = sum(shift(d_context[:, :, j], -o) for j, o in enumerate(shifts))
+  served = sum(shift(mask[:, :, j], -o) for j, o in enumerate(shifts)) > 0
+  return value, examples, (tokens, d_rows, served, targets, out_weights, d_output)
+
+
+def pair_loss_at(hidden: jnp.ndarray, output_rows: jnp.ndarray, weights: jnp.ndarray, signs: jnp.ndarray):
+  """``pair_loss`` over positions: ``hidden [b, L, d]`` against ``output_rows [b, L, 1 + K, d]``."""
+  scores = jnp.einsum("bld,blkd->blk", hidden, output_rows)
+  return -jnp.sum(weights * jax.nn.log_sigmoid(signs * scores))
 
 
 def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
@@ -140,8 +174,9 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
                      f"{config.optim.weight_decay}, ema_decay={config.optim.ema_decay}")
 
   def scatter(table, rows, weights, steps):
-    """``table`` with each step ``[..., d]`` added at its row; under ``task.duplicates="mean"`` a row that
-    ``k`` terms of the batch moved gets the mean of their steps, not their sum."""
+    """``table`` with each step ``[..., d]`` added at its row (``weights`` 0: the slot moved nothing); under
+    ``task.duplicates="mean"`` a row that ``k`` slots of the batch moved (occurrences of a word, draws of a
+    negative) gets the mean of their steps, not their sum."""
     rows, weights, steps = rows.reshape(-1), weights.reshape(-1), steps.reshape(-1, steps.shape[-1])
     if t.duplicates == "mean":
       hits = jnp.zeros(table.shape[0], steps.dtype).at[rows].add((weights > 0).astype(steps.dtype))
@@ -152,20 +187,18 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
     return model.init(rng, batch["tokens"][:, :1])["params"]
 
   def update(params, opt_state, batch, rng):
-    value, pairs, (inputs, in_weights, targets, out_weights, d_hidden, d_output) = objective(
+    value, examples, (ids, d_rows, served, targets, out_weights, d_output) = objective(
         model, params, t, batch["tokens"], rng)
-    # Each input row takes the whole error of the hidden vector (skip-gram: its own; CBOW: the C tool's rule).
-    d_input = in_weights[..., None] * d_hidden[:, None, :]
-    (step_input, step_output), opt_state = optimizer.update((d_input, d_output), opt_state)
-    params = {"input": scatter(params["input"], inputs, in_weights, step_input),
+    (step_input, step_output), opt_state = optimizer.update((d_rows, d_output), opt_state)
+    params = {"input": scatter(params["input"], ids, served, step_input),
               "output": scatter(params["output"], targets, out_weights, step_output)}
     finite = jnp.isfinite(value)
-    return params, opt_state, {"loss": value / jnp.maximum(pairs, 1.0), "examples": pairs}, finite
+    return params, opt_state, {"loss": value / jnp.maximum(examples, 1.0), "examples": examples}, finite
 
   def evaluate(params, batch):
     tokens = jnp.where(batch["mask"][:, None] > 0, batch["tokens"], 0)  # padding rows hold no word
-    value, pairs, _ = objective(model, params, t, tokens, jax.random.PRNGKey(EVAL_SEED))
-    return {"loss": value, "count": pairs}
+    value, examples, _ = objective(model, params, t, tokens, jax.random.PRNGKey(EVAL_SEED))
+    return {"loss": value, "count": examples}
 
   return tasks.Task(init=init, init_opt_state=optimizer.init, update=update, evaluate=evaluate)
 
