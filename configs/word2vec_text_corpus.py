@@ -33,3 +33,19 @@ def get_config(arg: str | None = None):
   elif arg:
     raise ValueError(f"unknown variant {arg!r} of word2vec_text_corpus; known: {', '.join(VARIANTS)}")
   return c
+
+
+def get_sweep(arg: str | None = None):
+  """The learning rate, chosen on the held-out text's loss after one epoch (the analogy and word-pair sets are
+  the test, never read to choose): rows move by the mean of their steps in a batch (``task.duplicates``), so
+  gensim's 0.025 need not suit. Skip-gram (no variant) or ``cbow``, seed 0::
+
+    python -m bigjax.sweep --config=configs/word2vec_text_corpus.py --workdir=runs/embeddings/skipgram_lr
+    python -m bigjax.sweep --config=configs/word2vec_text_corpus.py:cbow --workdir=runs/embeddings/cbow_lr
+  """
+  from bigjax.sweep import product, sweep
+  if arg not in (None, "cbow"):
+    raise ValueError(f"word2vec_text_corpus's sweep chooses skip-gram's (no variant) or CBOW's (:cbow) rate, "
+                     f"not {arg!r}'s")
+  return product(sweep("train.num_epochs", [1]), sweep("optim.lr", [0.025, 0.05, 0.1, 0.2, 0.4]))
+
