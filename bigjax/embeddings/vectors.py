@@ -151,15 +151,18 @@ class WordVectors:
 
   # ------------------------------------------------------------------------------------ files
 
-  def save(self, path: str | os.PathLike) -> None:
-    """One .npz file at exactly ``path``: the vectors as an array, the words as UTF-8 JSON bytes (no pickle)."""
-    meta = json.dumps({"format": _FORMAT, "version": _VERSION, "words": self.index_to_key}, ensure_ascii=False)
+  def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+    """One .npz file at exactly ``path``: the vectors as an array, the words (and ``extra``, JSON-serialisable:
+    what a model saved with them) as UTF-8 JSON bytes (no pickle)."""
+    meta = json.dumps({"format": _FORMAT, "version": _VERSION, "words": self.index_to_key, "extra": extra or {}},
+                      ensure_ascii=False)
     with _atomic(path) as f:
       np.savez(f, vectors=self.vectors, meta=np.frombuffer(meta.encode("utf-8"), np.uint8))
 
   @classmethod
-  def load(cls, path: str | os.PathLike) -> "WordVectors":
-    """What ``save`` wrote. Raises DataError for a missing file or one that ``save`` did not write."""
+  def load(cls, path: str | os.PathLike, with_extra: bool = False):
+    """What ``save`` wrote (with ``with_extra``: ``(vectors, extra)``). Raises DataError for a missing file or
+    one that ``save`` did not write."""
     try:
       archive = np.load(path, allow_pickle=False)
       if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -168,7 +171,8 @@ class WordVectors:
         meta = json.loads(archive["meta"].tobytes().decode("utf-8"))
         if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
           raise ValueError(f"format {meta.get('format')!r} version {meta.get('version')!r}")
-        return cls(meta["words"], archive["vectors"])
+        loaded = cls(meta["words"], archive["vectors"])
+        return (loaded, meta.get("extra", {})) if with_extra else loaded
     except FileNotFoundError:
       raise DataError(f"{path} not found") from None
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as e:

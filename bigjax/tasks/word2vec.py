@@ -23,7 +23,9 @@ a sentence). Each update, on device:
    frequent words' rows overshoot when a batch holds thousands of windows).
 
 A batch's windows are updated together, not one after another as the C tool does. ``evaluate`` is the same
-objective on held-out text with a fixed draw (its ``loss``: per example, a skip-gram pair or a CBOW window).
+objective on held-out text, every word kept (no subsampling: the score reads all of the text, and a short text
+still has examples), windows and negatives from a fixed draw; its ``loss`` is per example, a skip-gram pair or
+a CBOW window.
 """
 
 from typing import Any
@@ -31,6 +33,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 from bigjax import tasks
@@ -197,7 +200,8 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
 
   def evaluate(params, batch):
     tokens = jnp.where(batch["mask"][:, None] > 0, batch["tokens"], 0)  # padding rows hold no word
-    value, examples, _ = objective(model, params, t, tokens, jax.random.PRNGKey(EVAL_SEED))
+    every_word = ml_collections.ConfigDict({**t.to_dict(), "sample": 0.0})  # none subsampled: all the text scores
+    value, examples, _ = objective(model, params, every_word, tokens, jax.random.PRNGKey(EVAL_SEED))
     return {"loss": value, "count": examples}
 
   return tasks.Task(init=init, init_opt_state=optimizer.init, update=update, evaluate=evaluate)
