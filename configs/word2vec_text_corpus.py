@@ -1,9 +1,10 @@
 """Word2Vec skip-gram (Mikolov et al. 2013) on the 12.4M-word English corpus, with gensim 4's defaults.
 
 Negative sampling, 5 negatives from unigram^0.75, subsampling at 1e-3, dynamic window 5, 100 dimensions,
-words seen 5 times or more, 5 epochs, SGD from 0.025 decaying linearly to 0.0001 (gensim's alpha and
-min_alpha); updates of 4 chunks of 1,024 words at a time (bigjax/tasks/word2vec.py). The corpus' last 0.5% is
-held out: its loss is the curve.
+words seen 5 times or more, 5 epochs (gensim's defaults); updates of 4 chunks of 1,024 words at a time
+(bigjax/tasks/word2vec.py), SGD from 0.2 decaying linearly to 0.2 x 0.004 (gensim: 0.025 to 0.0001). The rate
+was chosen on the held-out loss after one epoch, for skip-gram and CBOW alike (``get_sweep``; 0.4 diverges).
+The corpus' last 0.5% is held out: its loss is the curve.
 
 Command:  python -m bigjax.main --config=configs/word2vec_text_corpus.py --workdir=runs/embeddings/skipgram
 Variants: ``cbow`` (CBOW, gensim's defaults otherwise); ``smoke`` (the Lee corpus, 16 dimensions, a few

@@ -92,8 +92,7 @@ def test_dataset_holds_the_splits_cooccurrences(tmp_path):
   train_table = {(int(r), int(c)): float(v) for r, c, v in zip(*(train_ds.arrays[k] for k in ("row", "col", "count")))}
   held_table = {(int(r), int(c)): float(v) for r, c, v in zip(*(held_out.arrays[k] for k in ("row", "col", "count")))}
   assert set(train_table) | set(held_table) == set(whole)
-  ends = np.flatnonzero(stream[:int(len(stream) * (1 - word_corpus.VALIDATION_FRACTION))] == 0)
-  cut = int(ends[-1]) + 1
+  cut = word_corpus.held_out_cut(stream)
   scale = cut / (len(stream) - cut)  # held-out counts come at the training text's scale
   for key, value in whole.items():  # no window crosses the cut, which falls at a sentence start
     assert train_table.get(key, 0.0) + held_table.get(key, 0.0) / scale == pytest.approx(value, rel=1e-5), key
@@ -155,13 +154,13 @@ def glove_task(lr=0.05, initial=1.0):
 
 
 def test_one_update_is_the_glove_tools_adagrad_on_each_rows_summed_gradient():
-  """The tool's rule for each row a batch reads, in float64: g its gradient summed over the batch's entries,
-  step = eta g / sqrt(G) with G the accumulator before this step, then G += (eta g)^2; other rows untouched."""
+  """AdaGrad for each row a batch reads, in float64: g its gradient summed over the batch's entries,
+  G += (eta g)^2 (the tool's rate-scaled accumulator), then step = eta g / sqrt(G); other rows untouched."""
   params, batch = rows_and_batch(seed=1)
   batch["row"][:3] = 2  # one row read three times, by entries of different columns
   config, task = glove_task(lr=0.05, initial=1.0)
   state = {k: np.full_like(v, 1.0) for k, v in params.items()}
-  state["input"][2] = 4.0  # an accumulator that has grown: the step divides by its root, 2
+  state["input"][2] = 4.0  # an accumulator that has grown: the step divides by the root of more than 4
   as_f32 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), tree)
   got, got_state, metrics, finite = task.update(as_f32(params), as_f32(state), as_f32(batch) | {
       "row": jnp.asarray(batch["row"]), "col": jnp.asarray(batch["col"])}, jax.random.PRNGKey(0))
@@ -181,8 +180,8 @@ def test_one_update_is_the_glove_tools_adagrad_on_each_rows_summed_gradient():
     read = np.unique(r if name.startswith("input") else c)
     want, want_state = params[name].copy(), state[name].copy()
     scaled = 0.05 * grads[name][read]
-    want[read] -= scaled / np.sqrt(state[name][read])
     want_state[read] += scaled ** 2
+    want[read] -= scaled / np.sqrt(want_state[read])
     np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-5, atol=1e-6, err_msg=name)
     np.testing.assert_allclose(np.asarray(got_state[name]), want_state, rtol=1e-5, atol=1e-6, err_msg=name)
     untouched = np.setdiff1d(np.arange(7), read)

@@ -176,6 +176,13 @@ SPLITS = ("train", "validation")
 VALIDATION_FRACTION = 0.005  # the corpus' last half percent (from a sentence start): held-out text
 
 
+def held_out_cut(stream: np.ndarray) -> int:
+  """Where the held-out text starts: after the last sentence end in the first ``1 - VALIDATION_FRACTION`` of
+  ``stream`` (0 when none ends there)."""
+  ends = np.flatnonzero(stream[:int(len(stream) * (1 - VALIDATION_FRACTION))] == 0)
+  return int(ends[-1]) + 1 if len(ends) else 0
+
+
 def dataset(data_config, split: str, root: pathlib.Path, cache_dir: pathlib.Path | None = None) -> Dataset:
   """The ``split`` of the word corpus ``data_config.name`` as chunks of ``data_config.seq_len`` ids
   (``{"tokens": int32 [N, seq_len]}``, cut from the stream on read); ``model_fields``: ``num_ids`` (V + 1) and
@@ -195,8 +202,7 @@ def dataset(data_config, split: str, root: pathlib.Path, cache_dir: pathlib.Path
   check_held_out(data_config.name, split, held_out, f"the corpus' last {VALIDATION_FRACTION:.1%}")
   stream, vocab = load(data_config.name, root, tokenizer=data_config.tokenizer, min_count=data_config.min_freq,
                        max_size=data_config.max_vocab, corpus_file=data_config.corpus_file, cache_dir=cache_dir)
-  ends = np.flatnonzero(stream[:int(len(stream) * (1 - VALIDATION_FRACTION))] == 0)
-  cut = int(ends[-1]) + 1 if len(ends) else 0
+  cut = held_out_cut(stream)
   part = stream if not held_out else stream[:cut] if split == "train" else stream[cut:]
   counts = np.concatenate([[0.0], vocab.counts]).astype(np.float32)
   window = data_config.get("cooccurrence_window", 0)

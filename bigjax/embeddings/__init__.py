@@ -98,7 +98,7 @@ class _Trained:
     for name in _IGNORED:
       options.pop(name, None)
     if options:
-      raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {next(iter(options))!r}")
+      raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {list(options)[0]!r}")
     if (sentences is None) == (corpus_file is None):
       raise TypeError(f"{type(self).__name__}(): give either sentences or corpus_file (gensim's build_vocab/train "
                       f"later is not supported: the constructor trains)")

@@ -11,12 +11,14 @@ table and ``b``, ``b~`` their biases (``bigjax/models/word2vec.py``'s ``GloVe``;
 ``w + w~``, as the paper publishes).
 
 **Update: AdaGrad per element, on the rows a batch reads** (``config.optim.name="adagrad"`` at a constant
-``optim.lr``, the tool's ``eta`` 0.05; ``optim.initial_accumulator`` the tool's 1). As in the tool, a row's step
-divides by the root of its accumulator *before* the new gradient is added, and the accumulator sums squares of
-the rate-scaled gradient: ``step = eta g / sqrt(G)``, then ``G += (eta g)^2``. A row that several entries of one
-batch read takes the sum of their gradients as its ``g`` (one minibatch AdaGrad step), where the tool's threads
-would apply them one after another. Nothing else of the tables moves, so a step costs the batch's rows, not the
-vocabulary's.
+``optim.lr``, the tool's ``eta`` 0.05; ``optim.initial_accumulator`` the tool's 1). A row that several entries
+of one batch read takes the sum of their gradients as its ``g`` (one minibatch AdaGrad step), where the tool's
+threads would apply them one after another. As in the tool the accumulator sums squares of the rate-scaled
+gradient, but it takes the new gradient *before* the step divides by its root: ``G += (eta g)^2``, then
+``step = eta g / sqrt(G)``, so no element moves by more than ``eta`` in one step. (The tool divides by the
+accumulator before adding: harmless one entry at a time, but a frequent word's summed gradient over thousands
+of entries would then move its row by thousands of times ``eta`` in the first steps.) Nothing else of the
+tables moves, so a step costs the batch's rows, not the vocabulary's.
 
 ``evaluate`` is the same cost on the held-out text's co-occurrences (its ``loss``: per entry).
 """
@@ -75,12 +77,16 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
     weights = jnp.ones_like(batch["count"])
     value, grads = jax.value_and_grad(cost)(gather(params, batch), batch["count"], weights, t.x_max, t.alpha)
     new_params, new_state = {}, {}
-    for name in TABLES:
-      ids = batch["row"] if name.startswith("input") else batch["col"]
-      summed = (lr * jnp.zeros_like(params[name]).at[ids].add(grads[name]))[ids]  # eta g, per row of the batch
-      accumulator = opt_state[name][ids]
-      new_params[name] = params[name].at[ids].set(params[name][ids] - summed / jnp.sqrt(accumulator))
-      new_state[name] = opt_state[name].at[ids].set(accumulator + summed ** 2)
+    size = batch["row"].shape[0]
+    for side in ("row", "col"):
+      # The batch's distinct rows (id 0, the sentence end, which never co-occurs, pads the list), and each
+      # entry's place among them: gradients are summed per row without touching the rest of the table.
+      rows, slot = jnp.unique(batch[side], size=size, fill_value=0, return_inverse=True)
+      for name in (("input", "input_bias") if side == "row" else ("context", "context_bias")):
+        summed = lr * jax.ops.segment_sum(grads[name], slot.reshape(-1), num_segments=size)  # eta g per row
+        accumulator = opt_state[name][rows] + summed ** 2
+        new_params[name] = params[name].at[rows].set(params[name][rows] - summed / jnp.sqrt(accumulator))
+        new_state[name] = opt_state[name].at[rows].set(accumulator)
     count = jnp.asarray(batch["count"].shape[0], jnp.float32)
     return new_params, new_state, {"loss": value / count, "examples": count}, jnp.isfinite(value)
 
