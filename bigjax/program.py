@@ -225,13 +225,22 @@ def make_train_call(task: tasks.Task, lr_schedule: optax.Schedule):
   """``(state, metric_sums, batches[K, B, ...]) -> (state, metric_sums)``: K updates in one call.
 
   A step whose update is not finite leaves the state unchanged and records its index in ``first_bad_step``;
-  every later step is then a no-op too, so the state stays the last good one.
+  every later step is then a no-op too, so the state stays the last good one (``Task.masks_bad_steps``: the
+  task's update keeps the bad step out itself, and later steps do not run).
   """
   def one_step(state: TrainState, batch):
     rng = jax.random.fold_in(state.rng, state.step)
-    params, opt_state, metrics, finite = task.update(state.params, state.opt_state, batch, rng)
+    run = lambda: task.update(state.params, state.opt_state, batch, rng)
+    if task.masks_bad_steps:  # the update keeps a bad step out itself; after one, no update runs at all
+      shapes = jax.eval_shape(run)
+      skip = lambda: (state.params, state.opt_state, jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes[2]),
+                      jnp.array(False))
+      params, opt_state, metrics, finite = jax.lax.cond(state.first_bad_step < 0, run, skip)
+      keep = lambda new, old: new
+    else:
+      params, opt_state, metrics, finite = run()
+      keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
     ok = finite & (state.first_bad_step < 0)
-    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
     bad = jnp.where((state.first_bad_step < 0) & ~ok, state.step, state.first_bad_step)
     new_state = state.replace(step=state.step + 1, params=keep(params, state.params),
                               opt_state=keep(opt_state, state.opt_state), first_bad_step=bad)

@@ -2,7 +2,7 @@
 
 Co-occurrence counts within 10 words, weighted 1/distance, left and right, in sentences (counted once and
 cached: bigjax/data/cooccurrence.py), the same vocabulary as Word2Vec (words seen 5 times or more); weighted
-least squares with x_max 100 and alpha 3/4; AdaGrad at 0.05 from accumulators of 1 (the GloVe tool's), 16,384
+least squares with x_max 100 and alpha 3/4; AdaGrad at 0.05 from accumulators of 1 (the GloVe tool's), 2,048
 entries per update; 100 dimensions; W + W~ published (bigjax/tasks/glove.py). The co-occurrences of the corpus'
 last 0.5% are held out: their cost is the curve.
 

@@ -266,3 +266,34 @@ def test_smoke_config_trains_and_its_held_out_loss_falls(tmp_path):
   assert first["final_metrics"]["validation/loss"] == pytest.approx(start, rel=0.01)
   assert longer["final_metrics"]["validation/loss"] < 0.9 * start
   assert json.loads((tmp_path / "longer" / "vocab.json").read_text())["type"] == "WordCounts"
+
+
+@pytest.mark.parametrize("mode", word2vec.MODES)
+def test_a_non_finite_step_moves_nothing_and_the_loop_runs_no_later_step(mode):
+  """``masks_bad_steps``: the task keeps a bad step out itself (the loop does not select between whole tables),
+  and the loop stops updating after it: a call of 4 steps whose second is bad applies the first only."""
+  config, model, task, params, tokens, lr = tiny_task(mode)
+  config.task.sample = 0.0  # every word kept: each step trains
+  task = word2vec.make(config, model, optax.sgd(lr))
+  assert task.masks_bad_steps
+  bad = jax.tree.map(lambda a: a.at[tokens[0, 1]].set(jnp.inf), params)
+  got, _, _, finite = task.update(bad, task.init_opt_state(bad), {"tokens": tokens}, jax.random.PRNGKey(0))
+  assert not bool(finite)
+  for name in params:
+    np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(bad[name]))
+
+  from bigjax import program
+  clean = jnp.where(tokens == 11, 1, tokens)  # word 11's input row is poisoned below: step 1 alone reads it
+  params = {**params, "input": params["input"].at[11].set(jnp.inf)}
+  poisoned = {"tokens": jnp.stack([clean, clean.at[:, :].set(11).at[:, ::3].set(2), clean, clean])}
+  state = program.TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=task.init_opt_state(params),
+                             rng=jax.random.PRNGKey(0), first_bad_step=jnp.array(-1, jnp.int32))
+  call = jax.jit(program.make_train_call(task, lambda step: lr))
+  after, sums = call(state, {"steps": jnp.zeros(()), "loss": jnp.zeros(()), "examples": jnp.zeros(()),
+                             "lr": jnp.zeros(())}, poisoned)
+  one, _, _, _ = task.update(params, task.init_opt_state(params), {"tokens": clean},
+                             jax.random.fold_in(state.rng, 0))
+  assert int(after.first_bad_step) == 1 and int(after.step) == 4 and float(sums["steps"]) == 1
+  for name in params:
+    np.testing.assert_allclose(np.asarray(after.params[name]), np.asarray(one[name]), rtol=1e-6)
+  assert not np.array_equal(np.asarray(one["output"]), np.asarray(params["output"]))  # step 0 did move rows

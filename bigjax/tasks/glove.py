@@ -76,6 +76,8 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
     del rng
     weights = jnp.ones_like(batch["count"])
     value, grads = jax.value_and_grad(cost)(gather(params, batch), batch["count"], weights, t.x_max, t.alpha)
+    finite = jnp.isfinite(value)
+    grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)  # a bad step moves nothing
     new_params, new_state = {}, {}
     size = batch["row"].shape[0]
     for side in ("row", "col"):
@@ -88,13 +90,14 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
         new_params[name] = params[name].at[rows].set(params[name][rows] - summed / jnp.sqrt(accumulator))
         new_state[name] = opt_state[name].at[rows].set(accumulator)
     count = jnp.asarray(batch["count"].shape[0], jnp.float32)
-    return new_params, new_state, {"loss": value / count, "examples": count}, jnp.isfinite(value)
+    return new_params, new_state, {"loss": value / count, "examples": count}, finite
 
   def evaluate(params, batch):
     value = cost(gather(params, batch), batch["count"], batch["mask"], t.x_max, t.alpha)
     return {"loss": value, "count": batch["mask"].sum()}
 
-  return tasks.Task(init=init, init_opt_state=init_opt_state, update=update, evaluate=evaluate)
+  return tasks.Task(init=init, init_opt_state=init_opt_state, update=update, evaluate=evaluate,
+                    masks_bad_steps=True)
 
 
 parts = tasks.no_parts

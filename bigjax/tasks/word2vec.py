@@ -192,10 +192,12 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
   def update(params, opt_state, batch, rng):
     value, examples, (ids, d_rows, served, targets, out_weights, d_output) = objective(
         model, params, t, batch["tokens"], rng)
-    (step_input, step_output), opt_state = optimizer.update((d_rows, d_output), opt_state)
+    (step_input, step_output), new_opt_state = optimizer.update((d_rows, d_output), opt_state)
+    finite = jnp.isfinite(value)
+    opt_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_opt_state, opt_state)  # a count
+    step_input, step_output = (jnp.where(finite, step, 0.0) for step in (step_input, step_output))  # bad: no move
     params = {"input": scatter(params["input"], ids, served, step_input),
               "output": scatter(params["output"], targets, out_weights, step_output)}
-    finite = jnp.isfinite(value)
     return params, opt_state, {"loss": value / jnp.maximum(examples, 1.0), "examples": examples}, finite
 
   def evaluate(params, batch):
@@ -204,7 +206,8 @@ def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
     value, examples, _ = objective(model, params, every_word, tokens, jax.random.PRNGKey(EVAL_SEED))
     return {"loss": value, "count": examples}
 
-  return tasks.Task(init=init, init_opt_state=optimizer.init, update=update, evaluate=evaluate)
+  return tasks.Task(init=init, init_opt_state=optimizer.init, update=update, evaluate=evaluate,
+                    masks_bad_steps=True)
 
 
 parts = tasks.no_parts
