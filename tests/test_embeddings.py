@@ -103,3 +103,45 @@ def test_on_the_lee_corpus_skipgram_learns_and_glove_vectors_are_w_plus_w_tilde(
   np.testing.assert_allclose(glove.wv[["the", "and"]], np.asarray(params["input"])[ids] + np.asarray(params["context"])[ids],
                              rtol=1e-6)
   assert isinstance(glove.wv, WordVectors)
+
+
+def test_command_line_neighbours_plot_and_bad_input(tmp_path, capsys):
+  from bigjax.embeddings import __main__ as cli
+  rng = np.random.default_rng(0)
+  wv = WordVectors(["king", "queen", "man", "woman", "apple"], rng.normal(size=(5, 4)).astype(np.float32))
+  wv.save(tmp_path / "wv.npz")
+  wv.save_word2vec_format(tmp_path / "wv.bin", binary=True)
+  assert cli.main(["neighbours", str(tmp_path / "wv.npz"), "--words", "king,apple", "--topn", "2",
+                   "--json", str(tmp_path / "n.json")]) == 0
+  got = __import__("json").loads((tmp_path / "n.json").read_text())["neighbours"]
+  assert [w for w, _ in got["king"]] == [w for w, _ in wv.most_similar("king", topn=2)]
+  assert cli.main(["plot", str(tmp_path / "wv.bin"), "--words", "king,queen,man", "--out", str(tmp_path / "p.png")]) == 0
+  assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  capsys.readouterr()
+  before = (tmp_path / "n.json").read_text()
+  for argv, named in ((["neighbours", str(tmp_path / "nothing.npz"), "--words", "king"], "nothing.npz"),
+                      (["neighbours", str(tmp_path / "wv.npz"), "--words", "king,zebra"], "zebra"),
+                      (["neighbours", str(tmp_path / "wv.npz"), "--words", "king", "--json", str(tmp_path / "n.json")],
+                       "n.json exists"),
+                      (["plot", str(tmp_path / "wv.npz"), "--words", "king", "--out", str(tmp_path / "p.png")],
+                       "p.png exists")):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and len(err.splitlines()) == 1, err
+  assert (tmp_path / "n.json").read_text() == before
+
+
+@requires_lee
+@pytest.mark.parametrize("config", ["word2vec_text_corpus.py:smoke", "glove_text_corpus.py:smoke"])
+def test_tables_sharded_over_fsdp_train_as_on_one_device(tmp_path, config):
+  """The embedding dimension of every table over ``fsdp`` (4 CPU devices): the same steps, the same numbers."""
+  from conftest import run_cli
+  flags = ["--config.data.batch_size=4"] if config.startswith("word2vec") else []
+  one = run_cli(config, tmp_path / "one", *flags)
+  four = run_cli(config, tmp_path / "four", *flags, "--config.mesh.fsdp=4", num_devices=4)
+  assert one.returncode == 0, one.stderr[-2000:]
+  assert four.returncode == 0, four.stderr[-2000:]
+  results = [__import__("json").loads((tmp_path / name / "results.json").read_text()) for name in ("one", "four")]
+  assert results[1]["mesh"] == {"data": 1, "fsdp": 4, "tensor": 1}
+  for key in ("train/loss", "validation/loss"):
+    assert results[1]["final_metrics"][key] == pytest.approx(results[0]["final_metrics"][key], rel=1e-4), key

@@ -2,7 +2,10 @@
 
   images.py      digits, mnist, fashion_mnist, tfds:<name>   {"image": [N, H, W, C], "label": [N]}
   corpora.py     tinyshakespeare, trec, sst2, mr              {"tokens": [N, T]} (+ "label": [N])
-  word_corpus.py text_corpus, lee, file (word vectors)        {"tokens": [N, T]}: chunks of one word-id stream
+  word_corpus.py text_corpus, lee, file (word vectors)        {"tokens": [N, T]}: chunks of one word-id stream;
+                 with data.cooccurrence_window (GloVe)        {"row": [N], "col": [N], "count": [N]} (cooccurrence.py)
+  word_eval.py   analogy and word-pair sets (questions-words, WordSim-353, SimLex-999): what word vectors are
+                 scored on (bigjax.evals.word_vectors), not a training dataset
   movielens/     ml-100k, ml-1m (implicit feedback)           {"user": [N], "item": [N], ...}
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
   pipeline.py    the grain pipeline that batches a Dataset's arrays

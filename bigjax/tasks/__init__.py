@@ -73,8 +73,7 @@ class Task:
   ``masks_bad_steps``: ``update`` itself returns the params and opt_state it was given when its ``finite`` is
       False (a task that moves only the rows a batch reads zeroes their steps), so the loop skips its select
       between the old and the new state, which reads and writes every table whole: for Word2Vec's and GloVe's
-      tables it cost 16x the step itself (bench: 8 tables of 55,845 x 100, 2,048 rows a step: 23 ms against
-      1.4 ms).
+      tables it costs many times the step itself (``bench/sparse_guard.py``).
   """
   init: Callable[[jax.Array, Batch], Any]
   init_opt_state: Callable[[Any], Any]
