@@ -113,7 +113,9 @@ def test_command_line_neighbours_plot_and_bad_input(tmp_path, capsys):
   wv.save_word2vec_format(tmp_path / "wv.bin", binary=True)
   assert cli.main(["neighbours", str(tmp_path / "wv.npz"), "--words", "king,apple", "--topn", "2",
                    "--json", str(tmp_path / "n.json")]) == 0
-  got = __import__("json").loads((tmp_path / "n.json").read_text())["neighbours"]
+  record = __import__("json").loads((tmp_path / "n.json").read_text())
+  got = record["neighbours"]
+  assert record["table_markdown"].splitlines()[2].startswith(f"| king | {got['king'][0][0]} (")
   assert [w for w, _ in got["king"]] == [w for w, _ in wv.most_similar("king", topn=2)]
   assert cli.main(["plot", str(tmp_path / "wv.bin"), "--words", "king,queen,man", "--out", str(tmp_path / "p.png")]) == 0
   assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

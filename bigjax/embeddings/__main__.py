@@ -82,7 +82,10 @@ def main(argv=None) -> int:
     if args.command == "evaluate":
       _write(args.json, {"vectors": args.vectors, **scores(wv)})
     elif args.command == "neighbours":
-      _write(args.json, {"vectors": args.vectors, "neighbours": neighbours(wv, words, args.topn)})
+      found = neighbours(wv, words, args.topn)
+      table = "\n".join(["| word | nearest (cosine) |", "|---|---|"] + [
+          f"| {w} | {', '.join(f'{o} ({c:.2f})' for o, c in found[w])} |" for w in words])
+      _write(args.json, {"vectors": args.vectors, "neighbours": found, "table_markdown": table})
     else:
       if pathlib.Path(args.out).exists():
         raise FileExistsError(f"{args.out} exists; give another --out (nothing is overwritten)")
