@@ -13,13 +13,12 @@ import hashlib
 import io
 import json
 import logging
-import os
 import pathlib
 
 import numpy as np
 import scipy.sparse
 
-from bigjax.data.core import DataError, default_cache_dir, read_verified
+from bigjax.data.core import DataError, default_cache_dir, read_verified, store_npz
 
 VERSION = 1
 
@@ -60,15 +59,5 @@ def counts(stream: np.ndarray, window: int, num_ids: int, cache_dir: pathlib.Pat
   logging.getLogger(__name__).info("counting co-occurrences of %d words, window %d, into %s", len(stream), window,
                                    entry)
   rows, cols, values = count(stream, window, num_ids)
-  buffer = io.BytesIO()
-  np.savez(buffer, rows=rows, cols=cols, values=values)
-  blob = buffer.getvalue()
-  try:
-    entry.mkdir(parents=True, exist_ok=True)
-    tmp = entry / f"cooccurrence.npz.{os.getpid()}.tmp"
-    tmp.write_bytes(blob)
-    tmp.replace(entry / "cooccurrence.npz")
-    (entry / "SHA256SUMS").write_text(f"{hashlib.sha256(blob).hexdigest()}  cooccurrence.npz\n")
-  except OSError as error:
-    logging.getLogger(__name__).warning("could not cache the co-occurrences in %s (%s)", entry, error)
+  store_npz(entry, "cooccurrence.npz", "the co-occurrences", rows=rows, cols=cols, values=values)
   return rows, cols, values

@@ -11,6 +11,8 @@ Verified digests are cached per (path, size, mtime), so reloading a file in one 
 
 import dataclasses
 import hashlib
+import io
+import logging
 import os
 import pathlib
 import re
@@ -185,3 +187,20 @@ def read_verified(root: pathlib.Path, relpath: str, *, fix: str, known: Mapping[
                     f"the file is corrupt or a different version. {fix}")
   _digest_cache[key] = actual  # Only verified digests are cached, so a bad file is re-checked.
   return data
+
+
+def store_npz(entry: pathlib.Path, name: str, what: str, **arrays) -> None:
+  """``arrays`` as ``entry/name`` (.npz) with its ``SHA256SUMS`` line, what ``read_verified`` checks on the way
+  back: a cache entry. Written whole or not at all; a cache that cannot be written is skipped with a warning
+  naming ``what``, not fatal."""
+  buffer = io.BytesIO()
+  np.savez(buffer, **arrays)
+  blob = buffer.getvalue()
+  try:
+    entry.mkdir(parents=True, exist_ok=True)
+    tmp = entry / f"{name}.{os.getpid()}.tmp"
+    tmp.write_bytes(blob)
+    tmp.replace(entry / name)
+    (entry / "SHA256SUMS").write_text(f"{hashlib.sha256(blob).hexdigest()}  {name}\n")
+  except OSError as error:
+    logging.getLogger(__name__).warning("could not cache %s in %s (%s)", what, entry, error)

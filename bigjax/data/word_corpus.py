@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import lzma
-import os
 import pathlib
 import re
 from typing import Iterable, Iterator, Sequence
@@ -33,7 +32,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from bigjax.data import cooccurrence
-from bigjax.data.core import DataError, Dataset, check_held_out, default_cache_dir, read_verified, validating
+from bigjax.data.core import (DataError, Dataset, check_held_out, default_cache_dir, read_verified, store_npz,
+                               validating)
 
 SOURCES = {"text_corpus": "text_corpus/english_corpus.txt.xz", "lee": "word_eval/lee_background.cor"}
 DATASETS = (*SOURCES, "file")
@@ -154,22 +154,8 @@ def load(name: str, root: pathlib.Path, *, tokenizer: str = "lower", min_count: 
   logging.getLogger(__name__).info("encoding %s (%.1f MB of text) into %s", name, len(text) / 1e6, entry)
   vocab = Vocabulary.build(sentences(text, tokenizer), min_count, max_size)
   stream = vocab.encode(sentences(text, tokenizer))
-  _store(entry, stream, vocab)
+  store_npz(entry, "corpus.npz", "the word corpus", stream=stream, vocabulary=np.array(vocab.to_json()))
   return stream, vocab
-
-
-def _store(entry: pathlib.Path, stream: np.ndarray, vocab: Vocabulary) -> None:
-  buffer = io.BytesIO()
-  np.savez(buffer, stream=stream, vocabulary=np.array(vocab.to_json()))
-  blob = buffer.getvalue()
-  try:
-    entry.mkdir(parents=True, exist_ok=True)
-    tmp = entry / f"corpus.npz.{os.getpid()}.tmp"
-    tmp.write_bytes(blob)
-    tmp.replace(entry / "corpus.npz")
-    (entry / "SHA256SUMS").write_text(f"{hashlib.sha256(blob).hexdigest()}  corpus.npz\n")
-  except OSError as error:  # a cache that cannot be written is skipped, not fatal
-    logging.getLogger(__name__).warning("could not cache the word corpus in %s (%s)", entry, error)
 
 
 SPLITS = ("train", "validation")

@@ -91,9 +91,10 @@ class _Trained:
       c.model.features = int(vector_size)
     if epochs is not None:
       c.train.num_epochs = int(epochs)
-    if window is not None:
-      setattr(c.data if self.method == "glove" else c.task, "cooccurrence_window" if self.method == "glove"
-              else "window", int(window))
+    if window is not None and self.method == "glove":
+      c.data.cooccurrence_window = int(window)
+    elif window is not None:
+      c.task.window = int(window)
     self._apply(options)
     for name in _IGNORED:
       options.pop(name, None)
