@@ -96,7 +96,7 @@ def evaluate_workdir(workdir: str | pathlib.Path, split: str | None = None, *,
 
   parts = runs.load_parts(family.parts(config))  # e.g. the GAN's evaluator, which scores its samples
   sched = program.make_schedule(config, len(train_ds))
-  context = tasks.Context(parts, train_ds.arrays, split_ds.arrays)
+  context = tasks.Context(parts, train_ds.arrays, split_ds.arrays, train_ds.vocab)
   try:
     built = program.build(config, family, model, mesh, example, sched, program.example_spec(split_ds.arrays), context)
   except KeyError as error:  # the split lacks what the task scores (e.g. MovieLens training rows: no candidates)

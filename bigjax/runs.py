@@ -24,7 +24,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigjax import checkpoint, config_base, configs, optim, program, selection, tasks, writers
+from bigjax import checkpoint, config_base, configs, data, optim, program, selection, tasks, writers
 from bigjax.configs import ConfigError
 
 # Keys a resumed run may change to train longer, provided every step already taken keeps its learning rate
@@ -312,9 +312,11 @@ def load_part(spec: tasks.PartSpec) -> tasks.Part:
   try:
     step = best_step(spec.workdir, spec.best) if spec.best else None
     config, model, params = restore_params(spec.workdir, step=step)
+    vocab_file = pathlib.Path(spec.workdir) / "vocab.json"
+    vocab = data.vocab_from_json(vocab_file.read_text(encoding="utf-8")) if vocab_file.exists() else None
   except (ConfigError, ValueError) as error:
     raise ConfigError(f"{spec.field}={spec.workdir!r}: {error}{hint}") from None
-  return tasks.Part(workdir=spec.workdir, config=config, model=model, params=params)
+  return tasks.Part(workdir=spec.workdir, config=config, model=model, params=params, vocab=vocab)
 
 
 def load_parts(specs: Mapping[str, tasks.PartSpec]) -> dict[str, tasks.Part]:

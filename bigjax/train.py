@@ -75,7 +75,8 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
 
   # ---------------------------------------------------------------- program: task, state layout, steps (compiled once)
   built = program.build(config, family, model, mesh, program.example_spec(train_arrays), sched,
-                        program.example_spec(eval_arrays), tasks.Context(parts, train_arrays, eval_arrays))
+                        program.example_spec(eval_arrays),
+                        tasks.Context(parts, train_arrays, eval_arrays, train_ds.vocab))
   task, state_sharding, abstract_state = built.task, built.state_sharding, built.abstract_state
   train_call, eval_call, zero_sums = built.train_call, built.eval_call, built.zero_sums
 

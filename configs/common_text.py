@@ -24,6 +24,7 @@ def add_fields(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   # tokens: padded word ids; tfidf / bow: each sentence's TF-IDF / bag-of-words row as sparse bags
   # (bigjax/data/vectorize.py), the vectoriser fitted on the training split only
   c.data.features = "tokens"
+  c.task.word_vectors = ""        # a Word2Vec or GloVe run's workdir: the embeddings start from its vectors
   c.data.vectorizer = ml_collections.ConfigDict({
       "min_df": 1,            # keep words of at least this many training sentences (a count)
       "max_df": 1.0,          # and of at most this fraction of them

@@ -18,7 +18,7 @@ import pathlib
 from bigjax.data import core
 from bigjax.data.core import DataError, Dataset, default_data_dir
 
-__all__ = ["DataError", "Dataset", "default_data_dir", "load_for_config"]
+__all__ = ["DataError", "Dataset", "default_data_dir", "load_for_config", "vocab_from_json"]
 
 
 def load_for_config(data_config, split: str) -> Dataset:
@@ -40,3 +40,20 @@ def load_for_config(data_config, split: str) -> Dataset:
     return movielens.load(data_config, split, root)
   return images.load(data_config.name, split, data_config.data_dir or None,
                      validating=core.validating(data_config))
+
+
+def vocab_from_json(text: str):
+  """A run's saved vocabulary (its ``vocab.json``) as the reader that wrote it, by its ``"type"``:
+  ``text.WordVocab`` (sentence sets), ``text.CharTokenizer`` (character corpora) or ``word_corpus.Vocabulary``
+  (word-vector corpora). ``ValueError`` for any other text."""
+  import json
+  from bigjax.data import text as text_module, word_corpus
+  readers = {"WordVocab": text_module.WordVocab, "CharTokenizer": text_module.CharTokenizer,
+             "WordCounts": word_corpus.Vocabulary}
+  try:
+    kind = json.loads(text).get("type")
+  except (json.JSONDecodeError, AttributeError):
+    kind = None
+  if kind not in readers:
+    raise ValueError(f"not a saved vocabulary (its 'type' is {kind!r}; known: {', '.join(readers)})")
+  return readers[kind].from_json(text)

@@ -32,10 +32,11 @@ from typing import Any, Iterable, Sequence
 import ml_collections
 import numpy as np
 
-from bigjax import config_base, runs, train
+from bigjax import config_base, runs, tasks, train
 from bigjax.data import cooccurrence, word_corpus, word_eval
 from bigjax.embeddings import settings
 from bigjax.embeddings.vectors import WordVectors
+from bigjax.tasks import word2vec
 
 __all__ = ["Word2Vec", "GloVe", "WordVectors", "vectors_from_run", "evaluate_run"]
 
@@ -52,9 +53,9 @@ def vectors_from_run(workdir: str | os.PathLike, step: int | None = None) -> Wor
     vocab = word_corpus.Vocabulary.from_json((workdir / "vocab.json").read_text(encoding="utf-8"))
   except FileNotFoundError:
     raise runs.ConfigError(f"{workdir} holds no word-vector run: {workdir / 'vocab.json'} not found") from None
-  _, model, params = runs.restore_params(workdir, step=step)
-  table = np.asarray(model.apply({"params": params}, np.arange(1, len(vocab) + 1)))  # id 0: the sentence end
-  return WordVectors(list(vocab.words), table)
+  config, model, params = runs.restore_params(workdir, step=step)
+  words, table = word2vec.word_vectors(tasks.Part(str(workdir), config, model, params, vocab))
+  return WordVectors(list(words), table)
 
 
 def evaluate_run(workdir: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> dict[str, float]:

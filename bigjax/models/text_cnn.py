@@ -11,7 +11,9 @@ Kim's max also saw windows lying wholly in padding, which add relu(bias) to the 
 leave them out, which is what makes the logits independent of the padding.
 
 Initialisation follows Kim's code: embeddings uniform in [-0.25, 0.25] (CNN-rand), conv kernels
-uniform in [-0.01, 0.01], output weights and all biases zero.
+uniform in [-0.01, 0.01], output weights and all biases zero. CNN-static and CNN-non-static start the embeddings
+from trained word vectors (the classification task's ``task.word_vectors`` warm start); ``static_embed`` keeps
+them fixed (CNN-static: no gradient reaches them).
 """
 
 from typing import Any, Mapping, Sequence
@@ -19,6 +21,9 @@ from typing import Any, Mapping, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+
+EMBED_INIT_LIMIT = 0.25  # Kim's CNN-rand embeddings: uniform in [-0.25, 0.25]
 
 
 def _uniform(limit: float) -> nn.initializers.Initializer:
@@ -64,7 +69,8 @@ class KimCNN(nn.Module):
 
   Parameters: ``embed/embedding [vocab, embed_dim]``, ``conv{w}/kernel [w, embed_dim, num_filters]``
   and ``conv{w}/bias [num_filters]`` per width, ``output/kernel [len(widths) * num_filters, classes]``
-  and ``output/bias``. Dropout needs an rng named "dropout" when ``train=True``.
+  and ``output/bias``. Dropout needs an rng named "dropout" when ``train=True``. ``static_embed``: the embedding
+  table gets no gradient (Kim's CNN-static; with word vectors loaded into it).
   """
 
   vocab_size: int
@@ -74,13 +80,16 @@ class KimCNN(nn.Module):
   num_filters: int = 100
   dropout: float = 0.5
   pad_id: int = 0
+  static_embed: bool = False
 
   @nn.compact
   def __call__(self, tokens: jnp.ndarray, *, train: bool = False) -> jnp.ndarray:
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
       raise ValueError(f"KimCNN wants integer token ids [batch, time], got {tokens.dtype}{list(tokens.shape)}")
     mask = tokens != self.pad_id  # [b, t]
-    x = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=_uniform(0.25), name="embed")(tokens)
+    x = nn.Embed(self.vocab_size, self.embed_dim, embedding_init=_uniform(EMBED_INIT_LIMIT), name="embed")(tokens)
+    if self.static_embed:
+      x = jax.lax.stop_gradient(x)
     # Zeroing pad embeddings (Kim resets row 0 to zero after every update) keeps padding out of
     # every window sum, and gives the pad row no gradient.
     x = x * mask[..., None].astype(x.dtype)

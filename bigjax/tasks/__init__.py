@@ -100,11 +100,13 @@ class PartSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-  """A loaded ``PartSpec``: the run's config, its model (fitted to its data) and the parameters it evaluated."""
+  """A loaded ``PartSpec``: the run's config, its model (fitted to its data), the parameters it evaluated and
+  its vocabulary (``bigjax.data.vocab_from_json`` of its ``vocab.json``; None where its data has none)."""
   workdir: str
   config: Any
   model: Any
   params: Any
+  vocab: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Context:
   parts: Mapping[str, Part] = dataclasses.field(default_factory=dict)
   train_arrays: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the host's training split
   eval_arrays: Mapping[str, Any] = dataclasses.field(default_factory=dict)   # the evaluation split
+  vocab: Any = None  # the training split's vocabulary (a text dataset's ``Dataset.vocab``), or None
 
 
 def check_loss(config: Any, losses: tuple[str, ...]) -> None:

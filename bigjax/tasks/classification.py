@@ -5,17 +5,23 @@ Batches are ``{"image": [b, ...] float32, "label": [b] int32}`` or, for text, ``
 "label": [b] int32}`` (+ ``"mask": [b]`` for evaluation).
 ``task_config.random_shift = n`` translates training images by up to n pixels (on device, drawn
 from the step's rng, so a resumed run draws the same shifts).
+
+``task.word_vectors`` (a trained Word2Vec or GloVe run's workdir) starts a text model's embedding table from
+those vectors, as Kim (2014)'s CNN-static and CNN-non-static start from word2vec's (``embeddings_from_vectors``).
 """
 
-from typing import Any
+import logging
+from typing import Any, Sequence
 
 import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from bigjax import tasks
+from bigjax.tasks import word2vec
 from bigjax.evals import classification as metrics
 
 LOSSES = ("softmax_xent", "mse")
@@ -99,11 +105,68 @@ def predict_inputs(example: dict[str, tuple]) -> dict[str, tuple]:
   return {name: example[name] for name in names}
 
 
-parts = tasks.no_parts
+def parts(config: Any) -> dict[str, tasks.PartSpec]:
+  """The word-vector run a text model's embeddings start from (``task.word_vectors``), or none."""
+  workdir = config.task.get("word_vectors", "")
+  if not workdir:
+    return {}
+  return {"word_vectors": tasks.PartSpec(
+      "config.task.word_vectors", workdir,
+      hint=f"train one: python -m bigjax.main --config=configs/word2vec_text_corpus.py --workdir={workdir}")}
+
+
+def embeddings_from_vectors(initial: np.ndarray, itos: Sequence[str], words: Sequence[str], vectors: np.ndarray,
+                            pad_id: int = 0) -> tuple[np.ndarray, int]:
+  """``(table [len(itos), d], found)``: a text model's first embedding table from trained word vectors.
+
+  Row ``i`` is the vector of word ``itos[i]`` where ``words`` has it (exactly: both sides are lowercased by
+  their readers); the others (words the vectors lack, ``<unk>``) keep their random ``initial`` row, rescaled so
+  that its spread equals the vectors' (Kim (2014) drew them uniform with the variance of word2vec's vectors):
+  the standard deviation of ``initial``'s entries becomes the root mean of the vectors' per-dimension variances.
+  The padding row ``pad_id`` is zero. ``found``: the words given a vector.
+  """
+  initial = np.asarray(initial, np.float32)
+  vectors = np.asarray(vectors, np.float32)
+  if initial.shape[1] != vectors.shape[1]:
+    raise ValueError(f"the embedding table is {initial.shape[1]}-dimensional but the word vectors are "
+                     f"{vectors.shape[1]}-dimensional")
+  index = {w: i for i, w in enumerate(words)}
+  rows = np.array([index.get(w, -1) for w in itos])
+  known = rows >= 0
+  spread = np.sqrt(np.mean(np.var(vectors.astype(np.float64), axis=0)))
+  table = initial * np.float32(spread / max(float(np.std(initial.astype(np.float64))), 1e-12))
+  table[known] = vectors[rows[known]]
+  table[pad_id] = 0.0
+  return table, int(known.sum())
+
+
+def warm_start(params: Any, words: Sequence[str], vectors: np.ndarray, source: str, itos: Sequence[str]) -> Any:
+  """``params`` with ``embed/embedding`` started from the word vectors of the run ``source``
+  (``embeddings_from_vectors``), the vocabulary's words ``itos`` looked up in ``words``."""
+  initial = np.asarray(jax.device_get(params["embed"]["embedding"]))
+  table, found = embeddings_from_vectors(initial, itos, words, vectors)
+  logging.info("embeddings from %s: %d of %d words have a vector (%.1f%%)", source, found, len(itos),
+               100 * found / len(itos))
+  return {**params, "embed": {**params["embed"], "embedding": jnp.asarray(table, initial.dtype)}}
 
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
   tasks.check_loss(config, LOSSES)
   predictor = tasks.Predictor(lambda params, inputs: predict(model, params, inputs), predict_inputs,
                               outputs="logits [b, num_classes] float32 (softmax gives the class probabilities)")
-  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate, predict=predictor)
+  start = None
+  if "word_vectors" in context.parts:
+    part = context.parts["word_vectors"]  # checked here, before anything is compiled
+    if not isinstance(part.model, word2vec.WORD_VECTOR_MODELS):
+      raise ValueError(f"config.task.word_vectors: {part.workdir} trained a {type(part.model).__name__}, not word "
+                       f"vectors (Word2Vec or GloVe)")
+    words, vectors = word2vec.word_vectors(part)
+    if not hasattr(model, "embed_dim") or not hasattr(context.vocab, "itos"):
+      raise ValueError(f"config.task.word_vectors: {config.model.name} on {config.data.name} has no word embedding "
+                       f"table to start from word vectors")
+    if model.embed_dim != vectors.shape[1]:
+      raise ValueError(f"config.model.embed_dim={model.embed_dim} but the word vectors of {part.workdir} have "
+                       f"{vectors.shape[1]} dimensions: set config.model.embed_dim={vectors.shape[1]}")
+    start = lambda params: warm_start(params, words, vectors, part.workdir, context.vocab.itos)
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate,
+                          warm_start=start, predict=predictor)

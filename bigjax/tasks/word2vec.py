@@ -34,9 +34,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from bigjax import tasks
+from bigjax.models import word2vec as word2vec_models
 
 MODES = ("skipgram", "cbow")
 DUPLICATES = ("mean", "sum")
@@ -157,6 +159,19 @@ def pair_loss_at(hidden: jnp.ndarray, output_rows: jnp.ndarray, weights: jnp.nda
   """``pair_loss`` over positions: ``hidden [b, L, d]`` against ``output_rows [b, L, 1 + K, d]``."""
   scores = jnp.einsum("bld,blkd->blk", hidden, output_rows)
   return -jnp.sum(weights * jax.nn.log_sigmoid(signs * scores))
+
+
+WORD_VECTOR_MODELS = (word2vec_models.Word2Vec, word2vec_models.GloVe)
+
+
+def word_vectors(part: tasks.Part) -> tuple[tuple[str, ...], np.ndarray]:
+  """``(words, float32 [len(words), d])`` of a trained Word2Vec or GloVe run (host side): its vocabulary's words
+  and the vectors its model returns for them (Word2Vec's ``input`` rows, GloVe's W + W~); id 0, the sentence
+  end, is no word. ``ValueError`` for a run of another kind."""
+  if not isinstance(part.model, WORD_VECTOR_MODELS) or not hasattr(part.vocab, "words"):
+    raise ValueError(f"{part.workdir} is a {type(part.model).__name__} run, not a word-vector one (Word2Vec or GloVe)")
+  ids = np.arange(1, len(part.vocab) + 1)
+  return tuple(part.vocab.words), np.asarray(part.model.apply({"params": part.params}, ids), np.float32)
 
 
 def make(config: Any, model: nn.Module, optimizer: optax.GradientTransformation,
