@@ -33,6 +33,9 @@ Two directives, with paths relative to the template's folder:
   {{min RUN METRIC}}   inline: "value (step S)", the smallest METRIC the run logged at any evaluation (e.g. the
       lowest validation loss, the number nanoGPT reports for a run it checkpoints at its best evaluation)
   {{meanmax ROOT METRIC}}   inline: "mean ± std (n runs)" over every run under ROOT of that largest METRIC
+  {{paired ROOT_A ROOT_B KEY}}   inline: "+mean ± std (A above B in k of n pairs)" of A's final KEY minus B's over
+      the runs the two roots hold at the same place (``data.fold=3`` under each: one fold's two models); a
+      run without its pair is an error
   {{at RUN METRIC STEP [FORMAT]}}   inline: METRIC as the run logged it at STEP (a point on its curve)
   {{value PATH KEY [FORMAT]}}   inline: one number. PATH is a run directory (KEY a final metric such as
       ``test/accuracy``, or a results.json field such as ``wall_time_s``) or a .json file (KEY a dotted path,
@@ -628,6 +631,23 @@ def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
   return f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)} ({n} runs)"
 
 
+def _paired_difference(root_a: pathlib.Path, root_b: pathlib.Path, metric: str) -> str:
+  """A's final ``metric`` minus B's, run by run, matched by their paths under the roots (folds, seeds)."""
+  runs_a, runs_b = ({str(w.relative_to(root)): r for w, r in _runs_under(root)} for root in (root_a, root_b))
+  if set(runs_a) != set(runs_b):
+    alone = sorted(set(runs_a) ^ set(runs_b))
+    raise ReportError(f"{root_a} and {root_b} do not hold the same runs to pair: {', '.join(alone[:4])} has no pair")
+  for root, runs in ((root_a, runs_a), (root_b, runs_b)):
+    lacking = [k for k, r in sorted(runs.items()) if metric not in r.get("final_metrics", {})]
+    if lacking:
+      raise ReportError(f"{root / lacking[0] / 'results.json'} has no final {metric!r} to pair")
+  diffs = np.array([runs_a[k]["final_metrics"][metric] - runs_b[k]["final_metrics"][metric] for k in sorted(runs_a)])
+  std = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+  mean = float(np.mean(diffs))
+  return (f"{'+' if mean >= 0 else '-'}{_format_metric(metric, abs(mean))} ± {_format_metric(metric, std)} "
+          f"(A above B in {int(np.sum(diffs > 0))} of {len(diffs)} pairs)")
+
+
 def _selectable(metric: str, what: str) -> str:
   try:
     return selection.check_selectable(metric, what)
@@ -709,6 +729,10 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
       if words[:1] in (["mean"], ["meanmax"]) and len(words) == 3:
         text = (_mean_over_runs if words[0] == "mean" else _mean_of_maxima)(base / words[1], words[2])
         return marked(text, runs_marks(_runs_under(base / words[1])))
+      if words[:1] == ["paired"] and len(words) == 4:
+        text = _paired_difference(base / words[1], base / words[2], words[3])
+        return marked(text, merge_marks(runs_marks(_runs_under(base / words[1])),
+                                        runs_marks(_runs_under(base / words[2]))))
       if words[:1] in (["max"], ["min"]) and len(words) == 3:
         text = _extreme_over_curve(base / words[1], words[2], 1 if words[0] == "max" else -1)
         return marked(text, _run_marks(base / words[1]))
@@ -717,7 +741,7 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
         return marked(text, _run_marks(base / words[1]))
       if not words or words[0] != "value" or len(words) not in (3, 4):
         raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
-                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{min RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
+                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{min RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{paired ROOT_A ROOT_B KEY}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
       found, marks = _lookup(base / words[1], words[2])
       text = _format_lookup(words[2], found, words[3] if len(words) == 4 else None)
       return marked(text, marks) if _is_number(found) else text  # text a record holds is quoted as it is

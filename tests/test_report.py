@@ -346,6 +346,23 @@ def test_template_mean_over_runs_of_their_best_evaluation(tmp_path, capsys):
   assert "no results.json under" in capsys.readouterr().err
 
 
+def test_template_paired_difference_over_folds(tmp_path, capsys):
+  a, b = [0.80, 0.77, 0.79, 0.75], [0.78, 0.78, 0.76, 0.74]
+  for fold, (x, y) in enumerate(zip(a, b)):
+    write_run(tmp_path / "runs" / "a", f"data.fold={fold}", x, "0123456789abcdef")
+    write_run(tmp_path / "runs" / "b", f"data.fold={fold}", y, "0123456789abcdef")
+  assert render(tmp_path, "{{paired runs/a runs/b test/accuracy}}; {{paired runs/b runs/a test/accuracy}}\n") == 0
+  diffs = np.array(a) - np.array(b)  # +0.02, -0.01, +0.03, +0.01
+  spread = f"{100 * np.std(diffs, ddof=1):.2f}%"
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == \
+      f"+1.25% ± {spread} (A above B in 3 of 4 pairs); -1.25% ± {spread} (A above B in 1 of 4 pairs)"
+  write_run(tmp_path / "runs" / "a", "data.fold=4", 0.7, "0123456789abcdef")
+  assert render(tmp_path, "{{paired runs/a runs/b test/accuracy}}\n") == 2
+  assert "data.fold=4 has no pair" in capsys.readouterr().err
+  assert render(tmp_path, "{{paired runs/b runs/b test/f1}}\n") == 2
+  assert "has no final 'test/f1' to pair" in capsys.readouterr().err
+
+
 def test_template_value_of_a_logged_metric_at_a_step(tmp_path, capsys):
   run_with_metrics(tmp_path, "rec", [{"step": 10, "time": 1.0, "train/loss": 0.25},
                                      {"step": 10, "time": 1.1, "test/hr@10": 0.61},
