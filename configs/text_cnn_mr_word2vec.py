@@ -39,7 +39,7 @@ VARIANTS = {**common_text.VARIANTS, "static": KINDS["static"], "rand": KINDS["ra
 WORD_VECTORS = "runs/embeddings/skipgram"  # the word2vec_text_corpus run (its docstring's command)
 DIMENSIONS = 100                           # the vectors' (word2vec_text_corpus' model.features)
 # Chosen on validation: the best mean of each kind's choose_epochs curves (folds 0-2; RESULTS.md shows them).
-EPOCHS = {"nonstatic": 0, "static": 0, "rand": 0}
+EPOCHS = {"nonstatic": 3, "static": 8, "rand": 3}
 
 
 def get_config(arg: str | None = None):
