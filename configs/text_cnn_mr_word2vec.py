@@ -18,7 +18,10 @@ Choose:    python -m bigjax.sweep --config=configs/text_cnn_mr_word2vec.py:choos
            (and :static_choose_epochs, :rand_choose_epochs into runs/text_cnn_mr_{static,rand100}_choose_epochs)
 All folds: python -m bigjax.sweep --config=configs/text_cnn_mr_word2vec.py --workdir=runs/text_cnn_mr_word2vec
            (and :static, :rand into runs/text_cnn_mr_static, runs/text_cnn_mr_rand100)
-Result:    experiments/sentence_classification/RESULTS.md.
+Result:    CNN-non-static 77.88% ± 1.05% mean test accuracy over the 10 folds, CNN-static 74.18% ± 0.97%,
+           CNN-rand at 100 dimensions 77.21% ± 1.01% (text_cnn_mr's CNN-rand, 300 dimensions: 77.24% ± 1.32%;
+           Kim (2014) with Google News vectors: non-static 81.5%, static 81.0%); 18-22 s per fold (non-static)
+           on a 2-core CPU, jax 0.10.2. experiments/sentence_classification/RESULTS.md.
 Variants:  ``smoke`` (16 dimensions, a few steps; point task.word_vectors at a smoke word2vec run); ``static``
            (CNN-static), ``rand`` (CNN-rand, 100 dimensions); ``choose_epochs``, ``static_choose_epochs`` and
            ``rand_choose_epochs`` (10 epochs, validation after each, no test).
