@@ -7,6 +7,9 @@
   word_eval.py   analogy and word-pair sets (questions-words, WordSim-353, SimLex-999): what word vectors are
                  scored on (bigjax.evals.word_vectors), not a training dataset
   movielens/     ml-100k, ml-1m (implicit feedback)           {"user": [N], "item": [N], ...}
+  vision_sets.py raccoon, kangaroo, penn_fudan (boxes, masks),  NumPy arrays and lists of images of any size, with
+                 isbi_em (membranes), orl_faces               recorded splits (splits/*.json); not yet through
+                                                              load_for_config
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
   pipeline.py    the grain pipeline that batches a Dataset's arrays
 
