@@ -9,7 +9,7 @@ import dataclasses
 import importlib
 import time
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import flax
 import flax.linen as nn
@@ -265,13 +265,15 @@ def make_eval_call(task: tasks.Task):
 
 
 def evaluate_params(task: tasks.Task, eval_call: Any, params: Any, host_batches: Iterable[dict[str, np.ndarray]],
-                    mesh: jax.sharding.Mesh, step: int) -> tuple[dict[str, float], dict[str, Any]]:
+                    mesh: jax.sharding.Mesh, step: int, split_arrays: Mapping[str, Any] | None = None
+                    ) -> tuple[dict[str, float], dict[str, Any]]:
   """``({name: value}, {name: image})`` of ``params`` (placed as the program places its state's) on a split.
 
   ``host_batches`` are the split's padded batches with their ``mask`` (``pipeline.eval_batches``), this process's
   part of each; ``eval_call`` (``Program.eval_call``) returns sums over each batch's real examples, which are
   added over all batches and divided by the summed ``count``; then the task's own finishing (perplexity) and, for
-  a task that generates (a GAN), its scored samples of ``step``. The loop's periodic evaluation and the
+  a task that generates (a GAN), its scored samples of ``step``, and for a task that scores the split whole (face
+  recognition), its scores of ``split_arrays``, the split's arrays. The loop's periodic evaluation and the
   evaluation-only run (``bigjax.evaluate``) both go through here, so their numbers agree bitwise.
   """
   totals: dict[str, float] = {}
@@ -283,10 +285,14 @@ def evaluate_params(task: tasks.Task, eval_call: Any, params: Any, host_batches:
   if not count > 0:
     raise ValueError("the evaluated split holds no example (every mask is 0)")
   means = task.finalize({k: v / count for k, v in totals.items()})
-  if task.evaluate_samples is None:
-    return means, {}
-  scores, images = task.evaluate_samples(params, step)
-  return {**means, **scores}, images
+  images: dict[str, Any] = {}
+  for score, needs in ((task.evaluate_samples, step), (task.evaluate_split, split_arrays)):
+    if score is not None:
+      if needs is None:
+        raise ValueError("the task scores the evaluated split whole, and no split_arrays were given")
+      scores, more = score(params, needs)
+      means, images = {**means, **scores}, {**images, **more}
+  return means, images
 
 
 def model_constants(model: nn.Module) -> dict[str, Any]:

@@ -121,7 +121,9 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     # The parameter average where config.optim.ema_decay keeps one (placed like the parameters), else the live ones.
     params = jax.device_put(optim.eval_params(state.opt_state, state.params), state_sharding.params)
     bar = "eval" if split == config.data.eval_split else split  # the final test reading says so on its bar
-    means, images = program.evaluate_params(task, eval_call, params, progress.track(host_batches, bar), mesh, step)
+    arrays = eval_arrays if split == config.data.eval_split else plan.test_ds.arrays
+    means, images = program.evaluate_params(task, eval_call, params, progress.track(host_batches, bar), mesh, step,
+                                            arrays)
     return {f"{split}/{k}": v for k, v in means.items()}, images
 
   def check_finite(state) -> None:

@@ -41,6 +41,9 @@ def load_for_config(data_config, split: str) -> Dataset:
     return word_corpus.dataset(data_config, split, root)
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
+  if data_config.name == "orl_faces":
+    from bigjax.data import vision_sets
+    return vision_sets.orl_dataset(split, data_config.split_seed, root, validating=core.validating(data_config))
   return images.load(data_config.name, split, data_config.data_dir or None,
                      validating=core.validating(data_config))
 

@@ -37,11 +37,11 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
-from bigjax.data.core import DataError, check_held_out, data_root, read_verified
+from bigjax.data.core import DataError, Dataset, check_held_out, data_root, read_verified
 
 __all__ = ["Annotation", "DetectionSplit", "SPLITS", "SPLIT_SIZES", "instance_boxes", "isbi_em_fold",
            "isbi_em_folds", "load_isbi_em", "load_isbi_em_test_volume", "load_kangaroo", "load_orl_faces",
-           "load_penn_fudan", "load_raccoon", "make_splits", "orl_split", "read_instance_mask",
+           "load_penn_fudan", "load_raccoon", "make_splits", "orl_dataset", "orl_split", "read_instance_mask",
            "read_penn_fudan_annotation", "read_voc_xml", "seeded_order"]
 
 SPLITS = ("train", "validation", "test")
@@ -377,6 +377,31 @@ def orl_split(seed: int) -> tuple[np.ndarray, np.ndarray]:
     train += [(s - 1) * ORL_IMAGES_PER_SUBJECT + int(name.split("/")[1][:-4]) - 1 for name in order[:5]]
   train = np.sort(np.array(train, np.int64))
   return train, np.setdiff1d(np.arange(ORL_SUBJECTS * ORL_IMAGES_PER_SUBJECT), train)
+
+
+def orl_dataset(split: str, seed: int, data_dir: str | os.PathLike | None = None,
+                validating: bool = False) -> "Dataset":
+  """One split of the ORL protocol with split seed ``seed`` (`orl_split`), as the loop trains on it:
+  ``{"image": float32 [N, 112, 92, 1] in [0, 1], "label": int32 [N]}``, 40 classes.
+
+  "train": each subject's 5 training images; "test": its other 5. With ``validating``, the first of each
+  subject's training images in `seeded_order` (by ``seed`` + 1000, so apart from the split's own order) is the
+  "validation" split and leaves "train" (4 per subject), so settings are chosen without the test images.
+  """
+  if split not in SPLITS:
+    raise ValueError(f"unknown split {split!r} of orl_faces; valid splits: {', '.join(SPLITS)}")
+  check_held_out("orl_faces", split, validating, "one of each subject's 5 training images")
+  images, labels = load_orl_faces(data_dir)
+  train, test = orl_split(seed)
+  if split == "test":
+    rows = test
+  else:
+    held = [int(seeded_order([str(r) for r in train[labels[train] == subject]], seed + 1000)[0])
+            for subject in range(ORL_SUBJECTS)]
+    rows = np.array(sorted(held)) if split == "validation" else (
+        np.setdiff1d(train, held) if validating else train)
+  return Dataset({"image": np.divide(images[rows, :, :, None], 255, dtype=np.float32),
+                  "label": labels[rows]}, ORL_SUBJECTS, f"orl_faces:{split}")
 
 
 # ====================================================================================== recorded splits
