@@ -269,7 +269,7 @@ def best_point(points: list[Point], metric: str, mode: str) -> int | None:
 
 
 # Metrics where larger is better; everything else (losses, perplexity, bits per character, times) is minimised.
-_HIGHER_IS_BETTER = ("accuracy", "hr@", "ndcg@", "recall@", "precision@", "auc")
+_HIGHER_IS_BETTER = ("accuracy", "hr@", "ndcg@", "recall@", "precision@", "auc", "identification")
 
 
 def default_best_mode(metric: str) -> str:
