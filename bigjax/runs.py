@@ -304,6 +304,17 @@ def best_step(workdir: str | pathlib.Path, metric: str = "hr@10") -> int:
   return max(sorted(curve), key=lambda step: curve[step])
 
 
+def _part_vocab(path: pathlib.Path) -> Any:
+  """A part's vocabulary (``data.vocab_from_json``), or None where its run wrote none or a kind of its own (a
+  MovieLens run's id maps), which no task reads from a part."""
+  if not path.exists():
+    return None
+  try:
+    return data.vocab_from_json(path.read_text(encoding="utf-8"))
+  except ValueError:
+    return None
+
+
 def load_part(spec: tasks.PartSpec) -> tasks.Part:
   """The trained run ``spec`` names, at its newest checkpoint or (``spec.best``) its best evaluation's."""
   hint = f"; {spec.hint}" if spec.hint else ""
@@ -313,7 +324,7 @@ def load_part(spec: tasks.PartSpec) -> tasks.Part:
     step = best_step(spec.workdir, spec.best) if spec.best else None
     config, model, params = restore_params(spec.workdir, step=step)
     vocab_file = pathlib.Path(spec.workdir) / "vocab.json"
-    vocab = data.vocab_from_json(vocab_file.read_text(encoding="utf-8")) if vocab_file.exists() else None
+    vocab = _part_vocab(vocab_file)
   except (ConfigError, ValueError) as error:
     raise ConfigError(f"{spec.field}={spec.workdir!r}: {error}{hint}") from None
   return tasks.Part(workdir=spec.workdir, config=config, model=model, params=params, vocab=vocab)
