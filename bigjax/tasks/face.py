@@ -76,9 +76,9 @@ def nearest_faces_image(probes: np.ndarray, gallery: np.ndarray, nearest: np.nda
   return out
 
 
-def embed(model: nn.Module, params: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-  """float32 ``[N, embed_dim]``: the embeddings of ``images``, ``batch_size`` at a time (host side)."""
-  apply = jax.jit(lambda p, x: model.apply({"params": p}, x, train=False)[0])
+def embed(apply: Any, params: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
+  """float32 ``[N, embed_dim]``: the embeddings ``apply(params, images)`` (a jitted ``FaceNet`` call returning
+  the embeddings) of ``images``, ``batch_size`` at a time (host side)."""
   return np.concatenate([np.asarray(apply(params, images[i:i + batch_size]))
                          for i in range(0, len(images), batch_size)])
 
@@ -90,11 +90,12 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
   if t.scale <= 0:
     raise ValueError(f"config.task.scale={t.scale} must be > 0")
   gallery = context.train_arrays
+  apply = jax.jit(lambda p, x: model.apply({"params": p}, x, train=False)[0])  # compiled once per batch shape
 
   def score_split(params: Any, arrays: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
     size = config.data.eval_batch_size
-    gallery_embeddings = embed(model, params, np.asarray(gallery["image"]), size)
-    probe_embeddings = embed(model, params, np.asarray(arrays["image"]), size)
+    gallery_embeddings = embed(apply, params, np.asarray(gallery["image"]), size)
+    probe_embeddings = embed(apply, params, np.asarray(arrays["image"]), size)
     labels, gallery_labels = np.asarray(arrays["label"]), np.asarray(gallery["label"])
     nearest = np.argmax(probe_embeddings @ gallery_embeddings.T, axis=1)  # unit vectors: cosine similarity
     scores, same = faces.verification_scores(probe_embeddings, labels, "cosine")
