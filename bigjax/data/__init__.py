@@ -8,8 +8,10 @@
                  scored on (bigjax.evals.word_vectors), not a training dataset
   movielens/     ml-100k, ml-1m (implicit feedback)           {"user": [N], "item": [N], ...}
   vision_sets.py raccoon, kangaroo, penn_fudan (boxes, masks),  NumPy arrays and lists of images of any size, with
-                 isbi_em (membranes), orl_faces               recorded splits (splits/*.json); not yet through
-                                                              load_for_config
+                 isbi_em (membranes), orl_faces               recorded splits (splits/*.json); through
+                                                              load_for_config: orl_faces {"image", "label"},
+                                                              isbi_em (data.fold) and penn_fudan_masks
+                                                              (data.image_size) {"image", "segmentation": [N, H, W]}
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
   pipeline.py    the grain pipeline that batches a Dataset's arrays
 
@@ -41,9 +43,14 @@ def load_for_config(data_config, split: str) -> Dataset:
     return word_corpus.dataset(data_config, split, root)
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
-  if data_config.name == "orl_faces":
+  if data_config.name in ("orl_faces", "isbi_em", "penn_fudan_masks"):
     from bigjax.data import vision_sets
-    return vision_sets.orl_dataset(split, data_config.split_seed, root, validating=core.validating(data_config))
+    validating = core.validating(data_config)
+    if data_config.name == "isbi_em":
+      return vision_sets.isbi_em_dataset(split, data_config.fold, root, validating=validating)
+    if data_config.name == "penn_fudan_masks":
+      return vision_sets.penn_fudan_masks_dataset(split, data_config.image_size, root, validating=validating)
+    return vision_sets.orl_dataset(split, data_config.split_seed, root, validating=validating)
   return images.load(data_config.name, split, data_config.data_dir or None,
                      validating=core.validating(data_config))
 

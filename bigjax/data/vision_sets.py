@@ -40,8 +40,8 @@ import numpy as np
 from bigjax.data.core import DataError, Dataset, check_held_out, data_root, read_verified
 
 __all__ = ["Annotation", "DetectionSplit", "SPLITS", "SPLIT_SIZES", "instance_boxes", "isbi_em_fold",
-           "isbi_em_folds", "load_isbi_em", "load_isbi_em_test_volume", "load_kangaroo", "load_orl_faces",
-           "load_penn_fudan", "load_raccoon", "make_splits", "orl_dataset", "orl_split", "read_instance_mask",
+           "isbi_em_dataset", "isbi_em_folds", "load_isbi_em", "load_isbi_em_test_volume", "load_kangaroo", "load_orl_faces",
+           "load_penn_fudan", "load_raccoon", "penn_fudan_masks_dataset", "make_splits", "orl_dataset", "orl_split", "read_instance_mask",
            "read_penn_fudan_annotation", "read_voc_xml", "seeded_order"]
 
 SPLITS = ("train", "validation", "test")
@@ -347,6 +347,50 @@ def isbi_em_fold(fold: int) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"fold={fold}: the ISBI EM split has folds 0..{len(folds) - 1}")
   train = sorted(k for i, part in enumerate(folds) if i != fold for k in part)
   return np.array(train, np.int64), np.array(folds[fold], np.int64)
+
+
+def isbi_em_dataset(split: str, fold: int, data_dir: str | os.PathLike | None = None,
+                    validating: bool = False) -> Dataset:
+  """One split of recorded ISBI fold ``fold`` (`isbi_em_fold`), as the loop trains on it:
+  ``{"image": float32 [N, 512, 512, 1] in [0, 1], "segmentation": int32 [N, 512, 512]}``, 2 classes,
+  1 = cell interior (the foreground the Rand error segments), 0 = membrane.
+
+  "test": the fold's 6 slices; "train": the other 24. With ``validating``, "validation" is the next fold's
+  slices (fold + 1, cyclically) and leaves "train" (18 slices), so settings are chosen without the test fold.
+  """
+  if split not in SPLITS:
+    raise ValueError(f"unknown split {split!r} of isbi_em; valid splits: {', '.join(SPLITS)}")
+  check_held_out("isbi_em", split, validating, "the slices of the next fold")
+  train, test = isbi_em_fold(fold)
+  _, held = isbi_em_fold((fold + 1) % ISBI_EM_NUM_FOLDS)
+  if split == "test":
+    rows = test
+  elif split == "validation":
+    rows = held
+  else:
+    rows = np.setdiff1d(train, held) if validating else train
+  images, membrane = load_isbi_em(data_dir)
+  return Dataset({"image": images[rows, :, :, None], "segmentation": 1 - membrane[rows].astype(np.int32)}, 2,
+                 f"isbi_em:{split}")
+
+
+def penn_fudan_masks_dataset(split: str, size: int, data_dir: str | os.PathLike | None = None,
+                             validating: bool = False) -> Dataset:
+  """Penn-Fudan person-vs-background segmentation on the recorded split (`load_penn_fudan`), every image and
+  mask resized to ``size`` x ``size`` (bilinear; the mask by nearest neighbour, so it stays 0/1; the aspect ratio
+  is not kept): ``{"image": float32 [N, size, size, 3] in [0, 1], "segmentation": int32 [N, size, size]}``,
+  2 classes, 1 = a pedestrian's pixel, 0 = background.
+  """
+  if size < 8:
+    raise ValueError(f"config.data.image_size={size}: need at least 8 pixels")
+  from PIL import Image
+  part = load_penn_fudan(split, data_dir, validating)
+  images = np.stack([np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+                     for image in part.images])
+  masks = np.stack([np.asarray(Image.fromarray((mask > 0).astype(np.uint8)).resize((size, size), Image.NEAREST))
+                    for mask in part.masks])
+  return Dataset({"image": np.divide(images, 255, dtype=np.float32), "segmentation": masks.astype(np.int32)}, 2,
+                 f"penn_fudan_masks:{split}")
 
 
 # ====================================================================================== ORL faces

@@ -1,0 +1,88 @@
+"""On-device augmentation of images with dense targets (segmentation masks): pure, jit-able JAX, one example at a
+time (``jax.vmap`` over a batch), drawn from the step's rng so a resumed run draws the same.
+
+  ``dihedral(image, target, k)``    one of the 8 flips/rotations by 90 degrees of a square image (k in 0..7)
+  ``elastic_field(rng, shape, grid, sigma)``   Ronneberger et al. (2015)'s smooth random displacement: vectors
+                                    drawn N(0, sigma^2) pixels on a coarse ``grid`` x ``grid`` lattice spanning the
+                                    image, interpolated bicubically to every pixel
+  ``warp_crop(image, target, field, corner, size)``   the ``size`` x ``size`` window at ``corner`` of the image
+                                    displaced by ``field``: each output pixel (y, x) reads the input at
+                                    (y, x) + field[:, y, x], bilinearly for the image, nearest for the target,
+                                    mirrored at the borders (the paper's overlap-tile extrapolation)
+  ``grey_jitter(image, rng, amount)``   grey-value variation: contrast and brightness each moved by up to
+                                    ``amount`` (x (1 + a), + b, a, b ~ U(-amount, amount))
+
+Only the window is interpolated: the field is evaluated at the window's pixels, so a 128-pixel crop of a
+512-pixel slice costs a 128-pixel warp.
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def dihedral(image: jnp.ndarray, target: jnp.ndarray, k: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+  """``image [h, w, c]``, ``target [h, w]`` (h == w) -> both transformed by element ``k`` (int32 [] in 0..7) of
+  the square's symmetry group: rotation by 90 * (k % 4) degrees, then a left-right flip when k >= 4."""
+  def apply(x):
+    rotations = [jnp.rot90(x, r, axes=(0, 1)) for r in range(4)]
+    return jnp.stack(rotations + [jnp.flip(r, axis=1) for r in rotations])[k]
+  if image.shape[0] != image.shape[1]:
+    raise ValueError(f"dihedral needs square images, got {image.shape[:2]}")
+  return apply(image), apply(target)
+
+
+def elastic_field(rng: jax.Array, shape: tuple[int, int], grid: int, sigma: float) -> jnp.ndarray:
+  """float32 ``[2, h, w]``: (dy, dx) at every pixel of an ``h`` x ``w`` image, bicubically interpolated from
+  displacements drawn N(0, ``sigma``^2) at the ``grid`` x ``grid`` lattice points (the image's corners among
+  them). ``sigma`` = 0 gives zeros."""
+  if grid < 2:
+    raise ValueError(f"elastic grid={grid}: need at least 2 x 2 lattice points")
+  coarse = sigma * jax.random.normal(rng, (2, grid, grid), jnp.float32)
+  h, w = shape
+  # Lattice point i sits at pixel i (h - 1) / (grid - 1); resize's half-pixel centres would put it elsewhere.
+  ys = jnp.linspace(0.0, grid - 1.0, h)
+  xs = jnp.linspace(0.0, grid - 1.0, w)
+  return jax.vmap(lambda c: _bicubic(c, ys, xs))(coarse)
+
+
+def _cubic_weights(t: jnp.ndarray) -> jnp.ndarray:
+  """Keys' cubic convolution weights (a = -0.5, Catmull-Rom) of the 4 neighbours at offsets -1, 0, 1, 2 of a
+  point t in [0, 1) past the second: ``[..., 4]``, summing to 1."""
+  a = -0.5
+  def near(x):  # |x| <= 1
+    return (a + 2) * x**3 - (a + 3) * x**2 + 1
+  def far(x):   # 1 < |x| < 2
+    return a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+  return jnp.stack([far(1 + t), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def _bicubic(values: jnp.ndarray, ys: jnp.ndarray, xs: jnp.ndarray) -> jnp.ndarray:
+  """``values [g, g]`` sampled at lattice coordinates ``ys [h]`` x ``xs [w]`` -> ``[h, w]``, edges repeated."""
+  def axis(coords, n):
+    base = jnp.clip(jnp.floor(coords), 0, n - 2)
+    t = coords - base
+    index = jnp.clip(base[:, None].astype(jnp.int32) + jnp.arange(-1, 3)[None], 0, n - 1)
+    return index, _cubic_weights(t)
+  yi, yw = axis(ys, values.shape[0])
+  xi, xw = axis(xs, values.shape[1])
+  rows = jnp.einsum("hk,hkg->hg", yw, values[yi])          # [h, g]
+  return jnp.einsum("wk,hwk->hw", xw, rows[:, xi])          # [h, w]
+
+
+def warp_crop(image: jnp.ndarray, target: jnp.ndarray, field: jnp.ndarray, corner: jnp.ndarray,
+              size: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+  """``image [h, w, c]``, ``target [h, w]``, ``field [2, h, w]``, ``corner`` int32 [2] -> the ``size`` x ``size``
+  window at ``corner`` of the displaced image ``[size, size, c]`` (bilinear) and target ``[size, size]``
+  (nearest), reading mirrored beyond the borders."""
+  window = jax.lax.dynamic_slice(field, (0, corner[0], corner[1]), (2, size, size))
+  grid = jnp.stack(jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij")).astype(jnp.float32)
+  coords = grid + corner.astype(jnp.float32)[:, None, None] + window  # [2, size, size]
+  sample = lambda plane, order: jax.scipy.ndimage.map_coordinates(plane, list(coords), order=order, mode="mirror")
+  warped = jax.vmap(lambda plane: sample(plane, 1), in_axes=2, out_axes=2)(image)
+  return warped, sample(target, 0).astype(target.dtype)
+
+
+def grey_jitter(image: jnp.ndarray, rng: jax.Array, amount: float) -> jnp.ndarray:
+  """``image`` x (1 + a) + b with a, b ~ U(-amount, amount), clipped to [0, 1]."""
+  a, b = jax.random.uniform(rng, (2,), minval=-amount, maxval=amount)
+  return jnp.clip(image * (1 + a) + b, 0.0, 1.0)
