@@ -5,7 +5,8 @@ Batches are ``{"image": float32 [b, h, w, c], "segmentation": int32 [b, h, w] in
 is the foreground: the cell interior of an EM slice, a pedestrian.
 
 Training (``loss``): each example is augmented on device from the step's rng (``bigjax.data.augment``), in this
-order: one of the 8 flips/rotations (``task.dihedral``), a ``task.crop`` x ``task.crop`` window at a random place
+order: a flip (``task.flips``: "dihedral", one of the 8 flips/rotations by 90 degrees; "horizontal", left-right
+or not; "none"), a ``task.crop`` x ``task.crop`` window at a random place
 (0: the whole image) of the image displaced by a smooth random field (``task.elastic_sigma`` pixels on a
 ``task.elastic_grid`` lattice; 0: none), a grey-value change (``task.grey_jitter``); then the mean cross-entropy
 over the window's pixels.
@@ -30,6 +31,7 @@ from bigjax import tasks
 from bigjax.data import augment
 from bigjax.evals import segmentation as seg_metrics
 
+FLIPS = ("dihedral", "horizontal", "none")
 SHOWN, PANEL = 2, 256  # images in the predictions picture, and the most pixels of a side shown (a centre crop)
 
 
@@ -44,8 +46,9 @@ def augment_example(image: jnp.ndarray, target: jnp.ndarray, rng: jax.Array, tas
   t = task_config
   flip_rng, field_rng, corner_rng, grey_rng = jax.random.split(rng, 4)
   h, w = target.shape
-  if t.dihedral:
-    image, target = augment.dihedral(image, target, jax.random.randint(flip_rng, (), 0, 8))
+  if t.flips != "none":  # dihedral's elements 0 and 4 are the identity and the left-right flip
+    k = jax.random.randint(flip_rng, (), 0, 8) if t.flips == "dihedral" else 4 * jax.random.randint(flip_rng, (), 0, 2)
+    image, target = augment.dihedral(image, target, k)
   size_h, size_w = (t.crop, t.crop) if t.crop else (h, w)
   corner = jnp.stack([jax.random.randint(corner_rng, (), 0, h - size_h + 1),
                       jax.random.randint(jax.random.fold_in(corner_rng, 1), (), 0, w - size_w + 1)])
@@ -126,6 +129,8 @@ def predictions_image(images: np.ndarray, targets: np.ndarray, preds: np.ndarray
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
   t = config.task
   num_classes = model.num_classes
+  if t.flips not in FLIPS:
+    raise ValueError(f"config.task.flips={t.flips!r} is unknown; choose one of {FLIPS}")
   for name in ("crop", "elastic_grid"):
     if t[name] < 0:
       raise ValueError(f"config.task.{name}={t[name]} must be >= 0")
@@ -135,8 +140,8 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
     _, h, w, _ = context.train_arrays["image"].shape
     if t.crop > min(h, w):
       raise ValueError(f"config.task.crop={t.crop} exceeds the {h} x {w} training images")
-    if t.dihedral and not t.crop and h != w:
-      raise ValueError(f"config.task.dihedral rotates square images; the training images are {h} x {w}")
+    if t.flips == "dihedral" and not t.crop and h != w:
+      raise ValueError(f"config.task.flips='dihedral' rotates square images; the training images are {h} x {w}")
     if t.elastic_sigma > 0 and not t.crop and h != w:
       raise ValueError(f"config.task.elastic_sigma warps square windows; set config.task.crop (images {h} x {w})")
   apply = jax.jit(lambda p, x: jnp.argmax(model.apply({"params": p}, x, train=False), -1))
