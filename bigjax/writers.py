@@ -37,6 +37,12 @@ def write_json(path: str | pathlib.Path, obj: Any) -> None:
   write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+def write_json_new(path: str | pathlib.Path, obj: Any) -> None:
+  """``obj`` as indented JSON in a new file; ``FileExistsError`` (and nothing written) where ``path`` exists."""
+  with open(path, "x") as f:
+    f.write(json.dumps(obj, indent=1, default=_json_default) + "\n")
+
+
 def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
   """``{"optim": {"lr": 1e-3}}`` -> ``{"optim.lr": 1e-3}``; lists become tuples so values can be grouped."""
   flat = {}
