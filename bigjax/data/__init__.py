@@ -11,7 +11,9 @@
                  isbi_em (membranes), orl_faces               recorded splits (splits/*.json); through
                                                               load_for_config: orl_faces {"image", "label"},
                                                               isbi_em (data.fold) and penn_fudan_masks
-                                                              (data.image_size) {"image", "segmentation": [N, H, W]}
+                                                              (data.image_size) {"image", "segmentation": [N, H, W]},
+                                                              raccoon, kangaroo, penn_fudan (data.image_size,
+                                                              data.max_boxes) {"image", "boxes", "labels", "scale"}
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
   pipeline.py    the grain pipeline that batches a Dataset's arrays
 
@@ -43,9 +45,12 @@ def load_for_config(data_config, split: str) -> Dataset:
     return word_corpus.dataset(data_config, split, root)
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
-  if data_config.name in ("orl_faces", "isbi_em", "penn_fudan_masks"):
+  if data_config.name in ("orl_faces", "isbi_em", "penn_fudan_masks", "raccoon", "kangaroo", "penn_fudan"):
     from bigjax.data import vision_sets
     validating = core.validating(data_config)
+    if data_config.name in vision_sets.DETECTION_SETS:
+      return vision_sets.detection_dataset(data_config.name, split, data_config.image_size, data_config.max_boxes,
+                                           root, validating=validating)
     if data_config.name == "isbi_em":
       return vision_sets.isbi_em_dataset(split, data_config.fold, root, validating=validating)
     if data_config.name == "penn_fudan_masks":

@@ -12,6 +12,16 @@ time (``jax.vmap`` over a batch), drawn from the step's rng so a resumed run dra
   ``grey_jitter(image, rng, amount)``   grey-value variation: contrast and brightness each moved by up to
                                     ``amount`` (x (1 + a), + b, a, b ~ U(-amount, amount))
 
+Images with boxes (detection), boxes float32 ``[m, 4]`` continuous ``(x0, y0, x1, y1)`` (pixel i spans [i, i + 1)),
+labels int32 ``[m]`` with -1 for rows that hold no box:
+  ``flip_boxes(image, boxes, flip)``   the image mirrored left-right (when ``flip``), its boxes with it
+  ``zoom_boxes(image, boxes, labels, scale, shift, min_side)``   the image scaled by ``scale`` about its centre
+                                    and moved by ``shift`` (x, y) pixels, on a canvas of the same size (bilinear,
+                                    black outside); boxes mapped the same way and clipped to the canvas, and a box
+                                    left with a side under ``min_side`` pixels dropped (label -1)
+  ``colour_jitter(image, rng, amount)``   brightness, contrast and saturation each scaled by U(1 - amount,
+                                    1 + amount), clipped to [0, 1]
+
 Only the window is interpolated: the field is evaluated at the window's pixels, so a 128-pixel crop of a
 512-pixel slice costs a 128-pixel warp.
 """
@@ -86,3 +96,44 @@ def grey_jitter(image: jnp.ndarray, rng: jax.Array, amount: float) -> jnp.ndarra
   """``image`` x (1 + a) + b with a, b ~ U(-amount, amount), clipped to [0, 1]."""
   a, b = jax.random.uniform(rng, (2,), minval=-amount, maxval=amount)
   return jnp.clip(image * (1 + a) + b, 0.0, 1.0)
+
+
+def flip_boxes(image: jnp.ndarray, boxes: jnp.ndarray, flip: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+  """``image [h, w, c]``, ``boxes [m, 4]``, ``flip`` bool [] -> both mirrored left-right when ``flip``: column x
+  goes to w - 1 - x, so a box's (x0, x1) to (w - x1, w - x0)."""
+  w = image.shape[1]
+  mirrored = jnp.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], axis=1)
+  return jnp.where(flip, image[:, ::-1], image), jnp.where(flip, mirrored, boxes)
+
+
+def zoom_boxes(image: jnp.ndarray, boxes: jnp.ndarray, labels: jnp.ndarray, scale: jnp.ndarray,
+               shift: jnp.ndarray, min_side: float = 2.0) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+  """The map p -> scale (p - c) + c + shift (c the image's centre, p continuous (x, y)) applied to an image
+  ``[h, w, c]`` (each output pixel centre reads the input bilinearly at the inverse map; black outside) and to
+  its ``boxes [m, 4]``, which are then clipped to the canvas; a box whose clipped width or height is under
+  ``min_side`` pixels is zeroed and its label set to -1. Returns (image, boxes, labels)."""
+  h, w = image.shape[:2]
+  centre = jnp.array([w / 2, h / 2], jnp.float32)
+  ys, xs = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32) + 0.5, jnp.arange(w, dtype=jnp.float32) + 0.5,
+                        indexing="ij")
+  # The output pixel centre p reads the input at (p - c - shift) / scale + c, in array indices (- 0.5).
+  src_x = (xs - centre[0] - shift[0]) / scale + centre[0] - 0.5
+  src_y = (ys - centre[1] - shift[1]) / scale + centre[1] - 0.5
+  sample = lambda plane: jax.scipy.ndimage.map_coordinates(plane, [src_y, src_x], order=1, mode="constant")
+  zoomed = jax.vmap(sample, in_axes=2, out_axes=2)(image)
+  offset = jnp.tile(centre + shift - scale * centre, 2)
+  moved = boxes * scale + offset
+  clipped = jnp.clip(moved, 0.0, jnp.array([w, h, w, h], jnp.float32))
+  keep = (labels >= 0) & (clipped[:, 2] - clipped[:, 0] >= min_side) & (clipped[:, 3] - clipped[:, 1] >= min_side)
+  return zoomed, jnp.where(keep[:, None], clipped, 0.0), jnp.where(keep, labels, -1)
+
+
+def colour_jitter(image: jnp.ndarray, rng: jax.Array, amount: float) -> jnp.ndarray:
+  """``image [h, w, 3]`` in [0, 1] with its brightness (x b), contrast (about its mean grey, x c) and saturation
+  (about each pixel's grey, x s) scaled, b, c, s ~ U(1 - amount, 1 + amount), clipped to [0, 1]."""
+  b, c, s = jax.random.uniform(rng, (3,), minval=1 - amount, maxval=1 + amount)
+  grey_weights = jnp.array([0.299, 0.587, 0.114], image.dtype)
+  image = image * b
+  image = (image - jnp.mean(image @ grey_weights)) * c + jnp.mean(image @ grey_weights)
+  grey = (image @ grey_weights)[..., None]
+  return jnp.clip((image - grey) * s + grey, 0.0, 1.0)

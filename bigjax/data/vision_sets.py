@@ -39,7 +39,7 @@ import numpy as np
 
 from bigjax.data.core import DataError, Dataset, check_held_out, data_root, read_verified
 
-__all__ = ["Annotation", "DetectionSplit", "SPLITS", "SPLIT_SIZES", "instance_boxes", "isbi_em_fold",
+__all__ = ["Annotation", "DETECTION_SETS", "DetectionSplit", "detection_dataset", "letterbox", "SPLITS", "SPLIT_SIZES", "instance_boxes", "isbi_em_fold",
            "isbi_em_dataset", "isbi_em_folds", "load_isbi_em", "load_isbi_em_test_volume", "load_kangaroo", "load_orl_faces",
            "load_penn_fudan", "load_raccoon", "penn_fudan_masks_dataset", "make_splits", "orl_dataset", "orl_split", "read_instance_mask",
            "read_penn_fudan_annotation", "read_voc_xml", "seeded_order"]
@@ -275,6 +275,68 @@ def load_penn_fudan(split: str, data_dir: str | os.PathLike | None = None, valid
     labels.append(np.zeros(len(annotation.boxes), np.int32))
     masks.append(mask)
   return DetectionSplit(f"penn_fudan:{split}", ("person",), tuple(files), images, boxes, labels, masks)
+
+
+DETECTION_SETS = {"raccoon": load_raccoon, "kangaroo": load_kangaroo, "penn_fudan": load_penn_fudan}
+
+
+def letterbox(image: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """One image scaled (bilinear) so that its longer side is ``size`` pixels, at the top-left of a black
+  ``size`` x ``size`` canvas, and its boxes with it.
+
+  Args:
+    image: uint8 [H, W, 3].
+    boxes: [n, 4] (xmin, ymin, xmax, ymax), 1-based with the maximum inclusive (the loaders' convention).
+  Returns:
+    canvas: float32 [size, size, 3] in [0, 1].
+    boxes: float32 [n, 4] continuous corners on the canvas (pixel i spans [i, i + 1)): ``(xmin - 1) sx``,
+      ``(ymin - 1) sy``, ``xmax sx``, ``ymax sy``.
+    scale: float32 [2] ``(sy, sx)``, the resized image's rows / H and columns / W (equal up to rounding the
+      resized sides to whole pixels); canvas corners / ``(sx, sy, sx, sy)`` are the corners in the original.
+  """
+  from PIL import Image
+  h, w = image.shape[:2]
+  new_h, new_w = max(1, round(h * size / max(h, w))), max(1, round(w * size / max(h, w)))
+  canvas = np.zeros((size, size, 3), np.float32)
+  canvas[:new_h, :new_w] = np.divide(np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR)),
+                                     255, dtype=np.float32)
+  sy, sx = new_h / h, new_w / w
+  corners = (np.asarray(boxes, np.float64).reshape(-1, 4) - [1, 1, 0, 0]) * [sx, sy, sx, sy]
+  return canvas, corners.astype(np.float32), np.array([sy, sx], np.float32)
+
+
+def detection_dataset(name: str, split: str, size: int, max_boxes: int,
+                      data_dir: str | os.PathLike | None = None, validating: bool = False) -> Dataset:
+  """A detection set's split (``DETECTION_SETS``) as fixed-shape arrays, every image letterboxed
+  (`letterbox`) to ``size`` x ``size``:
+
+    "image"  float32 [N, size, size, 3] in [0, 1]
+    "boxes"  float32 [N, max_boxes, 4] continuous (x0, y0, x1, y1) on the canvas; rows past the image's
+             boxes are 0
+    "labels" int32 [N, max_boxes], the class of each box, -1 for the rows past them
+    "scale"  float32 [N, 2] (sy, sx): canvas coordinates / scale are the original image's
+
+  Raises:
+    ValueError: an unknown set, a size under 32 pixels, or an image with more than ``max_boxes`` boxes.
+  """
+  if name not in DETECTION_SETS:
+    raise ValueError(f"detection set {name!r} is unknown; known: {', '.join(DETECTION_SETS)}")
+  if size < 32:
+    raise ValueError(f"config.data.image_size={size}: need at least 32 pixels")
+  part = DETECTION_SETS[name](split, data_dir, validating)
+  most = max(len(b) for b in part.boxes)
+  if most > max_boxes:
+    raise ValueError(f"config.data.max_boxes={max_boxes}: {part.name} has an image with {most} boxes")
+  n = len(part)
+  images = np.zeros((n, size, size, 3), np.float32)
+  boxes = np.zeros((n, max_boxes, 4), np.float32)
+  labels = np.full((n, max_boxes), -1, np.int32)
+  scale = np.zeros((n, 2), np.float32)
+  for i, (image, image_boxes, image_labels) in enumerate(zip(part.images, part.boxes, part.labels)):
+    images[i], boxes[i, :len(image_boxes)], scale[i] = letterbox(image, image_boxes, size)
+    labels[i, :len(image_labels)] = image_labels
+  return Dataset({"image": images, "boxes": boxes, "labels": labels, "scale": scale}, len(part.classes),
+                 part.name)
 
 
 def _load_voc_set(name: str, root: pathlib.Path, files: list[str], annotations: str, images_folder: str,

@@ -194,3 +194,17 @@ def average_precision(predictions: Sequence[Mapping], targets: Sequence[Mapping]
   for a, name in enumerate(ranges, start=1):
     result[f"AP_{name}"] = _nanmean(table[..., a])
   return result
+
+
+def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou_threshold: float
+                        ) -> np.ndarray:
+  """Greedy per-class NMS: bool ``[n]``, True for the boxes kept. In descending score (ties in input order),
+  a box is kept unless a kept box of its class overlaps it with IoU > ``iou_threshold`` (``box_iou``)."""
+  boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+  scores, labels = np.asarray(scores).reshape(-1), np.asarray(labels).reshape(-1)
+  keep = np.zeros(len(boxes), bool)
+  ious = box_iou(boxes, boxes)
+  for i in np.argsort(-scores, kind="mergesort"):
+    rivals = keep & (labels == labels[i])
+    keep[i] = not np.any(ious[i, rivals] > iou_threshold)
+  return keep

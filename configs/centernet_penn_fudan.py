@@ -1,0 +1,31 @@
+"""CenterNet on penn-fudan, from scratch (no pretrained weights). Penn-Fudan pedestrians: 170 images, 423 people (boxes from the annotation files); the recorded split train 100 / validation 20 / test 50 (``vision_sets.load_penn_fudan``).
+
+The recipe is ``configs/common_detection.py``'s: images letterboxed to 256 x 256, a small residual encoder
+with GroupNorm and an FPN-style decoder to stride 4, flip / zoom-and-shift / colour augmentation, Adam at 1e-3
+with an EMA of the parameters, batch 16; scored by COCO box AP (mAP@0.5, AP@[.5:.95]) on the original pixels.
+
+Chosen on validation (``choose``: the validation images held out and not trained on, seeds 0-2, no test
+image read): the number of epochs, by the best mean validation mAP@0.5. The final runs train on train +
+validation and read the test images once, after the last step.
+
+Choose:    python -m bigjax.sweep --config=configs/centernet_penn_fudan.py:choose --workdir=runs/centernet_penn_fudan_choose
+All seeds: python -m bigjax.sweep --config=configs/centernet_penn_fudan.py --workdir=runs/centernet_penn_fudan
+Variants:  ``choose`` (validation every 5 epochs, no test), ``smoke`` (a few steps of a narrow net, for tests).
+"""
+
+from bigjax import configs
+
+common_detection = configs.sibling(__file__, "common_detection")
+VARIANTS = common_detection.VARIANTS
+
+EPOCHS = 120        # not chosen yet: the choose curves (seeds 0-2) will set it
+CHOOSE_EPOCHS = 120
+CHOOSE_EVERY = 35  # steps: 5 epochs of 7 steps (100 training images, batch 16)
+
+
+def get_config(arg: str | None = None):
+  return common_detection.detection_config("penn_fudan", arg, epochs=EPOCHS, choose_epochs=CHOOSE_EPOCHS, choose_every=CHOOSE_EVERY)
+
+
+def get_sweep(arg: str | None = None):
+  return common_detection.seeds_sweep(arg)
