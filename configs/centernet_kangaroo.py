@@ -1,6 +1,6 @@
 """CenterNet on kangaroo, from scratch (no pretrained weights). Kangaroo (experiencor/kangaroo): 164 images, 266 kangaroos; the recorded split train 114 / validation 18 / test 32 (``vision_sets.load_kangaroo``).
 
-The recipe is ``configs/common_detection.py``'s: images letterboxed to 256 x 256, a small residual encoder
+The recipe is ``configs/common_detection.py``'s: images letterboxed to 192 x 192, a small residual encoder
 with GroupNorm and an FPN-style decoder to stride 4, flip / zoom-and-shift / colour augmentation, Adam at 1e-3
 with an EMA of the parameters, batch 16; scored by COCO box AP (mAP@0.5, AP@[.5:.95]) on the original pixels.
 

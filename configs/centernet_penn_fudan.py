@@ -1,6 +1,6 @@
 """CenterNet on penn-fudan, from scratch (no pretrained weights). Penn-Fudan pedestrians: 170 images, 423 people (boxes from the annotation files); the recorded split train 100 / validation 20 / test 50 (``vision_sets.load_penn_fudan``).
 
-The recipe is ``configs/common_detection.py``'s: images letterboxed to 256 x 256, a small residual encoder
+The recipe is ``configs/common_detection.py``'s: images letterboxed to 192 x 192, a small residual encoder
 with GroupNorm and an FPN-style decoder to stride 4, flip / zoom-and-shift / colour augmentation, Adam at 1e-3
 with an EMA of the parameters, batch 16; scored by COCO box AP (mAP@0.5, AP@[.5:.95]) on the original pixels.
 

@@ -1,6 +1,6 @@
 """CenterNet on raccoon, from scratch (no pretrained weights). Raccoon (datitran/raccoon_dataset): 200 images, one raccoon or a few each; the published CSV split, train 160 / test 40, with 20 of the train images held out for validation (``vision_sets.load_raccoon``).
 
-The recipe is ``configs/common_detection.py``'s: images letterboxed to 256 x 256, a small residual encoder
+The recipe is ``configs/common_detection.py``'s: images letterboxed to 192 x 192, a small residual encoder
 with GroupNorm and an FPN-style decoder to stride 4, flip / zoom-and-shift / colour augmentation, Adam at 1e-3
 with an EMA of the parameters, batch 16; scored by COCO box AP (mAP@0.5, AP@[.5:.95]) on the original pixels.
 

@@ -196,6 +196,25 @@ def draw(image: np.ndarray, truth: np.ndarray, boxes: np.ndarray, scores: np.nda
   return np.asarray(picture)
 
 
+def match_to_images(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, arrays: Mapping[str, Any],
+                    nms_iou: float) -> tuple[list[dict], list[dict]]:
+  """Decoded detections of a split (``[n, k, 4]`` canvas pixels, ``[n, k]``, ``[n, k]``) and the split's arrays ->
+  per image the detections (after per-class NMS where ``nms_iou`` > 0) and the true boxes, both in the original
+  image's pixels (canvas / ``scale``), as ``bigjax.evals.detection.average_precision`` takes them."""
+  predictions, truths = [], []
+  for i in range(len(boxes)):
+    keep = np.ones(len(scores[i]), bool)
+    if nms_iou > 0:
+      keep = det_metrics.non_max_suppression(boxes[i], scores[i], labels[i], nms_iou)
+    to_image = np.tile(np.asarray(arrays["scale"][i], np.float64)[::-1], 2)  # (sx, sy, sx, sy)
+    predictions.append({"boxes": np.asarray(boxes[i], np.float64)[keep] / to_image,
+                        "scores": np.asarray(scores[i])[keep], "labels": np.asarray(labels[i])[keep]})
+    real = np.asarray(arrays["labels"][i]) >= 0
+    truths.append({"boxes": np.asarray(arrays["boxes"][i], np.float64)[real] / to_image,
+                   "labels": np.asarray(arrays["labels"][i])[real]})
+  return predictions, truths
+
+
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
   t = config.task
   if not 0 < t.scale_min <= t.scale_max:
@@ -217,16 +236,7 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
     size = config.data.eval_batch_size
     found = [jax.device_get(detect(params, images[i:i + size])) for i in range(0, len(images), size)]
     boxes, scores, labels = (np.concatenate(parts) for parts in zip(*found))
-    predictions, truths = [], []
-    for i in range(len(images)):
-      keep = np.ones(len(scores[i]), bool)
-      if t.nms_iou > 0:
-        keep = det_metrics.non_max_suppression(boxes[i], scores[i], labels[i], t.nms_iou)
-      to_image = np.tile(arrays["scale"][i][::-1], 2)  # (sx, sy, sx, sy)
-      predictions.append({"boxes": boxes[i][keep] / to_image, "scores": scores[i][keep], "labels": labels[i][keep]})
-      real = np.asarray(arrays["labels"][i]) >= 0
-      truths.append({"boxes": np.asarray(arrays["boxes"][i])[real] / to_image,
-                     "labels": np.asarray(arrays["labels"][i])[real]})
+    predictions, truths = match_to_images(boxes, scores, labels, arrays, t.nms_iou)
     ap = det_metrics.average_precision(predictions, truths, classes=list(range(model.num_classes)))
     shown = [draw(images[i], truths[i]["boxes"] * np.tile(arrays["scale"][i][::-1], 2),
                   boxes[i][scores[i] >= t.show_threshold], scores[i][scores[i] >= t.show_threshold])
