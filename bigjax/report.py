@@ -268,13 +268,15 @@ def best_point(points: list[Point], metric: str, mode: str) -> int | None:
   return (max if mode == "max" else min)(means, key=lambda mi: mi[0])[1]
 
 
-# Metrics where larger is better; everything else (losses, perplexity, bits per character, times) is minimised.
-_HIGHER_IS_BETTER = ("accuracy", "hr@", "ndcg@", "recall@", "precision@", "auc", "identification")
+# Metrics where larger is better; everything else (losses, errors, perplexity, bits per character, times) is
+# minimised. Average precision is "map", "map50", ... whole, not the "map" inside "heatmap_loss".
+_HIGHER_IS_BETTER = ("accuracy", "hr@", "ndcg@", "recall@", "precision@", "auc", "identification", "iou")
+_AVERAGE_PRECISION = re.compile(r"^m?ap(\d+)?$")
 
 
 def default_best_mode(metric: str) -> str:
   name = metric.rsplit("/", 1)[-1]
-  return "max" if any(key in name for key in _HIGHER_IS_BETTER) else "min"
+  return "max" if any(key in name for key in _HIGHER_IS_BETTER) or _AVERAGE_PRECISION.match(name) else "min"
 
 
 def check_metrics(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) -> None:

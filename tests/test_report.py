@@ -375,9 +375,11 @@ def test_template_value_of_a_logged_metric_at_a_step(tmp_path, capsys):
 
 
 def test_ranking_metrics_are_maximised_and_losses_minimised():
-  for metric in ("test/accuracy", "test/hr@10", "validation/ndcg@10", "test/full_recall@10"):
+  for metric in ("test/accuracy", "test/hr@10", "validation/ndcg@10", "test/full_recall@10", "validation/mean_iou",
+                 "validation/foreground_iou", "validation/map50", "validation/map", "test/ap75"):
     assert report.default_best_mode(metric) == "max", metric
-  for metric in ("test/loss", "validation/perplexity", "validation/bpc", "train/grad_norm"):
+  for metric in ("test/loss", "validation/perplexity", "validation/bpc", "train/grad_norm", "validation/heatmap_loss",
+                 "validation/rand_error", "validation/pixel_error"):
     assert report.default_best_mode(metric) == "min", metric
 
 
