@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bigjax import train
-from bigjax.data import vision_sets
+from bigjax.data import augment, vision_sets
 from bigjax.models import face
 
 from conftest import load_config, requires_data
@@ -110,3 +110,28 @@ def test_smoke_config_trains_and_is_scored_by_identification_and_verification(tm
   assert 0.0 <= metrics["test/verification_auc"] <= 1.0  # 5 faces a person: same-person pairs to verify
   assert "validation/verification_auc" not in metrics      # 1 a person: none
   assert (tmp_path / "run" / "tensorboard").exists()
+
+
+def test_shift_image_moves_pixels_and_repeats_the_edges():
+  image = jnp.asarray(np.arange(30, dtype=np.float32).reshape(5, 6, 1))
+  seen = set()
+  for seed in range(300):
+    out = np.asarray(augment.shift_image(image, jax.random.key(seed), 2))[..., 0]
+    # Recover (dy, dx) from where the centre pixel went, then compare with the shifted, edge-clamped reference.
+    (dy, dx), = np.argwhere(out == 14) - [2, 2]  # an interior pixel lands exactly once
+    ys = np.clip(np.arange(5) - dy, 0, 4)
+    xs = np.clip(np.arange(6) - dx, 0, 5)
+    np.testing.assert_array_equal(out, np.asarray(image)[..., 0][np.ix_(ys, xs)])
+    seen.add((dy, dx))
+  assert seen == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+
+
+@requires_orl
+def test_augmented_training_keeps_the_loss_finite_and_refuses_a_negative_shift(tmp_path):
+  config = load_config("face_orl", "smoke")
+  config.task.flip, config.task.shift = True, 2
+  metrics = train.run(config, tmp_path / "run")["final_metrics"]
+  assert np.isfinite(metrics["train/loss"])
+  config.task.shift = -1
+  with pytest.raises(ValueError, match="config.task.shift=-1"):
+    train.run(config, tmp_path / "bad")

@@ -19,6 +19,8 @@ labels int32 ``[m]`` with -1 for rows that hold no box:
                                     and moved by ``shift`` (x, y) pixels, on a canvas of the same size (bilinear,
                                     black outside); boxes mapped the same way and clipped to the canvas, and a box
                                     left with a side under ``min_side`` pixels dropped (label -1)
+  ``shift_image(image, rng, most)``   the image moved by up to ``most`` pixels each way (uniform integers), the
+                                    uncovered border repeating the edge pixels
   ``colour_jitter(image, rng, amount)``   brightness, contrast and saturation each scaled by U(1 - amount,
                                     1 + amount), clipped to [0, 1]
 
@@ -137,3 +139,12 @@ def colour_jitter(image: jnp.ndarray, rng: jax.Array, amount: float) -> jnp.ndar
   image = (image - jnp.mean(image @ grey_weights)) * c + jnp.mean(image @ grey_weights)
   grey = (image @ grey_weights)[..., None]
   return jnp.clip((image - grey) * s + grey, 0.0, 1.0)
+
+
+def shift_image(image: jnp.ndarray, rng: jax.Array, most: int) -> jnp.ndarray:
+  """``image [h, w, c]`` moved by (dy, dx), each uniform in -most..most: output pixel (y, x) is input pixel
+  (y - dy, x - dx), clamped to the image (edge pixels repeated)."""
+  h, w, c = image.shape
+  dy, dx = jax.random.randint(rng, (2,), -most, most + 1)
+  padded = jnp.pad(image, ((most, most), (most, most), (0, 0)), mode="edge")
+  return jax.lax.dynamic_slice(padded, (most - dy, most - dx, 0), (h, w, c))

@@ -3,9 +3,11 @@
 Batches are ``{"image": float32 [b, h, w, c], "label": int32 [b]}`` (``+ "mask"`` in evaluation); the model is a
 ``models.face.FaceNet`` (``images -> (embeddings, cosines to the class centres)``).
 
-Training: cross-entropy on ``margin_logits`` (``task.margin``: arcface, cosface or none; ``task.scale`` s,
-``task.margin_value`` m, negative for the paper's). Evaluation, batch by batch: that loss and the closed-set accuracy of the nearest class
-centre (``accuracy``); then on the split whole (``evaluate_split``) what recognition is judged by: the rank-1
+Training: each face, where the task asks, mirrored left-right at random (``task.flip``) and moved by up to
+``task.shift`` pixels each way (``bigjax.data.augment.shift_image``); then cross-entropy on ``margin_logits``
+(``task.margin``: arcface, cosface or none; ``task.scale`` s, ``task.margin_value`` m, negative for the paper's).
+
+Evaluation, batch by batch: that loss and the closed-set accuracy of the nearest class centre (``accuracy``); then on the split whole (``evaluate_split``) what recognition is judged by: the rank-1
 ``identification`` accuracy (each face's nearest training face by cosine similarity names it; the training
 split is the gallery) and the ``verification_auc``, the area under the ROC curve of cosine similarity over all
 pairs of the split's faces, same person or not (``bigjax.evals.faces``; left out on a split of one face per
@@ -22,6 +24,7 @@ import numpy as np
 import optax
 
 from bigjax import tasks
+from bigjax.data import augment
 from bigjax.evals import faces
 from bigjax.models import face as face_models
 
@@ -47,8 +50,16 @@ def margin_loss(cosines: jnp.ndarray, labels: jnp.ndarray, task_config: Any) -> 
 
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
          task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-  del rng  # nothing random in the model
-  _, cosines = model.apply({"params": params}, batch["image"], train=True)
+  images = batch["image"]
+  flip, shift = task_config.get("flip", False), task_config.get("shift", 0)  # absent in runs made before them
+  if flip or shift:
+    def one(image, key):
+      flip_key, shift_key = jax.random.split(key)
+      if flip:
+        image = jnp.where(jax.random.bernoulli(flip_key), image[:, ::-1], image)
+      return augment.shift_image(image, shift_key, shift) if shift else image
+    images = jax.vmap(one)(images, jax.random.split(rng, images.shape[0]))
+  _, cosines = model.apply({"params": params}, images, train=True)
   value = margin_loss(cosines, batch["label"], task_config).mean()
   return value, {"loss": value, "accuracy": jnp.mean(jnp.argmax(cosines, -1) == batch["label"])}
 
@@ -89,6 +100,8 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
     raise ValueError(f"config.task.margin={t.margin!r} is unknown; choose one of {face_models.MARGINS}")
   if t.scale <= 0:
     raise ValueError(f"config.task.scale={t.scale} must be > 0")
+  if t.get("shift", 0) < 0:
+    raise ValueError(f"config.task.shift={t.shift} must be >= 0 (pixels)")
   gallery = context.train_arrays
   apply = jax.jit(lambda p, x: model.apply({"params": p}, x, train=False)[0])  # compiled once per batch shape
 
