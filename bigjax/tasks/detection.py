@@ -219,9 +219,12 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
   t = config.task
   if not 0 < t.scale_min <= t.scale_max:
     raise ValueError(f"config.task.scale_min={t.scale_min}, scale_max={t.scale_max}: need 0 < min <= max")
-  for name in ("shift", "colour_jitter", "size_weight", "offset_weight", "nms_iou"):
-    if not 0 <= t[name] <= (1 if name in ("shift", "colour_jitter", "nms_iou") else float("inf")):
-      raise ValueError(f"config.task.{name}={t[name]} is out of range")
+  for name in ("shift", "colour_jitter", "nms_iou"):
+    if not 0 <= t[name] <= 1:
+      raise ValueError(f"config.task.{name}={t[name]} must lie in [0, 1]")
+  for name in ("size_weight", "offset_weight"):
+    if t[name] < 0:
+      raise ValueError(f"config.task.{name}={t[name]} must be >= 0")
   if not 0 < t.min_overlap < 1:
     raise ValueError(f"config.task.min_overlap={t.min_overlap} must lie in (0, 1)")
   if t.max_detections < 1:
