@@ -19,7 +19,8 @@ import pytest
 from bigjax import data, evaluate, export, runs, train
 from bigjax.configs import ConfigError
 from bigjax.tasks import gan
-from conftest import (REPO, cli_env, load_config, requires_mnist, requires_ml100k, requires_shakespeare)
+from conftest import (REPO, cli_env, load_config, requires_data, requires_mnist, requires_ml100k,
+                      requires_shakespeare)
 
 pytestmark = pytest.mark.usefixtures("fast_compiles")
 
@@ -281,3 +282,22 @@ def test_gan_evaluates_with_its_evaluator_and_exports_its_generator(hinted_evalu
   # The averaged generator's variables only, not the discriminator's nor the live generator's.
   assert {name.split("/")[1] for name in meta["variables"]} == {"params", "batch_stats"}
   assert len(meta["variables"]) == len(jax.tree.leaves(params["generator_ema"]))
+
+
+@requires_data("raccoon/data/test_labels.csv")
+def test_detector_evaluates_on_any_split_and_exports_its_decoded_boxes(tmp_path_factory, tmp_path):
+  from bigjax.tasks import detection
+  config = load_config("centernet_raccoon", "smoke")
+  config.data.eval_examples = 0  # the whole validation split, so the run's numbers are the eval's
+  workdir = tmp_path_factory.mktemp("centernet")
+  results = train.run(config, workdir)
+  _, metrics = evaluate.evaluate_workdir(workdir)
+  assert metrics == {k: v for k, v in results["final_metrics"].items() if k.startswith("validation/")}
+  _, train_metrics = evaluate.evaluate_workdir(workdir, split="train")  # train vs test AP: what limits a detector
+  assert 0.0 <= train_metrics["train/map50"] <= 1.0
+  _, model, params = restored(workdir)
+  images = np.random.default_rng(0).random((7, 64, 64, 3), np.float32)
+  boxes, scores, labels = detection.decode(model.apply({"params": params}, images), model.stride, 100)
+  reference = np.concatenate([np.asarray(boxes), np.asarray(scores)[..., None], np.asarray(labels)[..., None]], -1)
+  meta = check_export(workdir, {"image": images}, reference, tmp_path)
+  assert meta["outputs"]["shape"] == ["b", 100, 6] and meta["task"] == "detection"
