@@ -21,13 +21,13 @@ import datetime
 import json
 import pathlib
 import shlex
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from bigjax import runs  # noqa: E402
 from bigjax.data import core, vision_sets  # noqa: E402
 from bigjax.evals import faces  # noqa: E402
 
@@ -38,14 +38,6 @@ FARS = (1e-2, 1e-3)
 METHODS = ("pixels", "eigenfaces", "fisherfaces", "fisherfaces_pca_chosen")
 LABELS = {"pixels": "pixels, 1-NN", "eigenfaces": "eigenfaces (k on validation)",
           "fisherfaces": "fisherfaces (PCA to N - c)", "fisherfaces_pca_chosen": "fisherfaces (PCA on validation)"}
-
-
-def validation_rows(train: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
-  """Sorted rows held out for validation: per person, the first of its training rows in `seeded_order` by seed +
-  1000 (as `vision_sets.orl_dataset`'s "validation" split, so the neural baselines validate on the same images)."""
-  held = [int(vision_sets.seeded_order([str(r) for r in train[labels[train] == person]], seed + 1000)[0])
-          for person in np.unique(labels[train])]
-  return np.array(sorted(held), np.int64)
 
 
 def choose(accuracy: dict[int, float]) -> int:
@@ -63,7 +55,7 @@ def test_metrics(gallery, gallery_labels, probes, probe_labels) -> dict[str, flo
 
 def one_split(images: np.ndarray, labels: np.ndarray, seed: int) -> dict:
   train, test = vision_sets.orl_split(seed)
-  held = validation_rows(train, labels, seed)
+  held = vision_sets.orl_validation_rows(train, labels, seed)  # the neural runs' validation faces
   fit = np.setdiff1d(train, held)
 
   def validation_accuracy(mean, basis):
@@ -127,15 +119,6 @@ def markdown(per_seed: list[dict], summary: dict) -> str:
   return "\n".join(lines)
 
 
-def git_revision() -> str:
-  def git(*args):
-    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-  try:
-    return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
-
-
 def refuse(path: pathlib.Path) -> int:
   print(f"error: {path} exists; refusing to overwrite it (pass another --json path)", file=sys.stderr)
   return 2
@@ -160,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
   record = {"what": "ORL 5/5 classical face-recognition baselines (scripts/face_baselines.py docstring)",
             "command": shlex.join(["python", *(sys.argv if argv is None else ["scripts/face_baselines.py", *argv])]),
             "argv": sys.argv if argv is None else ["scripts/face_baselines.py", *argv],
-            "git_revision": git_revision(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "git_revision": runs.git_revision(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "wall_time_s": round(time.time() - start, 2),
             "protocol": {"split": "vision_sets.orl_split(seed): 5 train / 5 test per person",
                          "validation": "1 of the 5 training images per person (orl_dataset's rule), gallery the "

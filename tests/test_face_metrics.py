@@ -255,7 +255,7 @@ def test_baselines_validation_is_one_training_image_per_person_and_ties_choose_t
   labels = np.repeat(np.arange(40), 10)
   for seed in (0, 3):
     train, test = vision_sets.orl_split(seed)
-    held = script.validation_rows(train, labels, seed)
+    held = vision_sets.orl_validation_rows(train, labels, seed)  # what the script and orl_dataset hold out
     assert np.isin(held, train).all() and not np.isin(held, test).any()
     assert sorted(labels[held]) == list(range(40))
   assert script.choose({10: 0.9, 20: 0.95, 40: 0.95, 60: 0.9}) == 20

@@ -41,7 +41,7 @@ from bigjax.data.core import DataError, Dataset, check_held_out, data_root, read
 
 __all__ = ["Annotation", "DETECTION_SETS", "DetectionSplit", "detection_dataset", "letterbox", "SPLITS", "SPLIT_SIZES", "instance_boxes", "isbi_em_fold",
            "isbi_em_dataset", "isbi_em_folds", "load_isbi_em", "load_isbi_em_test_volume", "load_kangaroo", "load_orl_faces",
-           "load_penn_fudan", "load_raccoon", "penn_fudan_masks_dataset", "make_splits", "orl_dataset", "orl_split", "read_instance_mask",
+           "load_penn_fudan", "load_raccoon", "penn_fudan_masks_dataset", "make_splits", "orl_dataset", "orl_split", "orl_validation_rows", "read_instance_mask",
            "read_penn_fudan_annotation", "read_voc_xml", "seeded_order"]
 
 SPLITS = ("train", "validation", "test")
@@ -485,6 +485,14 @@ def orl_split(seed: int) -> tuple[np.ndarray, np.ndarray]:
   return train, np.setdiff1d(np.arange(ORL_SUBJECTS * ORL_IMAGES_PER_SUBJECT), train)
 
 
+def orl_validation_rows(train: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+  """Sorted rows of ``train`` held out for validation under split seed ``seed``: per subject, the first of its
+  training rows in `seeded_order` by ``seed`` + 1000 (apart from the split's own order)."""
+  held = [int(seeded_order([str(r) for r in train[labels[train] == subject]], seed + 1000)[0])
+          for subject in np.unique(labels[train])]
+  return np.array(sorted(held), np.int64)
+
+
 def orl_dataset(split: str, seed: int, data_dir: str | os.PathLike | None = None,
                 validating: bool = False) -> "Dataset":
   """One split of the ORL protocol with split seed ``seed`` (`orl_split`), as the loop trains on it:
@@ -502,10 +510,8 @@ def orl_dataset(split: str, seed: int, data_dir: str | os.PathLike | None = None
   if split == "test":
     rows = test
   else:
-    held = [int(seeded_order([str(r) for r in train[labels[train] == subject]], seed + 1000)[0])
-            for subject in range(ORL_SUBJECTS)]
-    rows = np.array(sorted(held)) if split == "validation" else (
-        np.setdiff1d(train, held) if validating else train)
+    held = orl_validation_rows(train, labels, seed)
+    rows = held if split == "validation" else (np.setdiff1d(train, held) if validating else train)
   return Dataset({"image": np.divide(images[rows, :, :, None], 255, dtype=np.float32),
                   "label": labels[rows]}, ORL_SUBJECTS, f"orl_faces:{split}")
 
