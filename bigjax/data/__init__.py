@@ -14,6 +14,8 @@
                                                               (data.image_size) {"image", "segmentation": [N, H, W]},
                                                               raccoon, kangaroo, penn_fudan (data.image_size,
                                                               data.max_boxes) {"image", "boxes", "labels", "scale"}
+  text_pairs.py  multi30k, tatoeba (translation pairs), bbc_news (articles with summaries): lists of strings, with
+                 recorded splits; subword.py: SentencePiece tokenizers trained on a training split, cached
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
   pipeline.py    the grain pipeline that batches a Dataset's arrays
 
@@ -62,12 +64,12 @@ def load_for_config(data_config, split: str) -> Dataset:
 
 def vocab_from_json(text: str):
   """A run's saved vocabulary (its ``vocab.json``) as the reader that wrote it, by its ``"type"``:
-  ``text.WordVocab`` (sentence sets), ``text.CharTokenizer`` (character corpora) or ``word_corpus.Vocabulary``
-  (word-vector corpora). ``ValueError`` for any other text."""
+  ``text.WordVocab`` (sentence sets), ``text.CharTokenizer`` (character corpora), ``word_corpus.Vocabulary``
+  (word-vector corpora) or ``subword.SubwordTokenizer`` (SentencePiece models). ``ValueError`` for any other text."""
   import json
-  from bigjax.data import text as text_module, word_corpus
+  from bigjax.data import subword, text as text_module, word_corpus
   readers = {"WordVocab": text_module.WordVocab, "CharTokenizer": text_module.CharTokenizer,
-             "WordCounts": word_corpus.Vocabulary}
+             "WordCounts": word_corpus.Vocabulary, "SubwordTokenizer": subword.SubwordTokenizer}
   try:
     kind = json.loads(text).get("type")
   except (json.JSONDecodeError, AttributeError):
