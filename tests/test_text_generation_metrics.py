@@ -17,7 +17,8 @@ def test_bleu_by_hand_and_its_signature():
   # No 3- or 4-gram in common: exp smoothing counts the k-th such order as 1 / (2^k x its n-gram count).
   score, _ = text_generation.corpus_bleu(["the cat sat on a mat"], ["the dog sat on the mat"])
   assert score == pytest.approx(100 * math.exp(np.mean(np.log([4 / 6, 1 / 5, 1 / (2 * 4), 1 / (4 * 3)]))), rel=1e-9)
-  assert text_generation.corpus_bleu(["the cat sat"], ["the cat sat"])[0] == pytest.approx(100.0)
+  assert text_generation.corpus_bleu(["the cat sat on the mat"], ["the cat sat on the mat"])[0] == pytest.approx(100.0)
+  assert text_generation.corpus_bleu(["the cat sat"], ["the cat sat"])[0] == 0.0  # no 4-gram: no effective order
 
 
 def test_bleu_is_a_corpus_score_not_a_mean_of_sentence_scores():
