@@ -52,10 +52,12 @@ def _layer_norm(use_bias: bool, dtype: Any, name: str) -> nn.LayerNorm:
 
 
 class SelfAttention(nn.Module):
-  """Multi-head self-attention; ``[b, l, embed] -> [b, l, embed]``.
+  """Multi-head attention; ``[b, l, embed] -> [b, l, embed]``: self-attention, or with ``context [b, m, embed]``
+  cross-attention (queries from ``x``, keys and values from ``context``, an encoder's output).
 
-  ``mask``: bool, broadcastable to ``[b, heads, l, l]``, True where a query may see a key. ``causal``
-  adds the lower-triangular mask. With ``decode``, keys come from the cache (see the module docstring).
+  ``mask``: bool, broadcastable to ``[b, heads, l, l]`` (``[.., l, m]`` with a context), True where a query may
+  see a key. ``causal`` adds the lower-triangular mask. With ``decode``, keys come from the cache (see the
+  module docstring); cross-attention reads its context whole and caches nothing.
   """
 
   num_heads: int
@@ -69,7 +71,8 @@ class SelfAttention(nn.Module):
   decode: bool = False
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray, mask: jnp.ndarray | None = None) -> jnp.ndarray:
+  def __call__(self, x: jnp.ndarray, mask: jnp.ndarray | None = None,
+               context: jnp.ndarray | None = None) -> jnp.ndarray:
     embed = x.shape[-1]
     if embed % self.num_heads:
       raise ValueError(f"embed_dim={embed} must be a multiple of num_heads={self.num_heads}")
@@ -77,9 +80,10 @@ class SelfAttention(nn.Module):
     project = functools.partial(nn.DenseGeneral, (self.num_heads, head_dim), use_bias=self.use_bias,
                                 dtype=self.dtype, dot_general=dense_dot_general, kernel_init=_normal(0.02, ("embed", "heads", "kv")),
                                 bias_init=_zeros(("heads", "kv")))
-    q, k, v = (project(name=name)(x) for name in ("query", "key", "value"))  # [b, l, heads, head_dim]
-    causal = self.causal
-    if self.decode:
+    source = x if context is None else context
+    q, k, v = (project(name=name)(y) for name, y in (("query", x), ("key", source), ("value", source)))
+    causal = self.causal and context is None
+    if self.decode and context is None:
       k, v, cache_mask = self._append_to_cache(k, v)
       if cache_mask is not None:
         mask = cache_mask if mask is None else mask & cache_mask
@@ -128,7 +132,11 @@ class SelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-  """Pre-LN transformer block; ``[b, l, embed] -> ([b, l, embed], None)`` (the pair ``nn.scan`` wants)."""
+  """Pre-LN transformer block; ``[b, l, embed] -> ([b, l, embed], None)`` (the pair ``nn.scan`` wants).
+
+  With ``cross``, a decoder block of an encoder-decoder (Vaswani et al. 2017, pre-LN): between self-attention
+  and the MLP, ``x + CrossAttn(LN(x), memory)`` over the encoder's output ``memory [b, m, embed]``, whose
+  padding ``memory_mask`` (``[b, 1, 1, m]``, True = a real token) hides."""
 
   num_heads: int
   mlp_dim: int
@@ -141,15 +149,22 @@ class Block(nn.Module):
   attention_impl: str | None = None
   train: bool = False
   decode: bool = False
+  cross: bool = False
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray, mask: jnp.ndarray | None) -> tuple[jnp.ndarray, None]:
+  def __call__(self, x: jnp.ndarray, mask: jnp.ndarray | None, memory: jnp.ndarray | None = None,
+               memory_mask: jnp.ndarray | None = None) -> tuple[jnp.ndarray, None]:
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
+    attention = functools.partial(SelfAttention, num_heads=self.num_heads, use_bias=self.use_bias,
+                                  attention_dropout=self.attention_dropout, out_init_std=self.out_init_std,
+                                  dtype=self.dtype, attention_impl=self.attention_impl, train=self.train)
     y = _layer_norm(self.use_bias, self.dtype, "ln_1")(x)
-    y = SelfAttention(num_heads=self.num_heads, causal=self.causal, use_bias=self.use_bias,
-                      attention_dropout=self.attention_dropout, out_init_std=self.out_init_std, dtype=self.dtype,
-                      attention_impl=self.attention_impl, train=self.train, decode=self.decode, name="attn")(y, mask)
+    y = attention(causal=self.causal, decode=self.decode, name="attn")(y, mask)
     x = x + nn.Dropout(self.dropout, deterministic=not self.train)(y)
+    if self.cross:
+      y = _layer_norm(self.use_bias, self.dtype, "ln_cross")(x)
+      y = attention(name="cross_attn")(y, memory_mask, context=memory)
+      x = x + nn.Dropout(self.dropout, deterministic=not self.train)(y)
 
     y = _layer_norm(self.use_bias, self.dtype, "ln_2")(x)
     y = nn.Dense(self.mlp_dim, use_bias=self.use_bias, dtype=self.dtype, name="mlp_in", dot_general=dense_dot_general,
@@ -176,23 +191,26 @@ class _Transformer(nn.Module):
   attention_impl: str | None = None  # None/"xla" or "cudnn", see jax.nn.dot_product_attention
 
   def _blocks(self, x: jnp.ndarray, mask: jnp.ndarray | None, *, causal: bool, train: bool,
-              decode: bool = False) -> jnp.ndarray:
+              decode: bool = False, memory: jnp.ndarray | None = None,
+              memory_mask: jnp.ndarray | None = None) -> jnp.ndarray:
     """``num_layers`` Blocks, named ``layer_{i}`` or, under ``scan_layers``, one ``layers`` with a leading
-    ``[num_layers]`` axis on every param and cache entry; ``[b, l, embed] -> [b, l, embed]``."""
+    ``[num_layers]`` axis on every param and cache entry; ``[b, l, embed] -> [b, l, embed]``. With ``memory``
+    (an encoder's output), decoder blocks that also attend to it (``Block.cross``)."""
     block = Block
     if self.remat:
       block = nn.remat(block, prevent_cse=not self.scan_layers)  # scan already keeps XLA from merging the copies
     if self.scan_layers:
       block = nn.scan(block, variable_axes={"params": 0, "cache": 0}, split_rngs={"params": True, "dropout": True},
-                      in_axes=nn.broadcast, length=self.num_layers, metadata_params={nn.PARTITION_NAME: "layers"})
+                      in_axes=(nn.broadcast,) * 3, length=self.num_layers,
+                      metadata_params={nn.PARTITION_NAME: "layers"})
     kwargs = dict(num_heads=self.num_heads, mlp_dim=self.mlp_dim or 4 * self.embed_dim, dropout=self.dropout,
                   attention_dropout=self.attention_dropout, use_bias=self.use_bias, causal=causal,
                   out_init_std=0.02 / (2 * self.num_layers) ** 0.5, dtype=jnp.dtype(self.dtype),
-                  attention_impl=self.attention_impl, train=train, decode=decode)
+                  attention_impl=self.attention_impl, train=train, decode=decode, cross=memory is not None)
     if self.scan_layers:
-      return block(**kwargs, name="layers")(x, mask)[0]
+      return block(**kwargs, name="layers")(x, mask, memory, memory_mask)[0]
     for i in range(self.num_layers):
-      x, _ = block(**kwargs, name=f"layer_{i}")(x, mask)
+      x, _ = block(**kwargs, name=f"layer_{i}")(x, mask, memory, memory_mask)
     return x
 
   def _embed_tokens(self, tokens: jnp.ndarray, positions: jnp.ndarray, vocab_size: int, max_len: int,

@@ -1,0 +1,135 @@
+"""The encoder-decoder Transformer (padding, causality, shapes) and decoding: cached decoding equals full
+recomputation, beam 1 equals greedy, and beam search equals exhaustive search on a small Markov model."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bigjax.models import decoding, seq2seq
+
+BOS, EOS = 2, 3
+
+
+def small_model(**kwargs):
+  fields = dict(vocab_size=24, max_len=12, num_layers=2, num_heads=2, embed_dim=16, dropout=0.0)
+  return seq2seq.Transformer(**{**fields, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def model_and_params():
+  model = small_model()
+  src = jnp.ones((1, 7), jnp.int32)
+  params = model.init(jax.random.key(0), src, jnp.ones((1, 5), jnp.int32))["params"]
+  # Larger weights than the init's, so the model prefers different tokens in different places.
+  params = jax.tree.map(lambda p: p * 8.0 if p.ndim >= 2 else p, params)
+  return model, params
+
+
+def test_padding_of_the_source_changes_nothing_and_the_decoder_is_causal(model_and_params):
+  model, params = model_and_params
+  rng = np.random.default_rng(0)
+  src = rng.integers(4, 24, (2, 5)).astype(np.int32)
+  tgt = rng.integers(4, 24, (2, 6)).astype(np.int32)
+  logits = model.apply({"params": params}, src, tgt)
+  assert logits.shape == (2, 6, 24) and logits.dtype == jnp.float32
+  padded = np.concatenate([src, np.zeros((2, 3), np.int32)], axis=1)
+  np.testing.assert_allclose(model.apply({"params": params}, padded, tgt), logits, atol=1e-5)
+  changed = tgt.copy()
+  changed[:, 4:] = 5
+  np.testing.assert_allclose(model.apply({"params": params}, src, changed)[:, :4], logits[:, :4], atol=1e-5)
+  assert not np.allclose(model.apply({"params": params}, src[::-1], tgt), logits, atol=1e-3)  # it reads the source
+  with pytest.raises(ValueError, match="exceeds max_len=12"):
+    model.apply({"params": params}, src, np.ones((2, 13), np.int32))
+
+
+def cached_step(model, params, src):
+  """A decoding step over the model's KV cache, and the cache for ``src``'s rows."""
+  memory = model.apply({"params": params}, src, method=seq2seq.Transformer.encode)
+  _, variables = model.apply({"params": params}, jnp.zeros((len(src), model.max_len), jnp.int32), memory, src,
+                             decode=True, method=seq2seq.Transformer.decode, mutable=["cache"])
+
+  def step(tokens, cache):
+    logits, variables = model.apply({"params": params, "cache": cache["kv"]}, tokens, cache["memory"], cache["src"],
+                                    decode=True, method=seq2seq.Transformer.decode, mutable=["cache"])
+    return logits[:, -1], {"kv": variables["cache"], "memory": cache["memory"], "src": cache["src"]}
+  return step, {"kv": variables["cache"], "memory": memory, "src": src}
+
+
+def test_cached_greedy_decoding_equals_recomputing_every_prefix(model_and_params):
+  model, params = model_and_params
+  src = np.random.default_rng(1).integers(4, 24, (3, 6)).astype(np.int32)
+  src[2, 4:] = 0
+  step, cache = cached_step(model, params, src)
+  tokens = np.asarray(jax.jit(lambda c: decoding.greedy(step, c, 3, BOS, EOS, 10))(cache))
+  full = jax.jit(lambda s, t: model.apply({"params": params}, s, t))  # causal: the padding after t is not read
+  for row in range(3):
+    prefix = [BOS]
+    for t in range(10):
+      logits = full(src[row:row + 1], np.array([prefix + [0] * (10 - len(prefix))], np.int32))
+      token = int(np.argmax(logits[0, t]))
+      assert tokens[row, t] == token, (row, t)
+      prefix.append(token)
+      if token == EOS:
+        assert (tokens[row, t + 1:] == 0).all()
+        break
+
+
+def test_beam_one_without_length_penalty_is_greedy(model_and_params):
+  model, params = model_and_params
+  src = np.random.default_rng(2).integers(4, 24, (4, 6)).astype(np.int32)
+  step, cache = cached_step(model, params, src)
+  greedy = decoding.greedy(step, cache, 4, BOS, EOS, 10)
+  beam, scores = decoding.beam_search(step, cache, 4, 1, 0.0, BOS, EOS, 10)
+  np.testing.assert_array_equal(np.asarray(beam), np.asarray(greedy))
+  assert np.all(np.asarray(scores) <= 0)
+
+
+def stateful_step(table):
+  """A model whose next-token logits depend on its whole history through a per-row state in the cache:
+  state' = (3 state + token) mod vocab, logits = table[state']. Wrong reordering of the cache rows between
+  beams would give hypotheses another's history."""
+  vocab = table.shape[0]
+
+  def step(tokens, cache):
+    state = (3 * cache["state"] + tokens[:, 0]) % vocab
+    return table[state], {"state": state}
+  return step
+
+
+def exhaustive_best(table, alpha, max_len):
+  """The highest-scoring sequence ending in </s> within ``max_len`` tokens, by enumeration in float64."""
+  table = np.asarray(table, np.float64)
+  logp = table - np.log(np.exp(table).sum(axis=1, keepdims=True))
+  vocab = len(table)
+  best, best_score = None, -np.inf
+  for length in range(1, max_len + 1):
+    for seq in itertools.product(range(vocab), repeat=length):
+      if seq[-1] != EOS or EOS in seq[:-1]:
+        continue
+      state, total = 0, 0.0
+      for previous, token in zip((BOS,) + seq[:-1], seq):
+        state = (3 * state + previous) % vocab
+        total += logp[state, token]
+      score = total / ((5 + length) / 6) ** alpha
+      if score > best_score:
+        best, best_score = seq, score
+  return best, best_score
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 2.0])
+def test_beam_search_finds_the_exhaustive_best_and_keeps_examples_apart(alpha):
+  rng = np.random.default_rng(3)
+  table = rng.normal(0, 2, (5, 5))
+  table[:, 0] = -30.0  # token 0 is padding: never generated
+  table = jnp.asarray(table, jnp.float32)
+  best, best_score = exhaustive_best(table, alpha, 4)
+  # Two examples with the same model and input, so both must find it; 64 beams keep every live prefix here.
+  beam = 64
+  tokens, scores = decoding.beam_search(stateful_step(table), {"state": jnp.zeros((2 * beam,), jnp.int32)}, 2,
+                                        beam, alpha, BOS, EOS, 4)
+  for row in range(2):
+    assert tuple(int(t) for t in np.asarray(tokens[row]) if t != 0) == best
+    assert float(scores[row]) == pytest.approx(best_score, rel=1e-5)
