@@ -155,7 +155,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
                          what: str = "step") -> dict[str, float]:
     metrics, images = evaluate(state, step, host_batches, split)
     writer.write(step, metrics)
-    writer.write_images(step, images)
+    writer.write_outputs(step, images)
     if is_main:
       logging.info("%s %d: %s", what, step, "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
     return metrics

@@ -126,7 +126,7 @@ class _EventFile:
 
 class MetricWriter:
   """The run's one writer: ``write(step, {name: scalar})`` to TensorBoard and ``metrics.jsonl``;
-  ``write_images`` to TensorBoard and PNG files; ``write_text`` to TensorBoard.
+  ``write_images`` to TensorBoard and PNG files; ``write_text`` to TensorBoard and Markdown files.
 
   TensorBoard's tags are the names given, character for character (``test/full_ndcg@10``), so a metric has one
   name in TensorBoard, metrics.jsonl and results.json. Each process start adds one event file.
@@ -174,10 +174,20 @@ class MetricWriter:
       picture.resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST).save(path)
     self._events.write(step, values)
 
+  def write_outputs(self, step: int, outputs: dict[str, Any]) -> None:
+    """What an evaluation shows besides its numbers: strings by ``write_text``, images by ``write_images``."""
+    self.write_images(step, {k: v for k, v in outputs.items() if not isinstance(v, str)})
+    self.write_text(step, {k: v for k, v in outputs.items() if isinstance(v, str)})
+
   def write_text(self, step: int, texts: dict[str, str]) -> None:
-    """Each ``{name: text}`` (Markdown) to TensorBoard's text tab, under ``name`` as given."""
+    """Each ``{name: text}`` (Markdown) to TensorBoard's text tab, under ``name`` as given, and to
+    ``<workdir>/<name>/step_<step>.md``."""
     if not self.enabled or not texts:
       return
+    for name, text in texts.items():
+      path = self.workdir / name / f"step_{int(step):07d}.md"
+      path.parent.mkdir(parents=True, exist_ok=True)
+      write_text(path, str(text) + "\n")
     from tensorboardX.proto import summary_pb2, tensor_pb2, types_pb2
     text_plugin = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="text"))
     self._events.write(step, [

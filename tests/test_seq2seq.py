@@ -1,14 +1,22 @@
 """The encoder-decoder Transformer (padding, causality, shapes) and decoding: cached decoding equals full
-recomputation, beam 1 equals greedy, and beam search equals exhaustive search on a small Markov model."""
+recomputation, beam 1 equals greedy, and beam search equals exhaustive search on a small stateful model; the
+translation arrays decode to the files' sentences; label smoothing against float64; the smoke config."""
 
 import itertools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
+from bigjax import train
+from bigjax.data import text_pairs, translation
+from bigjax.data.core import default_data_dir
 from bigjax.models import decoding, seq2seq
+from bigjax.tasks import seq2seq as seq2seq_task
+
+from conftest import load_config, requires_data
 
 BOS, EOS = 2, 3
 
@@ -133,3 +141,66 @@ def test_beam_search_finds_the_exhaustive_best_and_keeps_examples_apart(alpha):
   for row in range(2):
     assert tuple(int(t) for t in np.asarray(tokens[row]) if t != 0) == best
     assert float(scores[row]) == pytest.approx(best_score, rel=1e-5)
+
+
+# ====================================================================================== data and task
+
+requires_multi30k = requires_data("multi30k/task1/raw/train.de.gz")
+requires_tatoeba = requires_data("tatoeba/spa-eng.zip")
+
+
+def data_config(**overrides):
+  fields = dict(name="multi30k", source="de", target="en", vocab_size=1000, subword_model="unigram", max_len=80,
+                train_split="train", eval_split="validation", data_dir="")
+  return ml_collections.ConfigDict({**fields, **overrides})
+
+
+@requires_multi30k
+def test_translation_arrays_decode_to_the_files_sentences():
+  root = default_data_dir()
+  test = translation.load(data_config(), "test", root)
+  de, en = text_pairs.load_multi30k("test", "de", "en")
+  source, target, vocab = test.arrays["source"], test.arrays["target"], test.vocab
+  assert source.shape == (1000, 80) and target.shape == (1000, 81) and len(vocab) == 1000
+  assert (target[:, 0] == BOS).all()
+  for i in range(0, 1000, 37):
+    assert vocab.decode(source[i]) == de[i] and vocab.decode(target[i, 1:]) == en[i]
+    assert source[i][np.flatnonzero(source[i])[-1]] == EOS
+  with pytest.raises(ValueError, match="config.data.max_len=20: multi30k:test has a pair of"):
+    translation.load(data_config(max_len=20), "test", root)
+  short = translation.load(data_config(max_len=20), "train", root)  # training pairs that do not fit are left out
+  assert 0 < len(short) < 29000 and short.arrays["source"].shape[1] == 20
+
+
+@requires_tatoeba
+def test_tatoeba_directions_and_refusals():
+  root = default_data_dir()
+  spa_eng = translation.sentence_pairs(data_config(name="tatoeba", source="spa", target="eng"), "test", root)
+  eng_spa = translation.sentence_pairs(data_config(name="tatoeba", source="eng", target="spa"), "test", root)
+  assert spa_eng == eng_spa[::-1] and spa_eng[1][0].isascii()
+  with pytest.raises(ValueError, match="tatoeba pairs English"):
+    translation.sentence_pairs(data_config(name="tatoeba", source="spa", target="fra"), "test", root)
+
+
+def test_label_smoothed_loss_against_float64():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(0, 2, (2, 3, 7))
+  targets = np.array([[4, 5, 0], [6, 3, 3]])
+  smoothed, nll = seq2seq_task.token_losses(jnp.asarray(logits, jnp.float32), jnp.asarray(targets), 0.1)
+  logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  labels = np.full((2, 3, 7), 0.1 / 7)
+  labels[np.arange(2)[:, None], np.arange(3)[None], targets] += 0.9
+  np.testing.assert_allclose(np.asarray(smoothed), -(labels * logp).sum(-1), rtol=1e-5)
+  np.testing.assert_allclose(np.asarray(nll), -np.take_along_axis(logp, targets[..., None], -1)[..., 0], rtol=1e-5)
+  assert seq2seq_task.finalize({"nll_sum": 6.0, "tokens": 3.0, "correct": 1.5})["accuracy"] == 0.5
+
+
+@requires_multi30k
+def test_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
+  results = train.run(load_config("transformer_multi30k", "smoke"), tmp_path / "run")
+  metrics = results["final_metrics"]
+  for split in ("validation", "test"):
+    assert 0.0 <= metrics[f"{split}/bleu"] <= 100.0 and 0.0 <= metrics[f"{split}/chrf"] <= 100.0
+    assert metrics[f"{split}/perplexity"] == pytest.approx(np.exp(metrics[f"{split}/loss"]))
+  samples = sorted((tmp_path / "run" / "samples").glob("step_*.md"))
+  assert samples and "BLEU nrefs:1|case:mixed|eff:no|tok:13a" in samples[-1].read_text()

@@ -1,0 +1,82 @@
+"""Translation pairs as the loop trains on them: one joint SentencePiece vocabulary, ids in fixed-width arrays.
+
+``load(config.data, split, root)`` for ``data.name`` in ``DATASETS``:
+  multi30k   ``data.source``, ``data.target`` in en, de, fr, cs (``text_pairs.load_multi30k``)
+  tatoeba    ``data.source``, ``data.target``: "eng" and "spa" or "fra" (``text_pairs.load_tatoeba``)
+
+The vocabulary (``subword.SubwordTokenizer``, ``data.vocab_size`` ids, ``data.subword_model``) is trained on
+the training split's source and target sentences only, whichever split is loaded, and travels as the
+Dataset's ``vocab`` (saved with the run). Arrays:
+
+  "source"  int32 [N, max_len]      the source's pieces, then </s>, then padding (0)
+  "target"  int32 [N, max_len + 1]  <s>, the target's pieces, </s>, padding: position i of target[:, :-1]
+                                     predicts target[:, 1:] (teacher forcing)
+
+``max_len = data.max_len`` pieces (with </s>). A training pair longer than that is left out (logged); an
+evaluated pair never is: its split is refused, naming the length needed, so that every reference is scored
+whole. The references are the ids decoded back (``SubwordTokenizer.decode``), which the tests check give the
+files' sentences exactly.
+"""
+
+import logging
+
+import numpy as np
+
+from bigjax.data import subword, text_pairs
+from bigjax.data.core import Dataset, validating as is_validating
+
+DATASETS = ("multi30k", "tatoeba")
+_TATOEBA_LANGUAGES = {"spa", "fra"}
+
+
+def sentence_pairs(data_config, split: str, root) -> tuple[list[str], list[str]]:
+  """``(sources, targets)`` of ``split`` as the files hold them."""
+  name, source, target = data_config.name, data_config.source, data_config.target
+  validating = is_validating(data_config)
+  if name == "multi30k":
+    return text_pairs.load_multi30k(split, source, target, root, validating)
+  if name == "tatoeba" and "eng" in (source, target) and ({source, target} - {"eng"}) <= _TATOEBA_LANGUAGES \
+      and source != target:
+    foreign = target if source == "eng" else source
+    foreign_side, english = text_pairs.load_tatoeba(f"{foreign}-eng", split, root, validating)
+    return (foreign_side, english) if source == foreign else (english, foreign_side)
+  raise ValueError(f"config.data.source={source!r}, target={target!r}: tatoeba pairs English ('eng') with one of "
+                   f"{sorted(_TATOEBA_LANGUAGES)}")
+
+
+def encode(tokenizer: subword.SubwordTokenizer, sources: list[str], targets: list[str], max_len: int,
+           name: str, training: bool) -> dict[str, np.ndarray]:
+  """The module docstring's arrays; ``training`` leaves out pairs that do not fit, else refuses them."""
+  src = tokenizer.encode_batch(sources, eos=True)
+  tgt = tokenizer.encode_batch(targets, bos=True, eos=True)
+  fits = np.array([len(s) <= max_len and len(t) <= max_len + 1 for s, t in zip(src, tgt)], bool)
+  if not fits.all():
+    longest = max(max(len(s) for s in src), max(len(t) for t in tgt) - 1)
+    if not training:
+      raise ValueError(f"config.data.max_len={max_len}: {name} has a pair of {longest} pieces (with </s>); "
+                       f"evaluated pairs are never cut, so raise it")
+    logging.getLogger(__name__).info("%s: %d of %d pairs longer than max_len=%d left out", name,
+                                     int((~fits).sum()), len(fits), max_len)
+  keep = np.flatnonzero(fits)
+  source = np.zeros((len(keep), max_len), np.int32)
+  target = np.zeros((len(keep), max_len + 1), np.int32)
+  for row, i in enumerate(keep):
+    source[row, :len(src[i])] = src[i]
+    target[row, :len(tgt[i])] = tgt[i]
+  return {"source": source, "target": target}
+
+
+def tokenizer_for(data_config, root) -> subword.SubwordTokenizer:
+  """The run's vocabulary: trained (or read from the cache) on its training split's two sides."""
+  sources, targets = sentence_pairs(data_config, data_config.train_split, root)
+  return subword.SubwordTokenizer.train(sources + targets, data_config.vocab_size, data_config.subword_model)
+
+
+def load(data_config, split: str, root) -> Dataset:
+  if data_config.max_len < 2:
+    raise ValueError(f"config.data.max_len={data_config.max_len}: need room for a piece and </s>")
+  tokenizer = tokenizer_for(data_config, root)
+  sources, targets = sentence_pairs(data_config, split, root)
+  name = f"{data_config.name}:{split}"
+  arrays = encode(tokenizer, sources, targets, data_config.max_len, name, training=split == data_config.train_split)
+  return Dataset(arrays, 0, name, vocab=tokenizer)  # the model's vocab_size 0 takes len(tokenizer)
