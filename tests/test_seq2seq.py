@@ -13,7 +13,7 @@ import pytest
 from bigjax import train
 from bigjax.data import text_pairs, translation
 from bigjax.data.core import default_data_dir
-from bigjax.models import decoding, seq2seq
+from bigjax.models import attention_rnn, decoding, seq2seq
 from bigjax.tasks import seq2seq as seq2seq_task
 
 from conftest import load_config, requires_data
@@ -21,14 +21,17 @@ from conftest import load_config, requires_data
 BOS, EOS = 2, 3
 
 
-def small_model(**kwargs):
+def small_model(kind="transformer", **kwargs):
+  if kind == "rnn":
+    return attention_rnn.AttentionRNN(**{**dict(vocab_size=24, max_len=12, embed_dim=12, hidden=10, attention_dim=8,
+                                                 dropout=0.0), **kwargs})
   fields = dict(vocab_size=24, max_len=12, num_layers=2, num_heads=2, embed_dim=16, dropout=0.0)
   return seq2seq.Transformer(**{**fields, **kwargs})
 
 
-@pytest.fixture(scope="module")
-def model_and_params():
-  model = small_model()
+@pytest.fixture(scope="module", params=["transformer", "rnn"])
+def model_and_params(request):
+  model = small_model(request.param)
   src = jnp.ones((1, 7), jnp.int32)
   params = model.init(jax.random.key(0), src, jnp.ones((1, 5), jnp.int32))["params"]
   # Larger weights than the init's, so the model prefers different tokens in different places.
@@ -49,19 +52,21 @@ def test_padding_of_the_source_changes_nothing_and_the_decoder_is_causal(model_a
   changed[:, 4:] = 5
   np.testing.assert_allclose(model.apply({"params": params}, src, changed)[:, :4], logits[:, :4], atol=1e-5)
   assert not np.allclose(model.apply({"params": params}, src[::-1], tgt), logits, atol=1e-3)  # it reads the source
-  with pytest.raises(ValueError, match="exceeds max_len=12"):
-    model.apply({"params": params}, src, np.ones((2, 13), np.int32))
+  if isinstance(model, seq2seq.Transformer):  # learned positions end at max_len; the RNN's state has no end
+    with pytest.raises(ValueError, match="exceeds max_len=12"):
+      model.apply({"params": params}, src, np.ones((2, 13), np.int32))
 
 
 def cached_step(model, params, src):
-  """A decoding step over the model's KV cache, and the cache for ``src``'s rows."""
-  memory = model.apply({"params": params}, src, method=seq2seq.Transformer.encode)
+  """A decoding step over the model's cache (keys and values, or an RNN's state), and the cache for ``src``."""
+  kind = type(model)
+  memory = model.apply({"params": params}, src, method=kind.encode)
   _, variables = model.apply({"params": params}, jnp.zeros((len(src), model.max_len), jnp.int32), memory, src,
-                             decode=True, method=seq2seq.Transformer.decode, mutable=["cache"])
+                             decode=True, method=kind.decode, mutable=["cache"])
 
   def step(tokens, cache):
     logits, variables = model.apply({"params": params, "cache": cache["kv"]}, tokens, cache["memory"], cache["src"],
-                                    decode=True, method=seq2seq.Transformer.decode, mutable=["cache"])
+                                    decode=True, method=kind.decode, mutable=["cache"])
     return logits[:, -1], {"kv": variables["cache"], "memory": cache["memory"], "src": cache["src"]}
   return step, {"kv": variables["cache"], "memory": memory, "src": src}
 
@@ -204,3 +209,9 @@ def test_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
     assert metrics[f"{split}/perplexity"] == pytest.approx(np.exp(metrics[f"{split}/loss"]))
   samples = sorted((tmp_path / "run" / "samples").glob("step_*.md"))
   assert samples and "BLEU nrefs:1|case:mixed|eff:no|tok:13a" in samples[-1].read_text()
+
+
+@requires_multi30k
+def test_attention_rnn_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
+  metrics = train.run(load_config("attention_rnn_multi30k", "smoke"), tmp_path / "run")["final_metrics"]
+  assert 0.0 <= metrics["test/bleu"] <= 100.0 and np.isfinite(metrics["test/loss"])

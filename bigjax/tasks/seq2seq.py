@@ -77,18 +77,19 @@ def finalize(means: dict[str, float]) -> dict[str, float]:
 def translate(model: nn.Module, params: Any, source: jnp.ndarray, beam: int, alpha: float, max_len: int
               ) -> jnp.ndarray:
   """``source [b, m]`` -> generated ids ``[b, max_len]`` (up to and including </s>, then 0): encoded once, then
-  decoded over the KV cache, greedily (``beam`` 1) or by beam search. Pure; jit it with static sizes."""
-  from bigjax.models import seq2seq
+  decoded over the model's cache (a Transformer's keys and values, an RNN's state), greedily (``beam`` 1) or by
+  beam search. Any model with ``encode`` and ``decode`` as ``models.seq2seq.Transformer``'s. Pure; jit it."""
+  kind = type(model)
   if beam > 1:
     source = jnp.repeat(source, beam, axis=0)  # example-major rows, as beam_search wants its cache
-  memory = model.apply({"params": params}, source, method=seq2seq.Transformer.encode)
+  memory = model.apply({"params": params}, source, method=kind.encode)
   rows = source.shape[0]
   _, variables = model.apply({"params": params}, jnp.zeros((rows, max_len), jnp.int32), memory, source,
-                             decode=True, method=seq2seq.Transformer.decode, mutable=["cache"])
+                             decode=True, method=kind.decode, mutable=["cache"])
 
   def step(tokens, cache):
     logits, new = model.apply({"params": params, "cache": cache}, tokens, memory, source, decode=True,
-                              method=seq2seq.Transformer.decode, mutable=["cache"])
+                              method=kind.decode, mutable=["cache"])
     return logits[:, -1], new["cache"]
 
   batch = rows // beam

@@ -1,0 +1,29 @@
+"""Bahdanau et al.'s attention RNN on Multi30k task 1, German -> English: the recurrent baseline beside
+``transformer_multi30k`` on the same data, vocabulary and test set.
+
+``models/attention_rnn.py``: a bidirectional GRU encoder (256 per direction), additive attention (256), a GRU
+decoder (256) with a tanh readout into the shared 8,000-piece SentencePiece table; label smoothing 0.1, Adam with
+warm-up and cosine decay, batches of 128 pairs; beam search of 4 with length penalty 0.6 when scoring.
+
+Not run yet: the recipe is to be chosen on the validation set (val, 1,014 pairs), then test2016 read once.
+
+Command:  python -m bigjax.main --config=configs/attention_rnn_multi30k.py --workdir=runs/attention_rnn_multi30k
+Variants: ``smoke`` (a few steps of a tiny model on a 200-piece vocabulary, for tests).
+"""
+
+from bigjax import configs
+
+transformer_multi30k = configs.sibling(__file__, "transformer_multi30k")
+VARIANTS = transformer_multi30k.VARIANTS
+
+
+def get_config(arg: str | None = None):
+  c = transformer_multi30k.get_config(arg)
+  c.model = c.model.__class__({"name": "attention_rnn.AttentionRNN", "vocab_size": 0, "max_len": c.model.max_len,
+                               "embed_dim": 256, "hidden": 256, "attention_dim": 256, "dropout": 0.1})
+  c.optim.name = "adam"
+  c.optim.weight_decay = 0.0
+  c.optim.lr = 1e-3
+  if arg == "smoke":
+    c.model.embed_dim = c.model.hidden = c.model.attention_dim = 16
+  return c
