@@ -3,6 +3,8 @@ recomputation, beam 1 equals greedy, and beam search equals exhaustive search on
 translation arrays decode to the files' sentences; label smoothing against float64; the smoke config."""
 
 import itertools
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -10,13 +12,13 @@ import ml_collections
 import numpy as np
 import pytest
 
-from bigjax import train
+from bigjax import train, translate as translate_cli
 from bigjax.data import text_pairs, translation
 from bigjax.data.core import default_data_dir
 from bigjax.models import attention_rnn, decoding, seq2seq
 from bigjax.tasks import seq2seq as seq2seq_task
 
-from conftest import load_config, requires_data
+from conftest import REPO, cli_env, load_config, requires_data
 
 BOS, EOS = 2, 3
 
@@ -200,17 +202,44 @@ def test_label_smoothed_loss_against_float64():
   assert seq2seq_task.finalize({"nll_sum": 6.0, "tokens": 3.0, "correct": 1.5})["accuracy"] == 0.5
 
 
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("transformer_multi30k")
+  return workdir, train.run(load_config("transformer_multi30k", "smoke"), workdir)
+
+
 @requires_multi30k
-def test_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
-  results = train.run(load_config("transformer_multi30k", "smoke"), tmp_path / "run")
+def test_smoke_config_trains_and_is_scored_by_sacrebleu(smoke_run):
+  workdir, results = smoke_run
   metrics = results["final_metrics"]
   for split in ("validation", "test"):
     assert 0.0 <= metrics[f"{split}/bleu"] <= 100.0 and 0.0 <= metrics[f"{split}/chrf"] <= 100.0
     assert metrics[f"{split}/perplexity"] == pytest.approx(np.exp(metrics[f"{split}/loss"]))
-  samples = sorted((tmp_path / "run" / "samples").glob("step_*.md"))
+  samples = sorted((workdir / "samples").glob("step_*.md"))
   assert samples and "BLEU nrefs:1|case:mixed|eff:no|tok:13a" in samples[-1].read_text()
 
 
+@requires_multi30k
+def test_translate_cli_decodes_as_the_task_does_and_refuses_bad_input(smoke_run, tmp_path, capsys):
+  workdir, _ = smoke_run
+  config, model, params, tokenizer = translate_cli.load_run(workdir)
+  lines = ["Ein Hund läuft im Schnee.", "Zwei Männer sitzen auf einer Bank."]
+  expected = translate_cli.translate_lines(lines, config, model, params, tokenizer, 2, 0.6)
+  source = np.zeros((2, config.data.max_len), np.int32)
+  for i, ids in enumerate(tokenizer.encode_batch(lines, eos=True)):
+    source[i, :len(ids)] = ids
+  direct = seq2seq_task.translate(model, params, jnp.asarray(source), 2, 0.6, config.data.max_len)
+  assert expected == [tokenizer.decode(row) for row in np.asarray(direct)]
+  (tmp_path / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+  proc = subprocess.run([sys.executable, "-m", "bigjax.translate", f"--workdir={workdir}", f"--input={tmp_path / 'in.txt'}"],
+                        env=cli_env(), cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.splitlines() == expected  # the run's beam (2) and length penalty (0.6)
+  for args, message in (([f"--workdir={tmp_path}", "--text=x"], "is not a text-to-text run"),
+                        ([f"--workdir={workdir}", "--text=" + "Hund " * 200], "the model reads at most"),
+                        ([f"--workdir={workdir}", f"--input={tmp_path / 'none.txt'}"], "cannot be read")):
+    assert translate_cli.main(args) == 2
+    assert message in capsys.readouterr().err
 @requires_multi30k
 def test_attention_rnn_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
   metrics = train.run(load_config("attention_rnn_multi30k", "smoke"), tmp_path / "run")["final_metrics"]
