@@ -119,3 +119,15 @@ def test_textrank_picks_the_sentences_most_like_the_others():
   assert all(("school" in sentences[i]) for i in chosen)
   assert extractive.textrank(sentences[:2], 3) == [0, 1]
   assert extractive.textrank(["...", "!!!", "?"], 1) == [0]  # nothing to rank by: the lead
+
+
+def test_summarisation_baselines_script_refuses_to_overwrite_a_record(tmp_path):
+  import subprocess
+  import sys
+
+  from conftest import REPO, cli_env
+  record = tmp_path / "record.json"
+  record.write_text("{}")
+  proc = subprocess.run([sys.executable, "scripts/summarisation_baselines.py", "--json", str(record)], cwd=REPO,
+                        env=cli_env(), capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 2 and "refusing to overwrite" in proc.stderr and record.read_text() == "{}"
