@@ -3,7 +3,7 @@
   python scripts/summarisation_baselines.py --json /tmp/summarisation_baselines.json [--data_dir DIR]
 
 Each article's body (``text_pairs.load_bbc_news``; the title is not part of the summaries) is cut into sentences
-(``evals.extractive.split_sentences``) and summarised by
+(``text_pairs.split_sentences``) and summarised by
   lead3      its first three sentences (the classic news baseline)
   lead_k     its first k sentences, k chosen on the validation articles
   textrank   the k sentences of highest PageRank over TF-IDF cosine similarity (Mihalcea and Tarau 2004), in
@@ -36,7 +36,7 @@ METHODS = {"lead3": "Lead-3", "lead_k": "Lead-k (k on validation)", "textrank": 
 def summaries(articles, method: str, k: int) -> list[str]:
   out = []
   for article in articles:
-    sentences = extractive.split_sentences(article.body)
+    sentences = text_pairs.split_sentences(article.body)
     pick = extractive.lead if method.startswith("lead") else extractive.textrank
     out.append(extractive.join(sentences, pick(sentences, k)))
   return out

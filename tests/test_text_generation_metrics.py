@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from bigjax.data import text_pairs
 from bigjax.evals import extractive, text_generation
 
 
@@ -76,7 +77,7 @@ Shops in the centre stayed open. The forecast says more snow will fall on Tuesda
 
 
 def test_sentences_of_a_hand_made_article():
-  sentences = extractive.split_sentences(ARTICLE)
+  sentences = text_pairs.split_sentences(ARTICLE)
   assert sentences == [
       "Storm closes city schools",
       "Heavy snow closed every school in the city on Monday.",
@@ -86,11 +87,11 @@ def test_sentences_of_a_hand_made_article():
       "Some schools had already opened when the snow closed the roads.",
       "Shops in the centre stayed open.",
       "The forecast says more snow will fall on Tuesday, and schools may stay closed."]
-  assert extractive.split_sentences("It rose 3.5% to $10.9bn. Profits fell.") == ["It rose 3.5% to $10.9bn.", "Profits fell."]
+  assert text_pairs.split_sentences("It rose 3.5% to $10.9bn. Profits fell.") == ["It rose 3.5% to $10.9bn.", "Profits fell."]
 
 
 def test_lead_three_is_the_first_three_sentences():
-  sentences = extractive.split_sentences(ARTICLE)[1:]
+  sentences = text_pairs.split_sentences(ARTICLE)[1:]
   assert extractive.lead(sentences, 3) == [0, 1, 2]
   assert extractive.join(sentences, [0, 1]) == sentences[0] + " " + sentences[1]
   assert extractive.lead(sentences[:2], 3) == [0, 1]
@@ -112,7 +113,7 @@ def test_pagerank_against_the_stationary_distribution_in_float64():
 
 
 def test_textrank_picks_the_sentences_most_like_the_others():
-  sentences = extractive.split_sentences(ARTICLE)[1:]
+  sentences = text_pairs.split_sentences(ARTICLE)[1:]
   chosen = extractive.textrank(sentences, 2)
   # The sentences about schools closing in snow share most words with the rest; "Shops ... open" shares none.
   assert 5 not in chosen and chosen == sorted(chosen) and len(chosen) == 2

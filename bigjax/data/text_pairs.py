@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import tarfile
 import zipfile
 
@@ -129,6 +130,21 @@ def load_tatoeba(pair: str, split: str, data_dir: str | os.PathLike | None = Non
 
 
 # ====================================================================================== summarisation
+
+# After . ! or ?, possibly closed by a quote or bracket, then space, then what starts a sentence.
+_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u2019\u201d)\]]))\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9£$])")
+
+
+def split_sentences(text: str) -> list[str]:
+  """The sentences of a news text, in order: each line (paragraph) cut after . ! or ? (and a closing quote or
+  bracket) where the next sentence starts with a capital, digit, currency sign or quote; whitespace inside each
+  collapsed to single spaces."""
+  out = []
+  for paragraph in text.splitlines():
+    paragraph = " ".join(paragraph.split())
+    out.extend(s for s in _BOUNDARY.split(paragraph) if s)
+  return out
+
 
 @dataclasses.dataclass(frozen=True)
 class Article:

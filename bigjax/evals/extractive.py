@@ -1,8 +1,7 @@
-"""Extractive summaries without training, the baselines a neural summariser must beat: sentences, Lead-k and
-TextRank (Mihalcea and Tarau 2004) over TF-IDF sentence similarity.
+"""Extractive summaries without training, the baselines a neural summariser must beat: Lead-k and TextRank
+(Mihalcea and Tarau 2004) over TF-IDF sentence similarity, on an article's sentences (``bigjax.data.text_pairs.
+split_sentences`` cuts them).
 
-  split_sentences(text)        sentences of a news text: paragraphs (line breaks) cut after . ! ? (and a closing
-                               quote or bracket) where the next sentence starts with a capital, digit or quote
   lead(sentences, k)           the first k sentences' indices (Lead-3: k = 3)
   textrank(sentences, k)       the k sentences of highest PageRank on the graph whose edge weights are the cosine
                                similarities of the sentences' TF-IDF vectors (scikit-learn's, fitted on the
@@ -11,23 +10,9 @@ TextRank (Mihalcea and Tarau 2004) over TF-IDF sentence similarity.
 A summary is its sentences joined by single spaces (``join``).
 """
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
-
-# After . ! or ?, possibly closed by a quote or bracket, then space, then what starts a sentence.
-_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u2019\u201d)\]]))\s+(?=[\"'\u2018\u201c(\[]?[A-Z0-9£$])")
-
-
-def split_sentences(text: str) -> list[str]:
-  """The sentences of ``text``, in order, whitespace inside each collapsed to single spaces."""
-  out = []
-  for paragraph in text.splitlines():
-    paragraph = " ".join(paragraph.split())
-    out.extend(s for s in _BOUNDARY.split(paragraph) if s)
-  return out
-
 
 def join(sentences: Sequence[str], indices: Sequence[int]) -> str:
   return " ".join(sentences[i] for i in indices)
