@@ -15,6 +15,8 @@
                                                               raccoon, kangaroo, penn_fudan (data.image_size,
                                                               data.max_boxes) {"image", "boxes", "labels", "scale"}
   translation.py multi30k, tatoeba through a joint subword vocabulary {"source": [N, L], "target": [N, L + 1]}
+  summaries.py   bbc_news: articles as sentence stacks with summary labels {"sentences": [N, S, T], "labels":
+                 [N, S], "summary": [N, L]}
   text_pairs.py  multi30k, tatoeba (translation pairs), bbc_news (articles with summaries): lists of strings, with
                  recorded splits; subword.py: SentencePiece tokenizers trained on a training split, cached
   core.py        the Dataset record, DataError, the data root and the one sha256-verified reader
@@ -40,10 +42,12 @@ def load_for_config(data_config, split: str) -> Dataset:
     DataError: the data is missing, corrupt or malformed (the message names the file).
   """
   # Imported here: a run imports only the family it reads.
-  from bigjax.data import corpora, images, movielens, translation, word_corpus
+  from bigjax.data import corpora, images, movielens, summaries, translation, word_corpus
   root = default_data_dir() if not data_config.data_dir else pathlib.Path(data_config.data_dir)
   if data_config.name in translation.DATASETS:
     return translation.load(data_config, split, root)
+  if data_config.name in summaries.DATASETS:
+    return summaries.load(data_config, split, root)
   if data_config.name in corpora.DATASETS:
     return corpora.load(data_config, split, root)
   if data_config.name in word_corpus.DATASETS:
