@@ -210,6 +210,18 @@ def save_vocab(path: pathlib.Path, vocab_json: str, is_main: bool) -> None:
     writers.write_text(path, vocab_json)
 
 
+def script_record(what: str, script: str, argv: list[str] | None, start: float, **fields: Any) -> dict:
+  """The provenance a script's record starts with: ``what``, the ``command`` as typed (``argv`` None: this
+  process's), ``git_revision``, ``date`` (UTC), ``wall_time_s`` since ``start`` (``time.time()``); then ``fields``."""
+  import datetime
+  import shlex
+  import sys
+  command = sys.argv if argv is None else [script, *argv]
+  return {"what": what, "command": shlex.join(["python", *command]), "git_revision": git_revision(),
+          "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+          "wall_time_s": round(time.time() - start, 2), **fields}
+
+
 def git_revision() -> str:
   root = pathlib.Path(__file__).resolve().parent.parent
   try:

@@ -43,6 +43,24 @@ def write_json_new(path: str | pathlib.Path, obj: Any) -> None:
     f.write(json.dumps(obj, indent=1, default=_json_default) + "\n")
 
 
+def save_new_record(path: str | pathlib.Path | None, record: Any) -> int:
+  """A script's record to ``path`` (None: nowhere) as ``write_json_new`` writes it: exit status 0, or 2 with a
+  one-line refusal on stderr where ``path`` exists (nothing is overwritten). Call it once before the work too,
+  with ``record=None``, to refuse before spending any."""
+  if path is None:
+    return 0
+  try:
+    if record is None:
+      if pathlib.Path(path).exists():
+        raise FileExistsError
+      return 0
+    write_json_new(path, record)
+  except FileExistsError:
+    print(f"error: {path} exists; refusing to overwrite it (pass another --json path)", file=sys.stderr)
+    return 2
+  return 0
+
+
 def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
   """``{"optim": {"lr": 1e-3}}`` -> ``{"optim.lr": 1e-3}``; lists become tuples so values can be grouped."""
   flat = {}

@@ -17,17 +17,14 @@ Writes the record to --json (never over an existing file: exit status 2) and pri
 """
 
 import argparse
-import datetime
-import json
 import pathlib
-import shlex
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from bigjax import runs  # noqa: E402
+from bigjax import runs, writers  # noqa: E402
 from bigjax.data import core, vision_sets  # noqa: E402
 from bigjax.evals import faces  # noqa: E402
 
@@ -119,9 +116,12 @@ def markdown(per_seed: list[dict], summary: dict) -> str:
   return "\n".join(lines)
 
 
-def refuse(path: pathlib.Path) -> int:
-  print(f"error: {path} exists; refusing to overwrite it (pass another --json path)", file=sys.stderr)
-  return 2
+PROTOCOL = {"split": "vision_sets.orl_split(seed): 5 train / 5 test per person",
+            "validation": "1 of the 5 training images per person (orl_dataset's rule), gallery the other 4; counts "
+                          "chosen by validation rank-1, ties to the smaller",
+            "eigen_counts": list(EIGEN_COUNTS), "fisher_pca_counts": list(FISHER_PCA_COUNTS),
+            "identification": "rank-1, gallery = the 5 training images per person, euclidean",
+            "verification": "all pairs of test images, score = -euclidean distance", "fars": list(FARS)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)), help="orl_split seeds")
   parser.add_argument("--data_dir", default=None, help="the data root holding orl_faces/ (default: bigjax's)")
   args = parser.parse_args(argv)
-  if args.json is not None and args.json.exists():
-    return refuse(args.json)
+  if writers.save_new_record(args.json, None):
+    return 2
   start = time.time()
   try:
     images, labels = vision_sets.load_orl_faces(args.data_dir)
@@ -140,25 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     return 1
   per_seed = [one_split(images, labels, seed) for seed in args.seeds]
   summary = summarise(per_seed)
-  record = {"what": "ORL 5/5 classical face-recognition baselines (scripts/face_baselines.py docstring)",
-            "command": shlex.join(["python", *(sys.argv if argv is None else ["scripts/face_baselines.py", *argv])]),
-            "argv": sys.argv if argv is None else ["scripts/face_baselines.py", *argv],
-            "git_revision": runs.git_revision(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "wall_time_s": round(time.time() - start, 2),
-            "protocol": {"split": "vision_sets.orl_split(seed): 5 train / 5 test per person",
-                         "validation": "1 of the 5 training images per person (orl_dataset's rule), gallery the "
-                                       "other 4; counts chosen by validation rank-1, ties to the smaller",
-                         "eigen_counts": list(EIGEN_COUNTS), "fisher_pca_counts": list(FISHER_PCA_COUNTS),
-                         "identification": "rank-1, gallery = the 5 training images per person, euclidean",
-                         "verification": "all pairs of test images, score = -euclidean distance", "fars": list(FARS)},
-            "summary": summary, "per_seed": per_seed}
-  if args.json is not None:
-    try:
-      with open(args.json, "x") as f:
-        json.dump(record, f, indent=1)
-        f.write("\n")
-    except FileExistsError:
-      return refuse(args.json)
+  record = runs.script_record("ORL 5/5 classical face-recognition baselines (scripts/face_baselines.py docstring)",
+                              "scripts/face_baselines.py", argv, start,
+                              argv=sys.argv if argv is None else ["scripts/face_baselines.py", *argv],
+                              protocol=PROTOCOL, summary=summary, per_seed=per_seed)
+  if writers.save_new_record(args.json, record):
+    return 2
   print(markdown(per_seed, summary))
   print(f"\n{len(args.seeds)} splits in {record['wall_time_s']:.1f} s" +
         (f"; record: {args.json}" if args.json is not None else ""))

@@ -16,9 +16,7 @@ Writes the record to --json (never over an existing file: exit status 2) and pri
 """
 
 import argparse
-import datetime
 import pathlib
-import shlex
 import sys
 import time
 
@@ -87,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--json", type=pathlib.Path, help="write the record here (never over an existing file)")
   parser.add_argument("--data_dir", default=None, help="the data root holding bbc_news_summary/")
   args = parser.parse_args(argv)
-  if args.json is not None and args.json.exists():
-    print(f"error: {args.json} exists; refusing to overwrite it (pass another --json path)", file=sys.stderr)
+  if writers.save_new_record(args.json, None):
     return 2
   start = time.time()
   try:
@@ -96,17 +93,10 @@ def main(argv: list[str] | None = None) -> int:
   except core.DataError as error:
     print(f"error: {error}", file=sys.stderr)
     return 1
-  record = {"what": "extractive summarisation baselines (scripts/summarisation_baselines.py docstring)",
-            "command": shlex.join(["python", *(sys.argv if argv is None else ["scripts/summarisation_baselines.py",
-                                                                               *argv])]),
-            "git_revision": runs.git_revision(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "wall_time_s": round(time.time() - start, 2), "results": results}
-  if args.json is not None:
-    try:
-      writers.write_json_new(args.json, record)
-    except FileExistsError:
-      print(f"error: {args.json} exists; refusing to overwrite it (pass another --json path)", file=sys.stderr)
-      return 2
+  record = runs.script_record("extractive summarisation baselines (scripts/summarisation_baselines.py docstring)",
+                              "scripts/summarisation_baselines.py", argv, start, results=results)
+  if writers.save_new_record(args.json, record):
+    return 2
   print(markdown(record))
   print(f"\nin {record['wall_time_s']:.1f} s" + (f"; record: {args.json}" if args.json is not None else ""))
   return 0

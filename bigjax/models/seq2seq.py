@@ -36,13 +36,7 @@ class _Stack(_Transformer):
     length = embedded.shape[1]
     if length > self.max_len:
       raise ValueError(f"sequence length {length} exceeds max_len={self.max_len}")
-    positions = jnp.arange(length)
-    if decode:
-      initialized = self.has_variable("cache", "cache_index")
-      index = self.variable("cache", "cache_index", lambda: jnp.zeros((), jnp.int32))
-      positions = index.value + positions
-      if initialized:
-        index.value = index.value + length
+    positions = self._positions(length, decode)
     wpe = self.param("wpe", _normal(0.02, ("pos", "embed")), (self.max_len, self.embed_dim), jnp.float32)
     x = nn.Dropout(self.dropout, deterministic=not train)(embedded + jnp.take(wpe, positions, axis=0).astype(self.dtype))
     x = self._blocks(x, mask, causal=self.causal, train=train, decode=decode, memory=memory, memory_mask=memory_mask)

@@ -213,6 +213,18 @@ class _Transformer(nn.Module):
       x, _ = block(**kwargs, name=f"layer_{i}")(x, mask, memory, memory_mask)
     return x
 
+  def _positions(self, length: int, decode: bool) -> jnp.ndarray:
+    """``[length]``: 0..length-1, or with ``decode`` the next positions after the cache index, which moves on."""
+    positions = jnp.arange(length)
+    if decode:
+      # At init the cache is still being created: keep its index at 0 so generation starts there.
+      initialized = self.has_variable("cache", "cache_index")
+      index = self.variable("cache", "cache_index", lambda: jnp.zeros((), jnp.int32))
+      positions = index.value + positions
+      if initialized:
+        index.value = index.value + length
+    return positions
+
   def _embed_tokens(self, tokens: jnp.ndarray, positions: jnp.ndarray, vocab_size: int, max_len: int,
                     train: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Token + learned position embeddings, then dropout; ``[b, l] -> [b, l, embed]``, and the token table."""
@@ -248,15 +260,7 @@ class Decoder(_Transformer):
     length = tokens.shape[1]
     if length > self.max_len:
       raise ValueError(f"sequence length {length} exceeds max_len={self.max_len}")
-    positions = jnp.arange(length)
-    if decode:
-      # At init the cache is still being created: keep its index at 0 so generation starts there.
-      initialized = self.has_variable("cache", "cache_index")
-      index = self.variable("cache", "cache_index", lambda: jnp.zeros((), jnp.int32))
-      positions = index.value + positions
-      if initialized:
-        index.value = index.value + length
-    x, wte = self._embed_tokens(tokens, positions, self.vocab_size, self.max_len, train)
+    x, wte = self._embed_tokens(tokens, self._positions(length, decode), self.vocab_size, self.max_len, train)
     x = self._blocks(x, None, causal=True, train=train, decode=decode)
     x = _layer_norm(self.use_bias, self.dtype, "ln_f")(x)
     if self.tie_embeddings:
