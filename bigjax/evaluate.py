@@ -108,7 +108,7 @@ def evaluate_workdir(workdir: str | pathlib.Path, split: str | None = None, *,
   params = jax.device_put(params, built.state_sharding.params)
   batches = pipeline.eval_batches(split_ds.arrays, config.data.eval_batch_size, jax.process_index(),
                                   jax.process_count())
-  means, _ = program.evaluate_params(built.task, built.eval_call, params, batches, mesh, step, split_ds.arrays)
+  means, _ = program.evaluate_params(built.task, built.eval_call, params, batches, mesh, split_ds.arrays)
   metrics = {f"{split}/{k}": v for k, v in means.items()}
 
   path = output_path(workdir, split)

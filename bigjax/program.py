@@ -271,15 +271,15 @@ def make_eval_call(task: tasks.Task):
 
 
 def evaluate_params(task: tasks.Task, eval_call: Any, params: Any, host_batches: Iterable[dict[str, np.ndarray]],
-                    mesh: jax.sharding.Mesh, step: int, split_arrays: Mapping[str, Any] | None = None
+                    mesh: jax.sharding.Mesh, split_arrays: Mapping[str, Any] | None = None
                     ) -> tuple[dict[str, float], dict[str, Any]]:
   """``({name: value}, {name: image})`` of ``params`` (placed as the program places its state's) on a split.
 
   ``host_batches`` are the split's padded batches with their ``mask`` (``pipeline.eval_batches``), this process's
   part of each; ``eval_call`` (``Program.eval_call``) returns sums over each batch's real examples, which are
   added over all batches and divided by the summed ``count``; then the task's own finishing (perplexity) and, for
-  a task that generates (a GAN), its scored samples of ``step``, and for a task that scores the split whole (face
-  recognition), its scores of ``split_arrays``, the split's arrays. The loop's periodic evaluation and the
+  a task that scores the split whole (face recognition, a GAN's samples against the split's images), its scores of
+  ``split_arrays``, the split's arrays. The loop's periodic evaluation and the
   evaluation-only run (``bigjax.evaluate``) both go through here, so their numbers agree bitwise.
   """
   totals: dict[str, float] = {}
@@ -292,12 +292,11 @@ def evaluate_params(task: tasks.Task, eval_call: Any, params: Any, host_batches:
     raise ValueError("the evaluated split holds no example (every mask is 0)")
   means = task.finalize({k: v / count for k, v in totals.items()})
   images: dict[str, Any] = {}
-  for score, needs in ((task.evaluate_samples, step), (task.evaluate_split, split_arrays)):
-    if score is not None:
-      if needs is None:
-        raise ValueError("the task scores the evaluated split whole, and no split_arrays were given")
-      scores, more = score(params, needs)
-      means, images = {**means, **scores}, {**images, **more}
+  if task.evaluate_split is not None:
+    if split_arrays is None:
+      raise ValueError("the task scores the evaluated split whole, and no split_arrays were given")
+    scores, images = task.evaluate_split(params, split_arrays)
+    means = {**means, **scores}
   return means, images
 
 

@@ -114,7 +114,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
   eval_host_batches = list(pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
                                                  jax.process_index(), jax.process_count()))  # padded once
 
-  def evaluate(state, step: int, host_batches=eval_host_batches, split: str = config.data.eval_split
+  def evaluate(state, host_batches=eval_host_batches, split: str = config.data.eval_split
                ) -> tuple[dict[str, float], dict[str, Any]]:
     """``({split/name: value}, {name: image})`` of the state: sums over the eval batches made means, the task's
     own finishing (perplexity), and, for a task that generates (GAN), its scored samples."""
@@ -122,8 +122,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     params = jax.device_put(optim.eval_params(state.opt_state, state.params), state_sharding.params)
     bar = "eval" if split == config.data.eval_split else split  # the final test reading says so on its bar
     arrays = eval_arrays if split == config.data.eval_split else plan.test_ds.arrays
-    means, images = program.evaluate_params(task, eval_call, params, progress.track(host_batches, bar), mesh, step,
-                                            arrays)
+    means, images = program.evaluate_params(task, eval_call, params, progress.track(host_batches, bar), mesh, arrays)
     return {f"{split}/{k}": v for k, v in means.items()}, images
 
   def check_finite(state) -> None:
@@ -153,7 +152,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
 
   def evaluate_and_write(state, step: int, host_batches=eval_host_batches, split: str = config.data.eval_split,
                          what: str = "step") -> dict[str, float]:
-    metrics, images = evaluate(state, step, host_batches, split)
+    metrics, images = evaluate(state, host_batches, split)
     writer.write(step, metrics)
     writer.write_outputs(step, images)
     if is_main:
@@ -199,7 +198,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
         raise Preempted(step, preemption.reason() or "preempted")
     check_finite(state)  # also covers a run resumed from its final checkpoint
     if not eval_metrics:  # resumed from the final checkpoint of a run that died before writing results
-      eval_metrics, _ = evaluate(state, step)
+      eval_metrics, _ = evaluate(state)
     test_metrics: dict[str, float] = {}
     if plan.test_ds is not None:  # read once, on the final parameters, after everything was chosen on eval_split
       test_batches = list(pipeline.eval_batches(plan.test_ds.arrays, config.data.eval_batch_size,

@@ -260,13 +260,18 @@ def test_gan_evaluates_with_its_evaluator_and_exports_its_generator(hinted_evalu
   workdir = tmp_path_factory.mktemp("dcgan")
   results = train.run(config, workdir)  # trains: the hinted command made an evaluator the run accepts
   before = snapshot(workdir)
-  # Samples scored by the evaluator part, as in training, against the whole test split (the run scored against
-  # its first 256 images: the same metrics, other values; bitwise agreement is checked above on digits and text).
-  _, metrics = evaluate.evaluate_workdir(workdir)
+  # Samples scored by the evaluator part, as in training, against the whole test split (the same metrics as the
+  # run's test reading, other values).
+  _, metrics = evaluate.evaluate_workdir(workdir, "test")
   assert set(metrics) == {k for k in results["final_metrics"] if k.startswith("test/")}
   assert {"test/fid", "test/confident", "test/class_entropy", "test/d_real"} <= set(metrics)
   assert all(math.isfinite(v) for v in metrics.values()) and metrics["test/fid"] > metrics["test/fid_floor"] > 0
   assert json.loads((workdir / "eval_test.json").read_text())["examples"] == 10000
+  # The loop's one test reading (of the first 256 test images, as smoke limits every evaluated split) scored the
+  # samples against the test images, not the validation images it chose on.
+  final = results["final_metrics"]
+  assert final["test/fid_floor"] != final["validation/fid_floor"]
+  assert final["test/real_class_entropy"] != final["validation/real_class_entropy"]
   assert snapshot(workdir) == before  # no sample grid written
 
   _, model, params = restored(workdir)

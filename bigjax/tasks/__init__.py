@@ -65,11 +65,10 @@ class Task:
       (``[b]``, 1 real, 0 padding) weights every sum.
   ``finalize({name: mean}) -> {name: value}`` (host side): metrics that are not means (perplexity).
   ``warm_start(params) -> params`` (host side, or None): the run's first parameters from pre-trained parts.
-  ``evaluate_samples(params, step) -> ({name: float}, {name: image})`` (host side, or None): scores what the
-      model generates at each evaluation; the images (``[h, w]`` or ``[h, w, c]`` uint8) go to the run's writer.
   ``evaluate_split(params, arrays) -> ({name: float}, {name: image})`` (host side, or None): scores that need the
       evaluated split whole, not summed batch by batch (a face's nearest training face, verification over all
-      pairs of the split); ``arrays`` is the split's ``{name: [N, ...]}``.
+      pairs of the split, a GAN's samples against the split's real images); ``arrays`` is the split's
+      ``{name: [N, ...]}``; the images (``[h, w]`` or ``[h, w, c]`` uint8) go to the run's writer.
   ``own_average``: the task averages what it needs itself (a GAN's ``generator_ema``), so
       ``config.optim.ema_decay`` would average nothing it evaluates.
   ``predict`` (or None): what a served model runs on new inputs (``Predictor``; ``bigjax.export`` writes it).
@@ -84,7 +83,6 @@ class Task:
   evaluate: Callable[[Any, Batch], dict[str, jax.Array]]
   finalize: Callable[[dict[str, float]], dict[str, float]] = _same
   warm_start: Callable[[Any], Any] | None = None
-  evaluate_samples: Callable[[Any, int], tuple[dict[str, float], dict[str, Any]]] | None = None
   evaluate_split: Callable[[Any, Mapping[str, Any]], tuple[dict[str, float], dict[str, Any]]] | None = None
   own_average: bool = False
   predict: Predictor | None = None

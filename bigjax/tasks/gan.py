@@ -33,8 +33,8 @@ step makes its samples' codes recoverable; ``ln K`` minus it is the logged lower
 Two time-scales (``config.task.discriminator_lr_scale = k``, Heusel et al. 2017): the discriminator's updates
 are ``k`` times what ``config.optim`` gives, i.e. its learning rate (and schedule) times ``k`` for Adam or SGD.
 
-Evaluation: ``evaluate`` gives the discriminator's mean probability on real test images; ``sample_scorer``
-scores ``config.task.eval_samples`` generated images with the fixed classifier of
+Evaluation: ``evaluate`` gives the discriminator's mean probability on the evaluated split's real images;
+``sample_scorer`` (the task's ``evaluate_split``, so the final test reading compares with the test images) scores ``config.task.eval_samples`` generated images with the fixed classifier of
 ``config.task.evaluator_workdir`` (``bigjax/evals/gan.py``; the loop loads it, see ``parts``) and returns a grid
 of the fixed noise batch's samples for the loop's writer.
 """
@@ -281,10 +281,12 @@ def make_classify(classifier: Any, classifier_params: Any, layer: str):
   return classify
 
 
-def sample_scorer(model: Any, config: Any, evaluator: tasks.Part, train_arrays: Any, eval_arrays: Any):
-  """``(params, step) -> ({name: float}, {"samples": grid})``: scores generated samples with the fixed evaluator.
+def sample_scorer(model: Any, config: Any, evaluator: tasks.Part, train_arrays: Any):
+  """``(params, split_arrays) -> ({name: float}, {"samples": grid})``: scores generated samples with the fixed
+  evaluator against the real images of the split evaluated (the validation split while training, the test split
+  once at the end).
 
-  Once, here: the evaluator's features of the eval split (the reference) and of the first
+  Once per split: the evaluator's features of its images (the reference) and of the first
   ``config.task.eval_samples`` training images, whose distance to the reference is the real data's floor
   (same sample size as the generated set, as the Fréchet distance is biased by it). At each evaluation:
   ``fid`` of ``eval_samples`` samples from a fixed noise set, ``fid_ratio = fid / fid_floor``, ``confident``
@@ -308,15 +310,22 @@ def sample_scorer(model: Any, config: Any, evaluator: tasks.Part, train_arrays: 
     part = images[i:i + chunk]
     return np.concatenate([part, np.zeros((chunk - len(part), *part.shape[1:]), part.dtype)]) if len(part) < chunk else part
 
-  test_features, test_probs = classify_all(lambda i: pad(eval_arrays["image"], i), len(eval_arrays["image"]))
-  train_features, _ = classify_all(lambda i: pad(train_arrays["image"], i), n)
-  reference = gan_metrics.gaussian_stats(test_features)
-  floor = gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(train_features), *reference)
+  train_stats = gan_metrics.gaussian_stats(classify_all(lambda i: pad(train_arrays["image"], i), n)[0])
+  references: dict[int, tuple[Any, ...]] = {}  # id of a split's images -> (images, reference stats, floor, probs)
+
+  def reference_of(real: np.ndarray):
+    if id(real) not in references:  # the images are kept in the entry, so their id is not reused
+      real_features, real_probs = classify_all(lambda i: pad(real, i), len(real))
+      stats = gan_metrics.gaussian_stats(real_features)
+      references[id(real)] = (real, stats, gan_metrics.frechet_distance(*train_stats, *stats), real_probs)
+    return references[id(real)][1:]
+
   noise = gan_models.latent(model, jax.random.fold_in(jax.random.PRNGKey(config.seed), 2**31 - 1),
                             -(-n // chunk) * chunk)
   generate = jax.jit(lambda variables, z: sample(model, variables, z))
 
-  def score(params, step: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+  def score(params, split_arrays) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    reference, floor, real_probs = reference_of(split_arrays["image"])
     generator_variables = params["generator_ema"]
     images = []
     feats, probs = classify_all(lambda i: images.append(jax.device_get(generate(generator_variables,
@@ -324,8 +333,8 @@ def sample_scorer(model: Any, config: Any, evaluator: tasks.Part, train_arrays: 
     fid = gan_metrics.frechet_distance(*gan_metrics.gaussian_stats(feats), *reference)
     metrics = {"fid": fid, "fid_floor": floor, "fid_ratio": fid / max(floor, 1e-12),
                "confident": gan_metrics.confident_fraction(probs), "class_entropy": gan_metrics.class_entropy(probs),
-               "real_confident": gan_metrics.confident_fraction(test_probs),
-               "real_class_entropy": gan_metrics.class_entropy(test_probs)}
+               "real_confident": gan_metrics.confident_fraction(real_probs),
+               "real_class_entropy": gan_metrics.class_entropy(real_probs)}
     return metrics, {"samples": gan_metrics.image_grid(np.concatenate(images)[:GRID])}
 
   return score
@@ -337,7 +346,7 @@ def make(config: Any, model: Any, optimizer: optax.GradientTransformation,
   tc = config.task
   score = None
   if "evaluator" in context.parts:
-    score = sample_scorer(model, config, context.parts["evaluator"], context.train_arrays, context.eval_arrays)
+    score = sample_scorer(model, config, context.parts["evaluator"], context.train_arrays)
   predictor = tasks.Predictor(lambda variables, inputs: predict(model, variables, inputs),
                               lambda example: predict_inputs(model), variables=lambda params: params["generator_ema"],
                               outputs="images [b, 28, 28, 1] float32 in [0, 1], of the generator's running average")
@@ -345,4 +354,4 @@ def make(config: Any, model: Any, optimizer: optax.GradientTransformation,
                     init_opt_state=lambda params: init_opt_state(optimizer, params),
                     update=make_update(model, tc, optimizer),
                     evaluate=lambda params, batch: evaluate(model, params, batch, tc),
-                    evaluate_samples=score, own_average=True, predict=predictor)
+                    evaluate_split=score, own_average=True, predict=predictor)
