@@ -244,3 +244,96 @@ def test_translate_cli_decodes_as_the_task_does_and_refuses_bad_input(smoke_run,
 def test_attention_rnn_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
   metrics = train.run(load_config("attention_rnn_multi30k", "smoke"), tmp_path / "run")["final_metrics"]
   assert 0.0 <= metrics["test/bleu"] <= 100.0 and np.isfinite(metrics["test/loss"])
+
+
+def pairs_as_arrays(rng, lengths, width):
+  """``encode``'s arrays for random pairs of the given ``(source, target)`` piece counts (with </s>, and <s>)."""
+  source = np.zeros((len(lengths), width), np.int32)
+  target = np.zeros((len(lengths), width + 1), np.int32)
+  for i, (m, t) in enumerate(lengths):
+    source[i, :m - 1], source[i, m - 1] = rng.integers(4, 24, m - 1), EOS
+    target[i, 0], target[i, 1:t - 1], target[i, t - 1] = BOS, rng.integers(4, 24, t - 2), EOS
+  return {"source": source, "target": target}
+
+
+def test_packing_puts_every_pair_whole_in_one_row():
+  rng = np.random.default_rng(0)
+  lengths = [(int(m), int(t)) for m, t in zip(rng.integers(2, 12, 40), rng.integers(3, 13, 40))]
+  arrays = pairs_as_arrays(rng, lengths, 12)
+  packed = translation.pack(arrays)
+  rows = len(packed["source"])
+  assert packed["source"].shape == (rows, 12) and packed["target_segments"].shape == (rows, 13)
+  # Fewer rows than pairs, no row over its width (the arrays' shapes), and no fewer than the tokens need.
+  assert -(-(arrays["target"] != 0).sum() // 13) <= rows < 40
+  found = []
+  for row in range(rows):
+    for side in ("source", "target"):  # segments are contiguous, numbered 1.. in order, then padding
+      segments = packed[f"{side}_segments"][row]
+      real = segments[segments > 0]
+      assert (np.diff(real) >= 0).all() and (real == np.repeat(np.arange(1, real.max() + 1), np.bincount(real)[1:])).all()
+      assert (segments[len(real):] == 0).all() and ((packed[side][row] != 0) == (segments > 0)).all()
+    for k in range(1, packed["source_segments"][row].max() + 1):
+      found.append((tuple(packed["source"][row][packed["source_segments"][row] == k]),
+                    tuple(packed["target"][row][packed["target_segments"][row] == k])))
+  expected = [(tuple(s[s != 0]), tuple(t[t != 0])) for s, t in zip(arrays["source"], arrays["target"])]
+  assert sorted(found) == sorted(expected)
+  assert translation.real_token_fraction(packed) > translation.real_token_fraction(arrays)
+
+
+def test_a_packed_row_computes_what_each_of_its_pairs_computes_alone():
+  model = small_model(max_len=16)
+  rng = np.random.default_rng(3)
+  arrays = pairs_as_arrays(rng, [(5, 4), (3, 6), (4, 3), (6, 5), (2, 3)], 15)
+  packed = translation.pack(arrays)
+  assert len(packed["source"]) < 5  # some row holds more than one pair
+  params = model.init(jax.random.key(0), arrays["source"], arrays["target"][:, :-1])["params"]
+  params = jax.tree.map(lambda p: p * 4.0 if p.ndim >= 2 else p, params)
+  alone = model.apply({"params": params}, arrays["source"], arrays["target"][:, :-1])
+  together = model.apply({"params": params}, packed["source"], packed["target"][:, :-1],
+                         **seq2seq_task.packing(packed))
+  checked = 0
+  for i in range(5):
+    t = int((arrays["target"][i] != 0).sum())
+    for row in range(len(packed["target"])):
+      segments = packed["target_segments"][row]
+      for k in range(1, segments.max() + 1):
+        if tuple(packed["target"][row][segments == k]) == tuple(arrays["target"][i, :t]):
+          at = np.flatnonzero(segments == k)
+          at = at[at < packed["target"].shape[1] - 1]  # the decoder reads target[:, :-1]
+          np.testing.assert_allclose(together[row, at], alone[i, :len(at)], atol=2e-5)
+          checked += 1
+  assert checked == 5
+  # The loss: the same scored tokens, so the same mean (label smoothing on, dropout off).
+  config = ml_collections.ConfigDict({"label_smoothing": 0.1})
+  rng_key = jax.random.key(1)
+  plain, _ = seq2seq_task.loss(model, params, {k: jnp.asarray(v) for k, v in arrays.items()}, rng_key, config)
+  as_packed, _ = seq2seq_task.loss(model, params, {k: jnp.asarray(v) for k, v in packed.items()}, rng_key, config)
+  assert float(seq2seq_task.scored(packed).sum()) == float(seq2seq_task.scored(arrays).sum())
+  np.testing.assert_allclose(float(as_packed), float(plain), rtol=1e-5)
+
+
+def test_packing_is_refused_for_a_model_that_cannot_read_packed_rows():
+  config = load_config("attention_rnn_multi30k", "smoke")
+  with config.unlocked():
+    config.data.pack = True
+  model = small_model("rnn")
+  with pytest.raises(ValueError, match="config.data.pack=True: AttentionRNN does not read packed rows"):
+    seq2seq_task.make(config, model, None)
+
+
+@requires_multi30k
+def test_the_configs_packing_figures_are_multi30ks():
+  """configs/transformer_multi30k.py quotes how its training pairs pack; they are computed here."""
+  import ast
+  config = load_config("transformer_multi30k")
+  root = default_data_dir()
+  sources, targets = translation.sentence_pairs(config.data, "train", root)
+  plain = translation.encode(translation.tokenizer_for(config.data, root), sources, targets, config.data.max_len,
+                             "multi30k:train", training=True)
+  packed = translation.load(config.data, "train", root).arrays
+  doc = " ".join(ast.get_docstring(ast.parse((REPO / "configs" / "transformer_multi30k.py").read_text())).split())
+  rows = len(packed["source"])
+  assert f"the {len(plain['source']):,} pairs fill {rows:,} rows" in doc
+  assert f"are {translation.real_token_fraction(packed):.0%} real pieces instead of " \
+         f"{translation.real_token_fraction(plain):.0%} unpadded" in doc
+  assert f"batches of {config.data.batch_size} rows" in doc and f"{rows // config.data.batch_size} steps an epoch" in doc

@@ -16,6 +16,18 @@ Dataset's ``vocab`` (saved with the run). Arrays:
 evaluated pair never is: its split is refused, naming the length needed, so that every reference is scored
 whole. The references are the ids decoded back (``SubwordTokenizer.decode``), which the tests check give the
 files' sentences exactly.
+
+Packing (``data.pack=True``, training split only; ``pack``): a Multi30k pair fills about a quarter of its two
+rows, so most of a step's work would be padding. Packed, each row holds several pairs side by side, and two more
+arrays say which pair each token belongs to (1, 2, ... in the row; 0 for padding)::
+
+  "source_segments"  int32 [R, max_len]      "target_segments"  int32 [R, max_len + 1]
+
+The model (``models.seq2seq.Transformer``) restarts positions at each pair and lets a token attend only within
+its own pair (and a target token only to its own pair's source); the task scores a target token only where it
+and the token before it belong to the same pair. A packed batch therefore computes what the unpacked batch of
+the same pairs computes, in fewer rows; ``data.batch_size`` then counts rows. The rows are cut once, at load time
+(first fit, longest pairs first: deterministic), and shuffled as rows each epoch.
 """
 
 import logging
@@ -66,6 +78,43 @@ def encode(tokenizer: subword.SubwordTokenizer, sources: list[str], targets: lis
   return {"source": source, "target": target}
 
 
+def pack(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """``{"source" [N, m], "target" [N, m + 1]}`` (``encode``'s arrays) -> packed rows with their segment arrays
+  (module docstring). First fit decreasing: pairs by decreasing target then source length, each into the first
+  row where both of its sides still fit. Every pair lands whole in exactly one row, its pieces in order."""
+  source, target = arrays["source"], arrays["target"]
+  src_len, tgt_len = (source != 0).sum(1), (target != 0).sum(1)
+  order = np.lexsort((-src_len, -tgt_len))  # the last key sorts first
+  src_free = np.full(len(source), source.shape[1])  # at most one row per pair
+  tgt_free = np.full(len(source), target.shape[1])
+  row_of = np.empty(len(source), np.int64)
+  rows = 0
+  for i in order:
+    fits = np.flatnonzero((src_free[:rows] >= src_len[i]) & (tgt_free[:rows] >= tgt_len[i]))
+    row = fits[0] if len(fits) else rows
+    rows += row == rows
+    src_free[row] -= src_len[i]
+    tgt_free[row] -= tgt_len[i]
+    row_of[i] = row
+  out = {name: np.zeros((rows, a.shape[1]), np.int32) for name, a in
+         (("source", source), ("source_segments", source), ("target", target), ("target_segments", target))}
+  src_at, tgt_at, segment = np.zeros(rows, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.int32)
+  for i in range(len(source)):  # in the pairs' order, so a row's segments follow the file
+    row = row_of[i]
+    segment[row] += 1
+    for side, length, at in (("source", src_len[i], src_at), ("target", tgt_len[i], tgt_at)):
+      out[side][row, at[row]:at[row] + length] = arrays[side][i, :length]
+      out[f"{side}_segments"][row, at[row]:at[row] + length] = segment[row]
+      at[row] += length
+  return out
+
+
+def real_token_fraction(arrays: dict[str, np.ndarray]) -> float:
+  """Of the source and target positions a step computes, the fraction that hold a piece (not padding)."""
+  return float(((arrays["source"] != 0).sum() + (arrays["target"] != 0).sum())
+               / (arrays["source"].size + arrays["target"].size))
+
+
 def tokenizer_for(data_config, root) -> subword.SubwordTokenizer:
   """The run's vocabulary: trained (or read from the cache) on its training split's two sides."""
   sources, targets = sentence_pairs(data_config, data_config.train_split, root)
@@ -78,5 +127,12 @@ def load(data_config, split: str, root) -> Dataset:
   tokenizer = tokenizer_for(data_config, root)
   sources, targets = sentence_pairs(data_config, split, root)
   name = f"{data_config.name}:{split}"
-  arrays = encode(tokenizer, sources, targets, data_config.max_len, name, training=split == data_config.train_split)
+  training = split == data_config.train_split
+  arrays = encode(tokenizer, sources, targets, data_config.max_len, name, training=training)
+  if training and data_config.get("pack", False):
+    pairs, before = len(arrays["source"]), real_token_fraction(arrays)
+    arrays = pack(arrays)
+    logging.getLogger(__name__).info("%s: %d pairs packed into %d rows; real tokens %.1f%% of positions (%.1f%% "
+                                     "unpacked)", name, pairs, len(arrays["source"]), 100 * real_token_fraction(arrays),
+                                     100 * before)
   return Dataset(arrays, 0, name, vocab=tokenizer)  # the model's vocab_size 0 takes len(tokenizer)

@@ -2,7 +2,9 @@
 
 Batches are ``{"source": int32 [b, m], "target": int32 [b, l + 1]}`` (``bigjax.data.translation``; + ``"mask"``
 in evaluation): <s> target </s> padding, so the model (``models.seq2seq.Transformer``) reads ``target[:, :-1]``
-and is scored on ``target[:, 1:]``; padding (id 0) is never scored.
+and is scored on ``target[:, 1:]``; padding (id 0) is never scored. Packed training rows (``data.pack``) add
+``source_segments`` and ``target_segments``: the model keeps the pairs apart, and a prediction across two pairs
+is not scored (``scored``).
 
 Training (``loss``): cross-entropy against the one-hot target smoothed by ``task.label_smoothing`` (Szegedy et
 al. 2016; 0.1 in Vaswani et al. 2017), averaged over the batch's target tokens. Evaluation, batch by batch:
@@ -13,6 +15,7 @@ run's vocabulary, and scored against the references by sacreBLEU (``bleu``) and 
 ``samples`` shows the first sources, references and outputs, with both scores' signatures.
 """
 
+import inspect
 import math
 from typing import Any, Mapping
 
@@ -44,12 +47,30 @@ def token_losses(logits: jnp.ndarray, targets: jnp.ndarray, smoothing: float) ->
   return optax.softmax_cross_entropy(logits, labels), nll
 
 
+def scored(batch: dict[str, jnp.ndarray]) -> jnp.ndarray:
+  """``[b, l]``: which predictions of ``target[:, 1:]`` count: a real token, and in packed rows one of the same
+  pair as the token it is predicted from (not the next pair's <s> predicted from this one's </s>)."""
+  target = batch["target"]
+  if "target_segments" not in batch:
+    return target[:, 1:] != PAD
+  segments = batch["target_segments"]
+  return (segments[:, 1:] == segments[:, :-1]) & (segments[:, 1:] != 0)
+
+
+def packing(batch: dict[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
+  """The model's segment arguments of a packed batch (``data.pack``); none for a plain one."""
+  if "target_segments" not in batch:
+    return {}
+  return {"src_segments": batch["source_segments"], "tgt_segments": batch["target_segments"][:, :-1]}
+
+
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
          task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
   target = batch["target"]
-  logits = model.apply({"params": params}, batch["source"], target[:, :-1], train=True, rngs={"dropout": rng})
+  logits = model.apply({"params": params}, batch["source"], target[:, :-1], train=True, rngs={"dropout": rng},
+                       **packing(batch))
   smoothed, nll = token_losses(logits, target[:, 1:], task_config.label_smoothing)
-  real = target[:, 1:] != PAD
+  real = scored(batch)
   tokens = jnp.maximum(real.sum(), 1)
   value = jnp.where(real, smoothed, 0.0).sum() / tokens
   return value, {"loss": value, "nll": jnp.where(real, nll, 0.0).sum() / tokens,
@@ -114,6 +135,9 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
     raise ValueError(f"config.task.beam={t.beam} must be >= 1 (1: greedy)")
   if t.length_penalty < 0:
     raise ValueError(f"config.task.length_penalty={t.length_penalty} must be >= 0")
+  if config.data.get("pack", False) and "src_segments" not in inspect.signature(type(model).__call__).parameters:
+    raise ValueError(f"config.data.pack=True: {type(model).__name__} does not read packed rows (a Transformer does); "
+                     f"set it to False")
   vocab = context.vocab
   max_len = config.data.max_len
   generate = jax.jit(lambda params, source: translate(model, params, source, t.beam, t.length_penalty, max_len))
