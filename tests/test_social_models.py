@@ -188,7 +188,7 @@ def test_the_task_loss_is_the_objective_over_n_and_evaluation_clips_to_the_scale
   model, params = build("TrustSVD")
   users, items, ratings = batch()
   value, metrics = rating_task.loss(model, params, {"user": users, "item": items, "rating": ratings},
-                                    jax.random.key(0), ml_collections.ConfigDict(), len(RATINGS))
+                                    jax.random.key(0), ml_collections.ConfigDict())
   np.testing.assert_allclose(float(value), trustsvd_reference({k: np.asarray(v, np.float64)
                                                                for k, v in params.items()})[0] / len(RATINGS), rtol=2e-5)
   predicted = np.asarray(model.apply({"params": params}, users, items))

@@ -7,6 +7,9 @@
   word_eval.py   analogy and word-pair sets (questions-words, WordSim-353, SimLex-999): what word vectors are
                  scored on (bigjax.evals.word_vectors), not a training dataset
   movielens/     ml-100k, ml-1m (implicit feedback)           {"user": [N], "item": [N], ...}
+  social.py      filmtrust, ciao, epinions, ciaodvd (explicit   {"user": [N], "item": [N], "rating": [N]} of a
+                 ratings with trust links; relations.py)       cross-validation fold (data.fold), with the trust
+                                                              and rating relations as model_fields
   vision_sets.py raccoon, kangaroo, penn_fudan (boxes, masks),  NumPy arrays and lists of images of any size, with
                  isbi_em (membranes), orl_faces               recorded splits (splits/*.json); through
                                                               load_for_config: orl_faces {"image", "label"},
@@ -54,6 +57,9 @@ def load_for_config(data_config, split: str) -> Dataset:
     return word_corpus.dataset(data_config, split, root)
   if data_config.name in movielens.DATASETS:
     return movielens.load(data_config, split, root)
+  if data_config.name in ("filmtrust", "ciao", "epinions", "ciaodvd"):
+    from bigjax.data import social
+    return social.load(data_config, split, root)
   if data_config.name in ("orl_faces", "isbi_em", "penn_fudan_masks", "raccoon", "kangaroo", "penn_fudan"):
     from bigjax.data import vision_sets
     validating = core.validating(data_config)

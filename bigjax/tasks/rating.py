@@ -28,8 +28,12 @@ def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any
 
 
 def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.Array,
-         task_config: Any, num_ratings: int) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+         task_config: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
   del rng, task_config
+  num_ratings = model.num_ratings
+  if num_ratings <= 0:
+    raise ValueError(f"{type(model).__name__}.num_ratings={num_ratings}: the task divides the objective's whole "
+                     f"terms by the training ratings, which the data gives (bigjax/data/social.py)")
   variables = {"params": params}
   per_rating, whole = model.apply(variables, batch["user"], batch["item"], batch["rating"],
                                   method=type(model).objective)
@@ -62,14 +66,10 @@ def finalize(means: dict[str, float]) -> dict[str, float]:
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
   del context
-  num_ratings = getattr(model, "num_ratings", 0)
   if not hasattr(model, "objective"):
     raise ValueError(f"config.model.name={config.model.name!r}: task 'rating' needs a model with an objective "
                      f"(bigjax/models/social.py)")
-  if num_ratings <= 0:
-    raise ValueError("task 'rating' needs the number of training ratings (the model's num_ratings, from the data)")
-  return tasks.supervised(model, config.task, optimizer, init=init,
-                          loss=lambda m, p, b, r, t: loss(m, p, b, r, t, num_ratings), evaluate=evaluate,
+  return tasks.supervised(model, config.task, optimizer, init=init, loss=loss, evaluate=evaluate,
                           finalize=finalize)
 
 

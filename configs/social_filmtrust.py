@@ -1,0 +1,20 @@
+"""Rating prediction with and without trust on FilmTrust (Guo et al. 2013: film ratings and trust): 5-fold
+cross-validation, RMSE and MAE over all users and cold-start users (configs/common_social.py). The variant picks the
+model (TrustSVD when none).
+
+Not run yet: the recipe is to be chosen on each training fold's validation 10%, then each test fold read once.
+
+Command:  python -m bigjax.main --config=configs/social_filmtrust.py:trustsvd --workdir=runs/social/filmtrust_trustsvd
+Variants: one per model: ``biased_mf``, ``svdpp``, ``sorec``, ``socialmf``, ``trustsvd``, ``socialgcn`` and
+          ``gcn`` (without trust edges); ``smoke`` (TrustSVD, a few steps).
+"""
+
+from bigjax import configs
+from bigjax.config_base import base_config
+
+common_social = configs.sibling(__file__, "common_social")
+VARIANTS = common_social.VARIANTS
+
+
+def get_config(arg: str | None = None):
+  return common_social.social(base_config(), "filmtrust", arg)
