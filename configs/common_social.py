@@ -2,9 +2,10 @@
 fields those runs read, with their defaults, and the recipe the social_* configs share.
 
 The protocol: 5-fold cross-validation on the ratings (``data.fold`` 0-4 is the test fold); inside each training
-fold a seeded 10% is the validation split that every choice (epochs, learning rate, regularisation) is made on;
-the test fold is read once, after the last step. RMSE and MAE over all test ratings and over cold-start users'
-(fewer than 5 training ratings).
+fold a seeded 10% is the validation split. A run trains on the rest of the training fold and is scored on its
+validation split only (no ``test_split``). Per fold, ``get_sweep``'s regularisation weights are tried and
+``scripts/social_cv.py`` picks the one of lowest validation RMSE, then scores that run, and only it, on the test
+fold. RMSE and MAE over all test ratings and over cold-start users' (fewer than 5 training ratings).
 """
 
 import ml_collections
@@ -37,7 +38,7 @@ def social(c: ml_collections.ConfigDict, dataset: str, variant: str | None) -> m
   add_fields(c)
   c.data.name = dataset
   c.data.eval_split = "validation"
-  c.data.test_split = "test"
+  c.data.test_split = ""          # the test fold is read once, by scripts/social_cv.py, for the chosen run
   c.data.batch_size = 512
   c.data.eval_batch_size = 4096
   model = "trustsvd" if variant in (None, "smoke") else variant
@@ -47,6 +48,9 @@ def social(c: ml_collections.ConfigDict, dataset: str, variant: str | None) -> m
   c.model.factors = 10
   c.model.reg = 0.1
   c.model.trust_reg = 0.5
+  if model == "trustsvd":
+    c.model.regularisation = "per_rating"  # as LibRec's SGD applies the paper's terms (models/social.py)
+    c.model.reg = c.model.trust_reg = 1.0  # get_sweep chooses per fold
   if model in ("socialgcn", "gcn"):
     c.model.layers = 2
     c.model.trust_edges = model == "socialgcn"
@@ -57,8 +61,25 @@ def social(c: ml_collections.ConfigDict, dataset: str, variant: str | None) -> m
   c.train.steps_per_call = 8
   c.train.log_every_steps = 64
   if variant == "smoke":
+    c.data.test_split = "test"
     c.model.factors = 4
     c.data.batch_size = 64
     c.data.eval_batch_size = 256
     smoke(c, steps=16, eval_examples=512)
   return c
+
+
+REGULARISATION = (0.03, 0.1, 0.3, 1.0, 3.0)  # lambda (with lambda_t = lambda for the trust models)
+TRUST_MODELS = ("sorec", "socialmf", "trustsvd")
+
+
+def sweep(variant: str | None):
+  """Folds 0-4 x the regularisation weights of ``REGULARISATION`` (lambda_t tied to lambda for the trust
+  models): each point trains on its fold's training part and is scored on its validation 10%."""
+  from bigjax.sweep import product, sweep as points, zip_
+  if variant == "smoke":
+    raise ValueError("the smoke variant has no sweep")
+  weights = points("model.reg", list(REGULARISATION))
+  if (variant or "trustsvd") in TRUST_MODELS:
+    weights = zip_(weights, points("model.trust_reg", list(REGULARISATION)))
+  return product(points("data.fold", list(range(5))), weights)

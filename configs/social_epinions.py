@@ -2,9 +2,11 @@
 cross-validation, RMSE and MAE over all users and cold-start users (configs/common_social.py). The variant picks the
 model (TrustSVD when none).
 
-Not run yet: the recipe is to be chosen on each training fold's validation 10%, then each test fold read once.
+Not run yet: per fold, the regularisation is chosen on the training fold's validation 10%, then the chosen run
+reads its test fold once.
 
-Command:  python -m bigjax.main --config=configs/social_epinions.py:trustsvd --workdir=runs/social/epinions_trustsvd
+Command:  python -m bigjax.sweep --config=configs/social_epinions.py:trustsvd --workdir=runs/social/epinions/trustsvd
+          python scripts/social_cv.py runs/social/epinions/trustsvd
 Variants: one per model: ``biased_mf``, ``svdpp``, ``sorec``, ``socialmf``, ``trustsvd``, ``socialgcn`` and
           ``gcn`` (without trust edges); ``smoke`` (TrustSVD, a few steps).
 """
@@ -18,3 +20,7 @@ VARIANTS = common_social.VARIANTS
 
 def get_config(arg: str | None = None):
   return common_social.social(base_config(), "epinions", arg)
+
+
+def get_sweep(arg: str | None = None):
+  return common_social.sweep(arg)

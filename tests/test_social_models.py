@@ -117,13 +117,37 @@ def svdpp_reference(p):
   return total, predictions
 
 
-REFERENCES = {"TrustSVD": trustsvd_reference, "SocialMF": socialmf_reference, "SoRec": sorec_reference,
+def trustsvd_per_rating_reference(p):
+  """LibRec-style: every rating carries its entities' count-weighted penalties, every link its own."""
+  P, Q, Y, W = (p[k] for k in ("user_factors", "item_factors", "implicit_factors", "trust_factors"))
+  bu, bi, lam, lam_t = p["user_bias"], p["item_bias"], 0.3, 0.7
+  rated, raters, trusts, trusters = (collections.defaultdict(list) for _ in range(4))
+  for u, i, _ in RATINGS:
+    rated[u].append(i)
+    raters[i].append(u)
+  for u, v in LINKS:
+    trusts[u].append(v)
+    trusters[v].append(u)
+  _, predictions = trustsvd_reference(p)
+  total = 0.0
+  for (u, j, r), predicted in zip(RATINGS, predictions):
+    total += 0.5 * (predicted - r) ** 2
+    total += lam / 2 * (inv_sqrt(len(rated[u])) * (bu[u] ** 2 + P[u] @ P[u])
+                        + inv_sqrt(len(raters[j])) * (bi[j] ** 2 + Q[j] @ Q[j])
+                        + sum(inv_sqrt(len(raters[i])) * Y[i] @ Y[i] for i in rated[u])
+                        + sum(inv_sqrt(len(trusters[v])) * W[v] @ W[v] for v in trusts[u]))
+  for u, v in LINKS:
+    total += lam_t / 2 * ((W[v] @ P[u] - 1.0) ** 2 + inv_sqrt(len(trusts[u])) * P[u] @ P[u])
+  return total, predictions
+
+
+REFERENCES = {"TrustSVD": trustsvd_reference, "TrustSVD:per_rating": trustsvd_per_rating_reference, "SocialMF": socialmf_reference, "SoRec": sorec_reference,
               "SVDpp": svdpp_reference}
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_objective_predictions_and_gradient_against_float64(name):
-  model, params = build(name)
+  model, params = build(name.split(":")[0], **({"regularisation": name.split(":")[1]} if ":" in name else {}))
   users, items, ratings = batch()
   per_rating, whole = model.apply({"params": params}, users, items, ratings, method=type(model).objective)
   as64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
@@ -145,6 +169,10 @@ def test_objective_predictions_and_gradient_against_float64(name):
       down[key][index] -= eps
       numeric[index] = (REFERENCES[name](up)[0] - REFERENCES[name](down)[0]) / (2 * eps)
     np.testing.assert_allclose(np.asarray(grads[key]), numeric, rtol=1e-3, atol=2e-5, err_msg=f"{name} {key}")
+  if name == "TrustSVD":
+    with pytest.raises(ValueError, match="regularisation='weekly'"):
+      build("TrustSVD", regularisation="weekly")[0].apply({"params": params}, users, items, ratings,
+                                                        method=social.TrustSVD.objective)
 
 
 def test_biased_mf_is_svdpp_without_the_implicit_term():
