@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
   for fold in range(FOLDS):
     best, values = choose(by_fold[fold], args.metric)
     scored = output_path(best, "test")
-    record = json.loads(scored.read_text()) if scored.exists() else evaluate_workdir(best, "test")
+    if not scored.exists():
+      evaluate_workdir(best, "test")  # writes it
+    record = json.loads(scored.read_text())
     results = json.loads((best / "results.json").read_text())
     folds.append({"fold": fold, "chosen": best.name, "candidates": values,
                   "validation": {k: v for k, v in results["final_metrics"].items() if k.startswith("validation/")},
