@@ -57,6 +57,7 @@ def test_gpu_char_gpt_numbers_quoted_in_its_config_and_the_bench_readme_match_th
 MNIST, TEXT, NCF, GAN = (f"experiments/{name}" for name in ("mnist", "sentence_classification", "ncf", "gan"))
 CHAR = "experiments/shakespeare_char"
 VISION = "experiments/vision"
+SOCIAL = "experiments/social"
 
 RESULTS_ROWS = {
   "digits_mlp": {"quotes": [("meanstd", "experiments/digits/runs/digits_mlp_seeds", "test/accuracy",
@@ -118,6 +119,16 @@ RESULTS_ROWS = {
   "ncf_ablation": {"quotes": [("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/hr@10", "{:.4f} / "),
                               ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/ndcg@10", " / {:.4f}")],
                    "other": "64 factors GMF-64 MLP-64 (seed 1), ML-1M; 0.730 / 0.447 (He et al. 2017)"},
+  "social_filmtrust:trustsvd": {"quotes": [("json", f"{SOCIAL}/runs/filmtrust/trustsvd/cv.json", "summary.test/rmse.mean", "RMSE {:.4f} ±"),
+                                         ("json", f"{SOCIAL}/runs/filmtrust/trustsvd/cv.json", "summary.test/rmse.std", "± {:.4f}, MAE"),
+                                         ("json", f"{SOCIAL}/runs/filmtrust/trustsvd/cv.json", "summary.test/mae.mean", "MAE {:.4f} ±"),
+                                         ("json", f"{SOCIAL}/runs/filmtrust/trustsvd/cv.json", "summary.test/mae.std", "± {:.4f} (5 folds)")],
+                                 "other": "10 factors"},
+  "social_filmtrust:biased_mf": {"quotes": [("json", f"{SOCIAL}/runs/filmtrust/biased_mf/cv.json", "summary.test/rmse.mean", "RMSE {:.4f} ±"),
+                                         ("json", f"{SOCIAL}/runs/filmtrust/biased_mf/cv.json", "summary.test/rmse.std", "± {:.4f}, MAE"),
+                                         ("json", f"{SOCIAL}/runs/filmtrust/biased_mf/cv.json", "summary.test/mae.mean", "MAE {:.4f} ±"),
+                                         ("json", f"{SOCIAL}/runs/filmtrust/biased_mf/cv.json", "summary.test/mae.std", "± {:.4f} (5 folds)")],
+                                 "other": "10 factors"},
   "mnist_dcgan": {"quotes": [("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid", "{:.2f} / "),
                              ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_floor", " / {:.2f}"),
                              ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_ratio", "({:.2f}x"),
