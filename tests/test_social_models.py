@@ -50,9 +50,8 @@ def sigmoid(x):
 
 # ---------------------------------------------------------------------------------- float64 references
 
-def trustsvd_reference(p):
-  P, Q, Y, W = (p[k] for k in ("user_factors", "item_factors", "implicit_factors", "trust_factors"))
-  bu, bi, lam, lam_t = p["user_bias"], p["item_bias"], 0.3, 0.7
+def neighbourhoods():
+  """The tiny graph's I_u (items a user rated), U_j (an item's raters), T_u (trustees) and T_v+ (trusters)."""
   rated, raters, trusts, trusters = (collections.defaultdict(list) for _ in range(4))
   for u, i, _ in RATINGS:
     rated[u].append(i)
@@ -60,6 +59,13 @@ def trustsvd_reference(p):
   for u, v in LINKS:
     trusts[u].append(v)
     trusters[v].append(u)
+  return rated, raters, trusts, trusters
+
+
+def trustsvd_reference(p):
+  P, Q, Y, W = (p[k] for k in ("user_factors", "item_factors", "implicit_factors", "trust_factors"))
+  bu, bi, lam, lam_t = p["user_bias"], p["item_bias"], 0.3, 0.7
+  rated, raters, trusts, trusters = neighbourhoods()
 
   def predict(u, j):
     user = P[u] + inv_sqrt(len(rated[u])) * sum((Y[i] for i in rated[u]), np.zeros(D)) \
@@ -121,13 +127,7 @@ def trustsvd_per_rating_reference(p):
   """LibRec-style: every rating carries its entities' count-weighted penalties, every link its own."""
   P, Q, Y, W = (p[k] for k in ("user_factors", "item_factors", "implicit_factors", "trust_factors"))
   bu, bi, lam, lam_t = p["user_bias"], p["item_bias"], 0.3, 0.7
-  rated, raters, trusts, trusters = (collections.defaultdict(list) for _ in range(4))
-  for u, i, _ in RATINGS:
-    rated[u].append(i)
-    raters[i].append(u)
-  for u, v in LINKS:
-    trusts[u].append(v)
-    trusters[v].append(u)
+  rated, raters, trusts, trusters = neighbourhoods()
   _, predictions = trustsvd_reference(p)
   total = 0.0
   for (u, j, r), predicted in zip(RATINGS, predictions):
