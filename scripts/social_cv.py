@@ -7,8 +7,10 @@ The sweep's runs (``configs/common_social.py``: folds 0-4 x regularisation weigh
 training part and were scored on its validation 10% only. For each fold this picks the finished run with the lowest
 ``--metric`` (``validation/rmse``; a test metric is refused, ``bigjax.selection``), scores that run's final
 parameters on the test fold (``bigjax.evaluate``: ``<run>/eval_test.json``; a run already scored is not scored
-again, so the test fold is read once) and writes ``<root>/cv.json``: each fold's candidates, choice, validation and
-test metrics, and each test metric's mean, sample std and values over the folds.
+again, so the test fold is read once), ranks each test rating's item among the items its user did not rate in
+training (``tasks/rating.ranking``: HR@10 and NDCG@10; ``<run>/ranking_test.json``), and writes ``<root>/cv.json``:
+each fold's candidates, choice, validation and test metrics, and each test metric's mean, sample std and values
+over the folds.
 
 Exit status 2, nothing written, when the root is not a finished sweep of 5 folds or ``cv.json`` exists.
 """
@@ -21,11 +23,13 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from bigjax import runs, selection, writers  # noqa: E402
+from bigjax import data, runs, selection, writers  # noqa: E402
 from bigjax.evaluate import evaluate_workdir, output_path  # noqa: E402
+from bigjax.tasks import rating  # noqa: E402
 
 FOLDS = 5
-REPORTED = ("rmse", "mae", "cold_rmse", "cold_mae", "cold_fraction")
+TOP_K = 10
+REPORTED = ("rmse", "mae", "cold_rmse", "cold_mae", "cold_fraction", f"hr@{TOP_K}", f"ndcg@{TOP_K}")
 
 
 def fold_runs(root: pathlib.Path) -> dict[int, list[pathlib.Path]]:
@@ -44,9 +48,24 @@ def choose(candidates: list[pathlib.Path], metric: str) -> tuple[pathlib.Path, d
   return best, values
 
 
+def ranked(run: pathlib.Path) -> dict[str, float]:
+  """``{"test/hr@10": .., "test/ndcg@10": ..}`` of ``run``'s final parameters, computed once into
+  ``<run>/ranking_test.json``."""
+  path = run / "ranking_test.json"
+  if not path.exists():
+    config, model, params = runs.restore_params(run)
+    test = data.load_for_config(config.data, "test")
+    values = rating.ranking(model, params, test.arrays["user"], test.arrays["item"], (TOP_K,))
+    writers.write_json_new(path, {"split": "test", "metrics": {f"test/{k}": v for k, v in values.items()},
+                                  "git_revision": runs.git_revision()})
+  return json.loads(path.read_text())["metrics"]
+
+
 def summary(folds: list[dict]) -> dict[str, dict]:
   out = {}
   for name in REPORTED:
+    if any(f"test/{name}" not in f["test"] for f in folds):
+      continue
     values = [f["test"][f"test/{name}"] for f in folds]
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
@@ -81,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if not scored.exists():
       evaluate_workdir(best, "test")  # writes it
     record = json.loads(scored.read_text())
+    record["metrics"].update(ranked(best))
     results = json.loads((best / "results.json").read_text())
     folds.append({"fold": fold, "chosen": best.name, "candidates": values,
                   "validation": {k: v for k, v in results["final_metrics"].items() if k.startswith("validation/")},
                   "test": record["metrics"], "wall_time_s": results["wall_time_s"]})
     print(f"fold {fold}: {best.name}  {args.metric}={values[best.name]:.4f}  test/rmse={record['metrics']['test/rmse']:.4f}"
-          f"  test/mae={record['metrics']['test/mae']:.4f}")
+          f"  test/mae={record['metrics']['test/mae']:.4f}  test/hr@{TOP_K}={record['metrics'][f'test/hr@{TOP_K}']:.4f}")
   record = runs.script_record("social rating cross-validation: per fold, the run of lowest validation RMSE, "
                               "scored once on its test fold", "scripts/social_cv.py", argv, start,
                               root=str(args.root), metric=args.metric, folds=folds, summary=summary(folds))

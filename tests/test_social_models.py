@@ -238,3 +238,25 @@ def test_a_model_without_its_relations_is_refused():
     social.TrustSVD(num_users=U, num_items=I, global_mean=MU, rating_min=LO, rating_max=HI,
                     rated=relation(np.array([0]), np.array([0]), U, I)).init(
         jax.random.key(0), jnp.zeros(1, jnp.int32), jnp.zeros(1, jnp.int32))
+
+
+@pytest.mark.parametrize("name", ["TrustSVD", "SocialGCN"])
+def test_ranking_of_held_out_ratings_against_brute_force(name):
+  model, params = build(name)
+  held_out = [(0, 1), (0, 4), (2, 3), (4, 0)]  # user 0 has two: each leaves the other out of its ranking
+  users, items = np.array([h[0] for h in held_out]), np.array([h[1] for h in held_out])
+  got = rating_task.ranking(model, params, users, items, top_k=(1, 3), chunk=3)  # chunks of 3: one is padded
+  scores = np.asarray(model.apply({"params": params}, jnp.arange(U)[:, None], jnp.arange(I)[None, :]))
+  trained = {u: {i for v, i, _ in RATINGS if v == u} for u in range(U)}
+  expected = collections.defaultdict(float)
+  for u, i in held_out:
+    others = [j for j in range(I) if j != i and j not in trained[u] and (u, j) not in held_out]
+    higher = sum(scores[u, j] > scores[u, i] for j in others)
+    tied = sum(scores[u, j] == scores[u, i] for j in others)
+    for k in (1, 3):
+      ranks = range(higher, higher + tied + 1)
+      expected[f"hr@{k}"] += np.mean([r < k for r in ranks]) / len(held_out)
+      expected[f"ndcg@{k}"] += np.mean([(r < k) / np.log2(r + 2) for r in ranks]) / len(held_out)
+  assert got.keys() == expected.keys()
+  for key in got:
+    assert got[key] == pytest.approx(expected[key], abs=1e-6), key

@@ -11,6 +11,10 @@ unbiased minibatch estimate of the paper's summed objective divided by N. Logged
 Evaluation: predictions clipped to the data's rating scale (as LibRec does), then ``rmse`` and ``mae`` over the
 split and ``cold_rmse`` / ``cold_mae`` over its cold-start users' ratings (``cold_count`` of them, a fraction of
 the split's ratings; NaN when there are none).
+
+Ranking (``ranking``, host side, for a trained run on a held-out split): each held-out rating (u, i) ranks its
+item among every item u did not rate in training, u's other held-out items left out, by the model's predicted
+rating (``evals/ranking.py``: HR@K and NDCG@K, ties at their expected value), averaged over the held-out ratings.
 """
 
 import math
@@ -19,8 +23,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bigjax import tasks
+from bigjax.evals import ranking as ranking_metrics
 
 
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
@@ -62,6 +68,42 @@ def finalize(means: dict[str, float]) -> dict[str, float]:
           "cold_rmse": math.sqrt(means["cold_squared_error"] / cold) if cold > 0 else float("nan"),
           "cold_mae": means["cold_absolute_error"] / cold if cold > 0 else float("nan"),
           "cold_fraction": cold}
+
+
+def ranking(model: nn.Module, params: Any, users: np.ndarray, items: np.ndarray, top_k: tuple[int, ...] = (10,),
+            chunk: int = 64) -> dict[str, float]:
+  """``{"hr@K": mean, "ndcg@K": mean}`` over the held-out ratings ``(users[r], items[r])`` (module docstring); the
+  training ratings are the model's ``rated`` relation."""
+  rated, num_items = model.rated, model.num_items
+  if rated is None:
+    raise ValueError(f"{type(model).__name__}: ranking leaves out each user's training items; its rated is None")
+  users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+  seen = {}  # user -> the items ranking leaves out: training items and every held-out item
+  for u, i in zip(np.asarray(rated.rows), np.asarray(rated.cols)):
+    seen.setdefault(int(u), []).append(int(i))
+  for u, i in zip(users, items):
+    seen.setdefault(int(u), []).append(int(i))
+  all_items = jnp.arange(num_items)
+  score = jax.jit(lambda p, u: model.apply({"params": p}, u[:, None], all_items[None, :]))
+
+  @jax.jit
+  def metrics(scores, target, exclude):
+    higher, tied = ranking_metrics.rank_counts(scores, target, exclude)
+    return {f"{name}@{k}": fn(higher, tied, k) for k in top_k
+            for name, fn in (("hr", ranking_metrics.hit_ratio), ("ndcg", ranking_metrics.ndcg))}
+
+  sums: dict[str, float] = {}
+  for start in range(0, len(users), chunk):
+    u, i = users[start:start + chunk], items[start:start + chunk]
+    real = len(u)
+    u, i = np.pad(u, (0, chunk - real)), np.pad(i, (0, chunk - real))
+    exclude = np.zeros((chunk, num_items), bool)
+    for row in range(real):
+      exclude[row, seen[int(u[row])]] = True  # the held-out item itself is the target, never an "other"
+    values = metrics(score(params, jnp.asarray(u, jnp.int32)), jnp.asarray(i, jnp.int32), jnp.asarray(exclude))
+    for name, value in values.items():
+      sums[name] = sums.get(name, 0.0) + float(np.asarray(value)[:real].sum())
+  return {name: total / max(len(users), 1) for name, total in sums.items()}
 
 
 def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context = tasks.Context()) -> tasks.Task:
