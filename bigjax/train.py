@@ -153,6 +153,8 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
   def evaluate_and_write(state, step: int, host_batches=eval_host_batches, split: str = config.data.eval_split,
                          what: str = "step") -> dict[str, float]:
     metrics, images = evaluate(state, host_batches, split)
+    if split != config.data.eval_split:  # the final test reading's samples sit beside, not over, the last curve's
+      images = {f"{split}/{name}": image for name, image in images.items()}
     writer.write(step, metrics)
     writer.write_outputs(step, images)
     if is_main:

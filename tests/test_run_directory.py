@@ -124,6 +124,9 @@ def test_gan_samples_reach_tensorboard_through_the_run_s_writer(tmp_path):
   assert [image.step for image in images] == [int(p.stem.split("_")[1]) for p in on_disk] and images
   shown = np.asarray(Image.open(io.BytesIO(images[-1].encoded_image_string)))
   np.testing.assert_array_equal(shown, np.asarray(Image.open(on_disk[-1]))[::2, ::2])  # saved 2x2 per pixel
+  # The final test reading's samples (the smoke config reads test once) sit beside the validation ones.
+  (tested,) = accumulator(workdir).Images("test/samples")
+  assert tested.step == images[-1].step and (workdir / "test" / "samples" / on_disk[-1].name).exists()
 
 
 def test_images_and_text_keep_their_names(tmp_path):
