@@ -149,14 +149,15 @@ REFERENCES = {"TrustSVD": trustsvd_reference, "TrustSVD:per_rating": trustsvd_pe
 def test_objective_predictions_and_gradient_against_float64(name):
   model, params = build(name.split(":")[0], **({"regularisation": name.split(":")[1]} if ":" in name else {}))
   users, items, ratings = batch()
-  per_rating, whole = model.apply({"params": params}, users, items, ratings, method=type(model).objective)
+  per_rating, whole, predicted = model.apply({"params": params}, users, items, ratings, method=type(model).objective)
   as64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
   expected, predictions = REFERENCES[name](as64)
   np.testing.assert_allclose(float(per_rating.sum() + whole), expected, rtol=2e-5)
   np.testing.assert_allclose(np.asarray(model.apply({"params": params}, users, items)), predictions, rtol=2e-5)
+  np.testing.assert_allclose(np.asarray(predicted), predictions, rtol=2e-5)  # the objective's own forward pass
 
   def total(p):
-    per, w = model.apply({"params": p}, users, items, ratings, method=type(model).objective)
+    per, w, _ = model.apply({"params": p}, users, items, ratings, method=type(model).objective)
     return per.sum() + w
   grads = jax.grad(total)(params)
   eps = 1e-6
@@ -182,7 +183,7 @@ def test_biased_mf_is_svdpp_without_the_implicit_term():
                                                               "item_bias"))
   expected = [MU + bu[u] + bi[i] + P[u] @ Q[i] for u, i, _ in RATINGS]
   np.testing.assert_allclose(np.asarray(model.apply({"params": params}, users, items)), expected, rtol=2e-5)
-  per, whole = model.apply({"params": params}, users, items, ratings, method=type(model).objective)
+  per, whole, _ = model.apply({"params": params}, users, items, ratings, method=type(model).objective)
   regular = [bu[u] ** 2 + bi[i] ** 2 + P[u] @ P[u] + Q[i] @ Q[i] for u, i, _ in RATINGS]
   np.testing.assert_allclose(np.asarray(per), 0.5 * (np.array(expected) - np.asarray(ratings)) ** 2
                              + 0.15 * np.array(regular), rtol=2e-5)

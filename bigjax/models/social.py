@@ -2,10 +2,11 @@
 
 Every model maps ``users [b], items [b]`` (int32) to predicted ratings ``[b]`` on the data's scale
 (``__call__``), and gives its training objective as ``objective(users, items, ratings) -> (per_rating [b],
-whole)``: the paper's objective is ``sum over the training ratings of per_rating + whole``, where ``whole`` holds
+whole, predicted [b])``: the paper's objective is ``sum over the training ratings of per_rating + whole``, where ``whole`` holds
 the terms over whole tables and the trust graph (regularisers weighted by counts, social terms over every link or
 user). ``tasks/rating.py`` trains on ``mean_b per_rating + whole / N`` (N training ratings): a minibatch gradient
-that is unbiased for the objective divided by N, with the trust terms computed exactly at every step.
+that is unbiased for the objective divided by N, with the trust terms computed exactly at every step;
+``predicted`` is ``__call__``'s, from the same forward pass (the whole-graph sums are not computed twice).
 
   BiasedMF   r = mu + b_u + b_i + p_u.q_i; per rating 1/2 e^2 + lambda/2 (b_u^2 + b_i^2 + |p_u|^2 + |q_i|^2)
              (Koren et al. 2009).
@@ -122,8 +123,10 @@ class BiasedMF(_Rater):
     return (jnp.square(self.bu[users]) + jnp.square(self.bi[items]) + _sq(self.p[users]) + _sq(self.q[items]))
 
   def objective(self, users, items, ratings):
-    error = self(users, items) - ratings
-    return 0.5 * jnp.square(error) + 0.5 * self.reg * self._penalty(users, items), jnp.zeros((), jnp.float32)
+    predicted = self(users, items)
+    error = predicted - ratings
+    return (0.5 * jnp.square(error) + 0.5 * self.reg * self._penalty(users, items), jnp.zeros((), jnp.float32),
+            predicted)
 
 
 class SVDpp(BiasedMF):
@@ -174,7 +177,8 @@ class TrustSVD(_Rater):
 
   def objective(self, users, items, ratings):
     rated, trust, lam, lam_t = self.rated, self.trust, self.reg, self.trust_reg
-    error = self(users, items) - ratings
+    predicted = self(users, items)
+    error = predicted - ratings
     fit = jnp.sum(self.p[trust.rows] * self.w[trust.cols], -1)
     ratings_u, raters_j = inverse_sqrt(rated.row_counts), inverse_sqrt(rated.col_counts)
     if self.regularisation == "per_rating":
@@ -187,7 +191,7 @@ class TrustSVD(_Rater):
                  + implicit_sq[users] + trusted_sq[users])
       whole = 0.5 * lam_t * jnp.sum(jnp.square(fit - 1.0) + inverse_sqrt(trust.row_counts)[trust.rows]
                                     * _sq(self.p[trust.rows]))
-      return 0.5 * jnp.square(error) + 0.5 * lam * penalty, whole
+      return 0.5 * jnp.square(error) + 0.5 * lam * penalty, whole, predicted
     if self.regularisation != "paper":
       raise ValueError(f"TrustSVD: regularisation={self.regularisation!r}; choose 'paper' or 'per_rating'")
     whole = (0.5 * lam_t * jnp.sum(jnp.square(fit - 1.0))
@@ -195,7 +199,7 @@ class TrustSVD(_Rater):
              + jnp.sum((0.5 * lam * ratings_u + 0.5 * lam_t * inverse_sqrt(trust.row_counts)) * _sq(self.p))
              + 0.5 * lam * jnp.sum(raters_j * _sq(self.q)) + 0.5 * lam * jnp.sum(raters_j * _sq(self.y))
              + 0.5 * lam * jnp.sum(inverse_sqrt(trust.col_counts) * _sq(self.w)))
-    return 0.5 * jnp.square(error), whole
+    return 0.5 * jnp.square(error), whole, predicted
 
 
 class SoRec(_Rater):
@@ -212,13 +216,14 @@ class SoRec(_Rater):
 
   def objective(self, users, items, ratings):
     trust = self.trust
-    error = jax.nn.sigmoid(jnp.sum(self.u[users] * self.v[items], -1)) - self._unit(ratings)
+    logit = jnp.sum(self.u[users] * self.v[items], -1)
+    error = jax.nn.sigmoid(logit) - self._unit(ratings)
     out_degree, in_degree = trust.row_counts[trust.rows], trust.col_counts[trust.cols]
     target = jnp.sqrt(in_degree / (out_degree + in_degree))
     fit = jax.nn.sigmoid(jnp.sum(self.u[trust.rows] * self.z[trust.cols], -1))
     whole = (0.5 * self.trust_reg * jnp.sum(jnp.square(target - fit))
              + 0.5 * self.reg * (jnp.sum(jnp.square(self.u)) + jnp.sum(jnp.square(self.v)) + jnp.sum(jnp.square(self.z))))
-    return 0.5 * jnp.square(error), whole
+    return 0.5 * jnp.square(error), whole, self._logistic(logit)
 
 
 class SocialMF(_Rater):
@@ -234,12 +239,13 @@ class SocialMF(_Rater):
 
   def objective(self, users, items, ratings):
     trust = self.trust
-    error = jax.nn.sigmoid(jnp.sum(self.u[users] * self.v[items], -1)) - self._unit(ratings)
+    logit = jnp.sum(self.u[users] * self.v[items], -1)
+    error = jax.nn.sigmoid(logit) - self._unit(ratings)
     trusting = trust.row_counts > 0
     neighbours = aggregate(trust, self.u) / jnp.maximum(trust.row_counts, 1.0)[:, None]
     whole = (0.5 * self.reg * (jnp.sum(jnp.square(self.u)) + jnp.sum(jnp.square(self.v)))
              + 0.5 * self.trust_reg * jnp.sum(jnp.where(trusting, _sq(self.u - neighbours), 0.0)))
-    return 0.5 * jnp.square(error), whole
+    return 0.5 * jnp.square(error), whole, self._logistic(logit)
 
 
 class SocialGCN(_Rater):
@@ -278,7 +284,8 @@ class SocialGCN(_Rater):
     return self.global_mean + self.bu[users] + self.bi[items] + jnp.sum(e_users[users] * e_items[items], -1)
 
   def objective(self, users, items, ratings):
-    error = self(users, items) - ratings
+    predicted = self(users, items)
+    error = predicted - ratings
     penalty = (_sq(self.e_users[users]) + _sq(self.e_items[items]) + jnp.square(self.bu[users])
                + jnp.square(self.bi[items]))
-    return 0.5 * jnp.square(error) + 0.5 * self.reg * penalty, jnp.zeros((), jnp.float32)
+    return 0.5 * jnp.square(error) + 0.5 * self.reg * penalty, jnp.zeros((), jnp.float32), predicted

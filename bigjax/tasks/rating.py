@@ -4,7 +4,7 @@ Batches (``bigjax/data/social.py``): ``{"user": [b], "item": [b], "rating": [b] 
 ``"cold"`` (1 where the user has fewer than ``social.COLD_START`` training ratings) and ``"mask"``.
 
 Training: the model's objective (``models/social.py``: ``objective(users, items, ratings) -> (per_rating,
-whole)``) as ``mean_b per_rating + whole / N``, N the training ratings (``num_ratings``, from the data): an
+whole, predicted)``) as ``mean_b per_rating + whole / N``, N the training ratings (``num_ratings``, from the data): an
 unbiased minibatch estimate of the paper's summed objective divided by N. Logged: ``loss``, and the batch's
 ``rmse`` of the unclipped predictions.
 
@@ -41,10 +41,10 @@ def loss(model: nn.Module, params: Any, batch: dict[str, jnp.ndarray], rng: jax.
     raise ValueError(f"{type(model).__name__}.num_ratings={num_ratings}: the task divides the objective's whole "
                      f"terms by the training ratings, which the data gives (bigjax/data/social.py)")
   variables = {"params": params}
-  per_rating, whole = model.apply(variables, batch["user"], batch["item"], batch["rating"],
-                                  method=type(model).objective)
+  per_rating, whole, predicted = model.apply(variables, batch["user"], batch["item"], batch["rating"],
+                                             method=type(model).objective)
   value = jnp.mean(per_rating) + whole / num_ratings
-  error = model.apply(variables, batch["user"], batch["item"]) - batch["rating"]
+  error = predicted - batch["rating"]
   return value, {"loss": value, "rmse": jnp.sqrt(jnp.mean(jnp.square(error)))}
 
 
