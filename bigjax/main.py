@@ -170,6 +170,7 @@ def _train() -> int:
   from bigjax import parallel
   if _MULTIHOST.value:
     parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    preemption.reclaim_sigterm()  # jax's own preemption notifier took SIGTERM over; the loop's flag needs it
   from bigjax import data, train  # after distributed init: nothing may touch devices before it
   # An import, not part of the run: outside train.run's wall clock. (tensorboardX imports torch when it is
   # installed, 1.4 s on a 2-core CPU.)

@@ -64,3 +64,15 @@ def uninstall() -> None:
     _installed = False
   REQUESTED.clear()
   _reason = ""
+
+
+def reclaim_sigterm() -> None:
+  """Routes SIGTERM to ``REQUESTED`` again after a library replaced the handler (main thread, when installed).
+
+  ``jax.distributed.initialize()`` installs the coordination service's own SIGTERM handler (its preemption
+  notifier), which only logs "SIGTERM caught": a multi-process run would then never save and stop when a
+  scheduler asks (found on a real Slurm, tests/test_slurm.py). The processes agree on the stopping step
+  through the loop's own collective instead (train.py ``_PreemptionFlag``).
+  """
+  if _installed and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _request)

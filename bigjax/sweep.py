@@ -242,6 +242,16 @@ def describe(config_arg: str, points: list[Point], extra_overrides: Sequence[str
   return json.loads(json.dumps(described))  # tuples -> lists, as they read back from the file
 
 
+def resolve(config_arg: str, extra_overrides: Sequence[str] = ()) -> tuple[str, list[Point], dict[str, Any]]:
+  """``(config argument as every point reads it, the points, what sweep.json holds)``; ``SweepError`` when the
+  config has no valid sweep or an override sets a swept key. Also what ``scripts/launch.py slurm --sweep`` plans
+  its job array from."""
+  config_arg = _resolve(config_arg)
+  points = load_sweep(config_arg)
+  _check_overrides(extra_overrides, points)
+  return config_arg, points, describe(config_arg, points, extra_overrides)
+
+
 def sweep_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
   """Human-readable differences between two ``sweep.json`` descriptions; empty when they are the same."""
   diffs = [f"{field}: {old.get(field)!r} -> {new.get(field)!r}"
@@ -380,7 +390,8 @@ class Lease:
       self.path.unlink(missing_ok=True)
 
 
-def _is_done(workdir: pathlib.Path) -> bool:
+def is_done(workdir: pathlib.Path) -> bool:
+  """A point is finished when its run wrote ``results.json`` (a preempted run exits 0 without one)."""
   return (workdir / "results.json").exists()
 
 
@@ -388,7 +399,8 @@ def _print(*args) -> None:
   print(*args, flush=True)
 
 
-def _prepare_root(root: pathlib.Path, description: dict[str, Any]) -> None:
+def prepare_root(root: pathlib.Path, description: dict[str, Any]) -> None:
+  """Writes ``ROOT/sweep.json`` for a new root; ``SweepError`` when the root holds a different sweep."""
   path = root / "sweep.json"
   if path.exists():
     old = json.loads(path.read_text())
@@ -431,7 +443,7 @@ def _finish(run: PointRun, code: int) -> None:
   if code != 0:
     run.status = "failed"
   else:
-    run.status = "done" if _is_done(run.workdir) else "interrupted"  # 0 without results: preempted, saved
+    run.status = "done" if is_done(run.workdir) else "interrupted"  # 0 without results: preempted, saved
   run.process = None
 
 
@@ -471,10 +483,7 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
     if multihost and parallel != 1:
       raise SweepError(f"--parallel={parallel} with --multihost: every point uses all hosts, so points run "
                        f"one at a time (--parallel=1)")
-    config_arg = _resolve(config_arg)
-    points = load_sweep(config_arg)
-    _check_overrides(extra_overrides, points)
-    description = describe(config_arg, points, extra_overrides)
+    config_arg, points, description = resolve(config_arg, extra_overrides)
   except SweepError as error:
     _print(f"bigjax.sweep: error: {error}")
     return EXIT_USAGE
@@ -494,7 +503,7 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
         _print(f"bigjax.sweep: error: {root} holds a different sweep (differs in: {'; '.join(diffs)})")
         return EXIT_USAGE
     for run in runs:
-      if _is_done(run.workdir):
+      if is_done(run.workdir):
         print(f"# done before: {run.name}", file=sys.stderr)
       else:
         _print(shlex.join(run.command))
@@ -519,7 +528,7 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
                f"wait for it to finish or use another --workdir")
         return EXIT_LOCKED
     try:
-      _prepare_root(root, description)
+      prepare_root(root, description)
     except SweepError as error:
       _print(f"bigjax.sweep: error: {error}")
       return EXIT_USAGE
@@ -528,7 +537,7 @@ def run_sweep(config_arg: str, root: str | pathlib.Path, parallel: int = 1,
 
 def _execute(runs: list[PointRun], root: pathlib.Path, parallel: int, poll_s: float, lease: Lease | None) -> int:
   for run in runs:
-    if _is_done(run.workdir):
+    if is_done(run.workdir):
       run.status = "skipped"
   todo = [r for r in runs if r.status == "pending"]
   _print(f"bigjax.sweep: {len(runs)} points in {root}: {len(runs) - len(todo)} done before, "

@@ -1,6 +1,6 @@
-"""Launch `bigjax.main` on every host of a TPU VM pod slice or of a set of GPU hosts.
+"""Launch `bigjax.main` on a TPU VM pod slice, on a set of GPU hosts, or as a Slurm job.
 
-The launcher only builds command lines; each host then runs the same
+For TPU and GPU hosts the launcher only builds command lines; each host then runs the same
 `python3 -m bigjax.main --config=... --workdir=... --multihost` (GPU hosts also
 get `--coordinator_address/--num_processes/--process_id`, which TPU VMs detect
 by themselves). `--dry-run` prints every command, shell-quoted so that it can be
@@ -21,6 +21,24 @@ Examples:
   # Two GPU hosts; the first one is the coordinator (gpu1:1234):
   python scripts/launch.py gpu --hosts=gpu1,gpu2 --gpus-per-host=8 \\
       --config=configs/lm1b.py --workdir=/nfs/runs/lm1b --dry-run
+
+  # A Slurm cluster: 2 nodes x 4 GPUs, one process per GPU, requeued when preempted or at the time limit:
+  python scripts/launch.py slurm --nodes=2 --gpus-per-node=4 --time=04:00:00 --requeue \\
+      --config=configs/lm1b.py --workdir=/shared/runs/lm1b --dry-run
+
+  # The config's sweep as a Slurm job array, one point per array task, finished points skipped:
+  python scripts/launch.py slurm --sweep --gpus-per-node=1 --config=configs/mnist_cnn.py \\
+      --workdir=/shared/runs/mnist_sweep
+
+Slurm: the batch script runs `srun` with one task per GPU (`--tasks-per-node`, default `--gpus-per-node`, or
+1 without GPUs); each task sees only its own GPUs (`CUDA_VISIBLE_DEVICES` from its `SLURM_LOCALID`) and runs
+`python -m bigjax.main ... --multihost`, which leaves coordinator, process count and id to jax's Slurm
+detection (`jax.distributed.initialize()`). `--requeue` adds `#SBATCH --requeue` and `--signal=TERM@S`: S
+seconds before the time limit (or when `scancel --signal=TERM` asks) every task saves a checkpoint at the
+next step boundary and exits 0; the script then finds no `results.json` and requeues its job, which resumes
+from that checkpoint. The workdir (a shared filesystem) holds the batch script and the job logs under
+`slurm/`. Submitting prints the job id on stdout; `--dry-run` prints the batch script and submits nothing.
+`scripts/local_slurm.sh` starts a real one-node Slurm on 127.0.0.1 to try this on (tests/test_slurm.py).
 
 Assumptions about TPU names (Cloud TPU docs, `--accelerator-type`):
   * v2-N, v3-N, v4-N, v5p-N: N counts TensorCores. Each chip has 2 TensorCores
@@ -46,6 +64,7 @@ v6e want their own images (e.g. `v2-alpha-tpuv5-lite`, `v2-alpha-tpuv6e`).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import secrets
 import shlex
@@ -154,6 +173,7 @@ def _train_command(args: argparse.Namespace, extra_flags: list[str], env: str = 
 
 
 def _check_sweep_flags(args: argparse.Namespace, hosts: int) -> None:
+  args.parallel = 1 if args.parallel is None else args.parallel
   if not args.sweep and (args.parallel != 1 or args.sweep_id):
     raise LaunchError("--parallel and --sweep-id apply to sweeps only: add --sweep")
   if args.sweep and hosts > 1 and args.parallel != 1:
@@ -236,6 +256,165 @@ def gpu_commands(args: argparse.Namespace) -> list[list[str]]:
   return commands
 
 
+_SLURM_TIME = re.compile(r"(\d+-)?\d+(:\d{1,2}){0,2}")  # minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
+
+
+def _slurm_task_env(gpus_per_node: int, tasks_per_node: int) -> str:
+  """The shell line each task runs first: its own share of the node's GPUs, renumbered from 0 for jax.
+
+  jax's Slurm detection would restrict each process to device ``SLURM_LOCALID`` of the GPUs it sees; with
+  ``CUDA_VISIBLE_DEVICES`` already narrowed to the task's own GPUs, ``JAX_LOCAL_DEVICE_IDS`` says they are
+  devices 0..k-1 of that narrowed view.
+  """
+  if not gpus_per_node:
+    return ""
+  k = gpus_per_node // tasks_per_node
+  return (f"first=$((SLURM_LOCALID * {k})); "
+          f"export CUDA_VISIBLE_DEVICES=$(seq -s, $first $((first + {k - 1}))) "
+          f"JAX_LOCAL_DEVICE_IDS={','.join(map(str, range(k)))}; ")
+
+
+def slurm_plan(args: argparse.Namespace) -> tuple[list[tuple[str, list[str]]], int, dict | None]:
+  """``([(workdir, bigjax.main argv) of each job or array task], points finished before, sweep.json or None)``.
+
+  One run is one entry; ``--sweep`` gives one entry per point without a ``results.json``.
+  """
+  tasks = args.nodes * args.tasks_per_node
+  multihost = ["--multihost"] if tasks > 1 else []  # jax's Slurm detection supplies the rest
+  workdir = str(Path(args.workdir).expanduser().resolve())
+  if not args.sweep:
+    argv = [args.python, "-m", "bigjax.main", f"--config={args.config}", f"--workdir={workdir}",
+            *args.overrides, *multihost]
+    return [(workdir, argv)], 0, None
+  sys.path.insert(0, str(REPO_ROOT))
+  from bigjax import sweep  # pylint: disable=import-outside-toplevel  (only a sweep needs the package)
+  try:
+    config_arg, points, description = sweep.resolve(args.config, args.overrides)
+  except sweep.SweepError as error:
+    raise LaunchError(str(error)) from None
+  old = Path(workdir) / "sweep.json"
+  if old.exists():
+    diffs = sweep.sweep_differences(json.loads(old.read_text()), description)
+    if diffs:
+      raise LaunchError(f"{workdir} holds a different sweep (differs in: {'; '.join(diffs)}); use a new "
+                        f"--workdir, or the same config, variant, points and overrides to resume")
+  entries, done = [], 0
+  for point in points:
+    argv = sweep.point_command(config_arg, workdir, point, args.overrides, multihost)
+    point_dir = str(Path(workdir) / sweep.point_name(point))
+    if sweep.is_done(Path(point_dir)):
+      done += 1
+    else:
+      entries.append((point_dir, [args.python, *argv[1:]]))
+  return entries, done, description
+
+
+def slurm_script(args: argparse.Namespace, entries: list[tuple[str, list[str]]]) -> str:
+  """The ``sbatch`` script: one job, or a job array over ``entries`` (one point per array task)."""
+  logs = Path(args.workdir).expanduser().resolve() / "slurm"
+  array = args.sweep
+  directives = [f"--job-name={args.job_name or Path(args.config.split(':')[0]).stem}",
+                f"--nodes={args.nodes}", f"--ntasks-per-node={args.tasks_per_node}"]
+  if args.gpus_per_node:
+    directives.append(f"--gpus-per-node={args.gpus_per_node}")
+  for flag in ("cpus_per_task", "time", "partition", "account"):
+    if getattr(args, flag):
+      directives.append(f"--{flag.replace('_', '-')}={getattr(args, flag)}")
+  directives.append(f"--output={logs}/%x-{'%A_%a' if array else '%j'}.out")
+  if args.requeue:
+    directives += ["--requeue", f"--signal=TERM@{args.signal_before}", "--open-mode=append"]  # keep both logs
+  if array:
+    limit = f"%{args.parallel}" if args.parallel else ""
+    directives.append(f"--array=0-{len(entries) - 1}{limit}")
+  directives += args.sbatch_arg
+  lines = ["#!/bin/bash", "# Written by scripts/launch.py slurm; submit with sbatch.",
+           *(f"#SBATCH {d}" for d in directives), "set -uo pipefail",
+           f"cd {shlex.quote(str(Path(args.repo_dir).expanduser().resolve()))}"]
+  lines += [f"export {shlex.quote(pair)}" for pair in args.env]
+  lines.append('case "${SLURM_ARRAY_TASK_ID:-0}" in')
+  for i, (workdir, argv) in enumerate(entries):
+    lines.append(f"  {i}) WORKDIR={shlex.quote(workdir)}; ARGV=({shlex.join(argv)}) ;;")
+  lines += ['  *) echo "launch: no point for array task ${SLURM_ARRAY_TASK_ID}" >&2; exit 2 ;;', "esac",
+            'if [ -e "$WORKDIR/results.json" ]; then',
+            '  echo "launch: $WORKDIR finished before (results.json); nothing to run"; exit 0',
+            "fi",
+            "srun --kill-on-bad-exit=1 bash -c "
+            + shlex.quote(_slurm_task_env(args.gpus_per_node, args.tasks_per_node) + 'exec "$@"')
+            + ' bigjax-task "${ARGV[@]}"',
+            "status=$?"]
+  if args.requeue:  # SIGTERM (time limit near, scancel --signal, preemption) made every task save and exit 0
+    lines += ['if [ "$status" = 0 ] && [ ! -e "$WORKDIR/results.json" ]; then',
+              '  echo "launch: stopped before the end with a checkpoint saved; requeueing job $SLURM_JOB_ID to resume"',
+              '  scontrol requeue "$SLURM_JOB_ID"',
+              "fi"]
+  lines.append('exit "$status"')
+  return "\n".join(lines) + "\n"
+
+
+def check_slurm_args(args: argparse.Namespace) -> None:
+  for flag in ("nodes", "signal_before"):
+    if getattr(args, flag) < 1:
+      raise LaunchError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+  if args.gpus_per_node < 0:
+    raise LaunchError(f"--gpus-per-node must be >= 0, got {args.gpus_per_node}")
+  if args.tasks_per_node is None:
+    args.tasks_per_node = args.gpus_per_node or 1
+  if args.tasks_per_node < 1:
+    raise LaunchError(f"--tasks-per-node must be >= 1, got {args.tasks_per_node}")
+  if args.gpus_per_node and args.gpus_per_node % args.tasks_per_node:
+    raise LaunchError(f"--gpus-per-node={args.gpus_per_node} cannot be shared evenly by "
+                      f"--tasks-per-node={args.tasks_per_node} processes")
+  if args.time and not _SLURM_TIME.fullmatch(args.time):
+    raise LaunchError(f"--time={args.time} is not a Slurm time limit (MM, HH:MM:SS or D-HH:MM:SS)")
+  if args.parallel is not None and not args.sweep:
+    raise LaunchError("--parallel applies to sweeps only: add --sweep")
+  if args.parallel is not None and args.parallel < 1:
+    raise LaunchError(f"--parallel must be >= 1, got {args.parallel}")
+  for pair in args.env:
+    if not re.fullmatch(r"[A-Za-z_]\w*=.*", pair, flags=re.DOTALL):
+      raise LaunchError(f"--env={pair} is not NAME=VALUE")
+  if not Path(args.repo_dir).expanduser().is_dir():
+    raise LaunchError(f"--repo-dir={args.repo_dir} is not a directory here; the batch script runs from the "
+                      f"repository on the shared filesystem")
+
+
+def submit_slurm(args: argparse.Namespace) -> int:
+  """Writes the batch script under WORKDIR/slurm/ and submits it; prints the job id."""
+  check_slurm_args(args)
+  entries, done, description = slurm_plan(args)
+  what = f"{args.nodes} node{'s' * (args.nodes > 1)} x {args.tasks_per_node} task{'s' * (args.tasks_per_node > 1)}"
+  if args.sweep:
+    print(f"launch: sweep of {len(entries) + done} points, {done} finished before, {len(entries)} to run as a "
+          f"job array; each point {what}", file=sys.stderr)
+    if not entries:
+      print("launch: every point is finished; nothing submitted", file=sys.stderr)
+      return 0
+  else:
+    print(f"launch: one job, {what}", file=sys.stderr)
+  script = slurm_script(args, entries)
+  if args.dry_run:
+    print(script, end="")
+    return 0
+  root = Path(args.workdir).expanduser().resolve()
+  (root / "slurm").mkdir(parents=True, exist_ok=True)
+  if description is not None:
+    from bigjax import sweep  # pylint: disable=import-outside-toplevel  (slurm_plan put the repo on the path)
+    try:
+      sweep.prepare_root(root, description)
+    except sweep.SweepError as error:
+      raise LaunchError(str(error)) from None
+  path = root / "slurm" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.sbatch"
+  path.write_text(script)
+  proc = subprocess.run([args.sbatch, "--parsable", str(path)], capture_output=True, text=True, check=False)
+  if proc.returncode:
+    print(f"launch: {args.sbatch} failed (exit {proc.returncode}): {proc.stderr.strip()}", file=sys.stderr)
+    return proc.returncode
+  job_id = proc.stdout.strip().split(";")[0]
+  print(f"launch: submitted {path} as job {job_id}; logs in {root / 'slurm'}", file=sys.stderr)
+  print(job_id)
+  return 0
+
+
 # ---------------------------------------------------------------------------
 # Command line.
 # ---------------------------------------------------------------------------
@@ -246,14 +425,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   common = argparse.ArgumentParser(add_help=False)
   common.add_argument("--config", required=True, help="configs/x.py[:variant], relative to the repo")
   common.add_argument("--workdir", required=True, help="run directory, shared by all hosts")
-  common.add_argument("--repo-dir", default="bigjax", help="repo on each host, relative to $HOME or absolute")
+  common.add_argument("--repo-dir", default=None,
+                      help="repo on each host, relative to $HOME or absolute (default: bigjax; slurm: this "
+                           "checkout, on the filesystem the nodes share)")
   common.add_argument("--python", default="python3", help="python executable on each host")
   common.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
   common.add_argument("--sweep", action="store_true",
                       help="run the config's get_sweep (python -m bigjax.sweep) instead of one run")
   common.add_argument("--sweep-id", default=None,
                       help="with --sweep on several hosts: the id all hosts share (default: a new one)")
-  common.add_argument("--parallel", type=int, default=1, help="with --sweep on one host: points at a time")
+  common.add_argument("--parallel", type=int, default=None,
+                      help="with --sweep: points at a time (one host: default 1; slurm: the array's %%N limit, "
+                           "default none)")
   common.add_argument("--preflight-devices", type=int, default=0,
                       help="first compile the config here for a mesh over this many devices "
                            "(python -m bigjax.preflight) and launch nothing if it fails")
@@ -283,11 +466,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   gpu.add_argument("--coordinator-host", help="address the other hosts reach host 0 at (default: its name)")
   gpu.add_argument("--ssh", default="ssh", help="ssh command, may carry options: 'ssh -p 2222'")
 
+  slurm = sub.add_parser("slurm", parents=[common], help="a Slurm batch job (sbatch), or a job array with --sweep")
+  slurm.add_argument("--nodes", type=int, default=1)
+  slurm.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (0: CPU only)")
+  slurm.add_argument("--tasks-per-node", type=int, default=None,
+                     help="processes per node (default: one per GPU, or 1); each gets an equal share of the GPUs")
+  slurm.add_argument("--cpus-per-task", type=int, help="#SBATCH --cpus-per-task")
+  slurm.add_argument("--time", help="time limit, e.g. 04:00:00 or 1-00:00:00")
+  slurm.add_argument("--partition")
+  slurm.add_argument("--account")
+  slurm.add_argument("--job-name", help="default: the config file's name")
+  slurm.add_argument("--requeue", action="store_true",
+                     help="when SIGTERM comes (time limit near, preemption, scancel --signal=TERM): save, requeue, "
+                          "resume")
+  slurm.add_argument("--signal-before", type=int, default=120,
+                     help="with --requeue: seconds before the time limit that Slurm sends SIGTERM")
+  slurm.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                     help="export in the batch script (repeatable), e.g. --env=XLA_FLAGS=...")
+  slurm.add_argument("--sbatch-arg", action="append", default=[], metavar="FLAG",
+                     help="a further #SBATCH line, e.g. --sbatch-arg=--mem=64G (repeatable)")
+  slurm.add_argument("--sbatch", default="sbatch", help="the sbatch executable")
+
   args, unknown = parser.parse_known_args(argv)
   bad = [a for a in unknown if not re.fullmatch(r"--config\.[\w.]+=.*", a, flags=re.DOTALL)]
   if bad:
     parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides take the form --config.a.b=VALUE)")
   args.overrides = unknown
+  if args.repo_dir is None:  # a Slurm login node sees the filesystem of the compute nodes
+    args.repo_dir = str(REPO_ROOT) if args.platform == "slurm" else "bigjax"
   return args
 
 
@@ -322,6 +528,8 @@ def _run_concurrently(commands: list[list[str]]) -> int:
 def main(argv: list[str] | None = None) -> int:
   args = parse_args(argv)
   try:
+    if args.platform == "slurm":
+      return submit_slurm(args)
     if args.platform == "tpu":
       commands = tpu_commands(args)
       workers = tpu_num_workers(args.accelerator_type)
