@@ -1,4 +1,4 @@
-"""Launch `bigjax.main` on a TPU VM pod slice, on a set of GPU hosts, or as a Slurm job.
+"""Launch `bigjax.main` on a TPU VM pod slice, on a set of GPU hosts, as a Slurm job or a Kubernetes Job.
 
 For TPU and GPU hosts the launcher only builds command lines; each host then runs the same
 `python3 -m bigjax.main --config=... --workdir=... --multihost` (GPU hosts also
@@ -39,6 +39,13 @@ next step boundary and exits 0; the script then finds no `results.json` and requ
 from that checkpoint. The workdir (a shared filesystem) holds the batch script and the job logs under
 `slurm/`. Submitting prints the job id on stdout; `--dry-run` prints the batch script and submits nothing.
 `scripts/local_slurm.sh` starts a real one-node Slurm on 127.0.0.1 to try this on (tests/test_slurm.py).
+
+Kubernetes: `k8s` writes an Indexed Job (`--processes` pods, one bigjax process each) and a headless Service
+of the same name, so pod i is `NAME-i.NAME` and pod 0 coordinates; `--dry-run` prints the YAML, otherwise it
+goes to `kubectl apply -f -`. The workdir lives on a shared volume (`--pvc`, mounted at `--mount-path`).
+
+  python scripts/launch.py k8s --name=mnist-cnn --image=ghcr.io/me/bigjax:1 --processes=2 \\
+      --gpus-per-process=8 --pvc=runs --config=configs/mnist_cnn.py --workdir=/shared/runs/cnn --dry-run
 
 Assumptions about TPU names (Cloud TPU docs, `--accelerator-type`):
   * v2-N, v3-N, v4-N, v5p-N: N counts TensorCores. Each chip has 2 TensorCores
@@ -415,6 +422,89 @@ def submit_slurm(args: argparse.Namespace) -> int:
   return 0
 
 
+_K8S_NAME = re.compile(r"[a-z]([-a-z0-9]{0,50}[a-z0-9])?")  # a DNS label, short enough for NAME-INDEX pods
+K8S_COORDINATOR_PORT = 1234
+
+
+def k8s_manifest(args: argparse.Namespace) -> list[dict]:
+  """``[headless Service, Indexed Job]`` for ``args.processes`` pods, one bigjax process each.
+
+  Pod i of an Indexed Job is named ``NAME-i`` and, with ``subdomain: NAME`` and the headless Service NAME,
+  reachable at ``NAME-i.NAME``: process 0 coordinates at ``NAME-0.NAME:PORT``. Each pod gets its process id from
+  its completion index (downward API) and passes coordinator, count and id to ``bigjax.main`` explicitly, so
+  nothing needs the Kubernetes API (jax's own Kubernetes detection reads pods through it, which needs the
+  ``kubernetes`` package and a service account allowed to list pods).
+  """
+  name, n = args.name, args.processes
+  multihost = n > 1
+  env = [{"name": "JOB_COMPLETION_INDEX",
+          "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
+         {"name": "JAX_COORDINATOR_ADDRESS", "value": f"{name}-0.{name}:{args.port}"}]
+  env += [{"name": key, "value": value} for key, value in (pair.split("=", 1) for pair in args.env)]
+  argv = [args.python, "-m", "bigjax.main", f"--config={args.config}", f"--workdir={args.workdir}", *args.overrides]
+  if multihost:
+    argv += ["--multihost", "--coordinator_address=$(JAX_COORDINATOR_ADDRESS)", f"--num_processes={n}",
+             "--process_id=$(JOB_COMPLETION_INDEX)"]
+  container: dict = {"name": "bigjax", "image": args.image, "workingDir": args.repo_dir, "command": argv, "env": env,
+                     "ports": [{"containerPort": args.port, "name": "coordinator"}]}
+  if args.gpus_per_process:
+    container["resources"] = {"limits": {"nvidia.com/gpu": args.gpus_per_process}}
+  pod: dict = {"subdomain": name, "restartPolicy": "Never", "containers": [container]}
+  if args.pvc:
+    container["volumeMounts"] = [{"name": "workdir", "mountPath": args.mount_path}]
+    pod["volumes"] = [{"name": "workdir", "persistentVolumeClaim": {"claimName": args.pvc}}]
+  def labels() -> dict:  # a fresh dict each time: YAML would otherwise print anchors
+    return {"app.kubernetes.io/name": "bigjax", "bigjax/job": name}
+
+  # publishNotReadyAddresses: pod 0's DNS name exists as soon as the pod has an address, before it is ready.
+  service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels()},
+             "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": {"bigjax/job": name},
+                      "ports": [{"name": "coordinator", "port": args.port, "targetPort": args.port}]}}
+  job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "labels": labels()},
+         "spec": {"completionMode": "Indexed", "completions": n, "parallelism": n,
+                  "backoffLimit": args.backoff_limit,
+                  "template": {"metadata": {"labels": labels()}, "spec": pod}}}
+  return [service, job]
+
+
+def check_k8s_args(args: argparse.Namespace) -> None:
+  if not _K8S_NAME.fullmatch(args.name):
+    raise LaunchError(f"--name={args.name} must be a lower-case DNS label of at most 52 characters "
+                      f"(a-z, 0-9, '-'), e.g. mnist-cnn")
+  for flag in ("processes", "port"):
+    if getattr(args, flag) < 1:
+      raise LaunchError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+  if args.gpus_per_process < 0:
+    raise LaunchError(f"--gpus-per-process must be >= 0, got {args.gpus_per_process}")
+  if args.sweep or args.parallel is not None or args.preflight_devices:
+    raise LaunchError("--sweep, --parallel and --preflight-devices are not offered for k8s; launch one Job per "
+                      "point (or run the sweep inside one pod)")
+  for pair in args.env:
+    if not re.fullmatch(r"[A-Za-z_]\w*=.*", pair, flags=re.DOTALL):
+      raise LaunchError(f"--env={pair} is not NAME=VALUE")
+  if args.pvc and not (args.workdir + "/").startswith(args.mount_path.rstrip("/") + "/"):
+    raise LaunchError(f"--workdir={args.workdir} is not under --mount-path={args.mount_path}, where --pvc "
+                      f"{args.pvc} is mounted: the pods would write it to their own, lost, disks")
+  if args.processes > 1 and not args.pvc and not _is_remote_storage(args.workdir):
+    raise LaunchError(f"--workdir={args.workdir}: {args.processes} pods must share it; mount a volume with "
+                      f"--pvc=CLAIM --mount-path=DIR and put the workdir under DIR")
+
+
+def launch_k8s(args: argparse.Namespace) -> int:
+  """Prints the manifest (``--dry-run``), or applies it with kubectl."""
+  import yaml  # pylint: disable=import-outside-toplevel  (PyYAML comes with ml_collections' dependencies)
+  check_k8s_args(args)
+  text = yaml.safe_dump_all(k8s_manifest(args), sort_keys=False)
+  print(f"launch: Indexed Job {args.name}: {args.processes} pod{'s' * (args.processes > 1)}"
+        f"{f' x {args.gpus_per_process} GPUs' if args.gpus_per_process else ''}, headless Service {args.name}",
+        file=sys.stderr)
+  if args.dry_run:
+    print(text, end="")
+    return 0
+  return subprocess.run([*shlex.split(args.kubectl), "apply", "-f", "-"], input=text, text=True,
+                        check=False).returncode
+
+
 # ---------------------------------------------------------------------------
 # Command line.
 # ---------------------------------------------------------------------------
@@ -487,13 +577,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="a further #SBATCH line, e.g. --sbatch-arg=--mem=64G (repeatable)")
   slurm.add_argument("--sbatch", default="sbatch", help="the sbatch executable")
 
+  k8s = sub.add_parser("k8s", parents=[common], help="a Kubernetes Indexed Job and its headless Service")
+  k8s.add_argument("--name", required=True, help="Job and Service name (a DNS label)")
+  k8s.add_argument("--image", required=True, help="container image holding the repository and its dependencies")
+  k8s.add_argument("--processes", type=int, default=1, help="pods, one bigjax process each")
+  k8s.add_argument("--gpus-per-process", type=int, default=0, help="nvidia.com/gpu limit per pod")
+  k8s.add_argument("--port", type=int, default=K8S_COORDINATOR_PORT, help="coordinator port on pod 0")
+  k8s.add_argument("--pvc", help="PersistentVolumeClaim shared by the pods, holding the workdir")
+  k8s.add_argument("--mount-path", default="/shared", help="where --pvc is mounted in each pod")
+  k8s.add_argument("--backoff-limit", type=int, default=0,
+                   help="pod failures before the Job fails (a rerun resumes from the newest checkpoint)")
+  k8s.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="container env (repeatable)")
+  k8s.add_argument("--kubectl", default="kubectl", help="the kubectl command, may carry options")
+
   args, unknown = parser.parse_known_args(argv)
   bad = [a for a in unknown if not re.fullmatch(r"--config\.[\w.]+=.*", a, flags=re.DOTALL)]
   if bad:
     parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides take the form --config.a.b=VALUE)")
   args.overrides = unknown
   if args.repo_dir is None:  # a Slurm login node sees the filesystem of the compute nodes
-    args.repo_dir = str(REPO_ROOT) if args.platform == "slurm" else "bigjax"
+    args.repo_dir = {"slurm": str(REPO_ROOT), "k8s": "/bigjax"}.get(args.platform, "bigjax")
   return args
 
 
@@ -530,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
   try:
     if args.platform == "slurm":
       return submit_slurm(args)
+    if args.platform == "k8s":
+      return launch_k8s(args)
     if args.platform == "tpu":
       commands = tpu_commands(args)
       workers = tpu_num_workers(args.accelerator_type)
