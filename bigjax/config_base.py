@@ -59,6 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.checkpoint_every_steps = 0  # 0 -> once per epoch
   c.train.keep_checkpoints = 3
   c.train.async_checkpoint = True
+  c.train.profile_steps = ""      # "A:B": a jax.profiler trace of steps A..B into WORKDIR/tensorboard (its profile tab)
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = -1                # -1 takes the devices the other axes leave

@@ -29,6 +29,29 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
                              process_id=process_id)
 
 
+# Dense bf16 peak of one device, TFLOP/s, from the vendors' data sheets (NVIDIA's without sparsity; a TPU v4 or
+# v5p "device" is one chip of 2 TensorCores, as jax counts them). MFU is measured against this whatever the run's
+# dtype: the usual convention, so a float32 run shows how much of the chip's bf16 capacity it leaves unused.
+# Matched in order against jax's device_kind, lower-cased.
+PEAK_TFLOPS = (
+    ("h100 pcie", 756.0),
+    ("h100", 989.0),      # SXM / HBM3
+    ("h200", 989.0),
+    ("a100", 312.0),
+    ("tpu v4", 275.0),
+    ("tpu v5 lite", 197.0),  # v5e
+    ("tpu v5e", 197.0),
+    ("tpu v5p", 459.0),
+    ("tpu v5", 459.0),    # v5p reports itself as "TPU v5"
+)
+
+
+def peak_tflops(device_kind: str) -> float | None:
+  """The device's dense bf16 peak in TFLOP/s, or None for a device not in ``PEAK_TFLOPS`` (a CPU, say)."""
+  kind = device_kind.lower()
+  return next((peak for name, peak in PEAK_TFLOPS if name in kind), None)
+
+
 def mesh_shape(mesh_config: Any, num_devices: int) -> dict[str, int]:
   """Axis sizes from ``config.mesh`` (one of them may be -1: it takes the devices left over)."""
   sizes = {axis: int(mesh_config[axis]) for axis in MESH_AXES}

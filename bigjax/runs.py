@@ -33,6 +33,9 @@ from bigjax.configs import ConfigError
 EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps", "optim.schedule", "optim.cooldown_steps",
                    "optim.end_lr_factor")
 
+# Keys that change what is recorded about a run, not the run: a resumed run may change them freely.
+OBSERVATION_KEYS = ("train.profile_steps",)
+
 # Fields every config.json held until base_config kept only the loop's (a family's own now come from its
 # configs/common_*.py), with the default they had: a run that left one at it resumes under a config without it.
 RETIRED_DEFAULTS = {
@@ -162,14 +165,15 @@ def prepare_workdir(workdir: pathlib.Path, config: ml_collections.ConfigDict, nu
     added = [k for k in changed if k not in old and k in defaults and new[k] == defaults[k]]
     # And one its family never reads, retired from base_config, that the run left at its default.
     retired = [k for k in changed if k not in new and k in RETIRED_DEFAULTS and old[k] == RETIRED_DEFAULTS[k]]
-    changed = [k for k in changed if k not in added and k not in retired]
+    observed = [k for k in changed if k in OBSERVATION_KEYS]
+    changed = [k for k in changed if k not in added and k not in retired and k not in observed]
     if not changed:
       if added:
         logging.warning("%s was started before bigjax had %s; resuming with the default%s", workdir,
                         ", ".join(f"{k}={new[k]!r}" for k in added), "s" if len(added) > 1 else "")
       if retired:
         logging.warning("%s was started when every config held %s; resuming without", workdir, ", ".join(retired))
-      if added or retired:
+      if added or retired or observed:
         if jax.process_index() == 0:
           writers.write_json(path, config_json)
       return

@@ -8,6 +8,7 @@ pre-trained parts its config names (``bigjax.runs.load_parts``). Imported by ``b
 """
 
 import json
+import re
 import logging
 import pathlib
 import time
@@ -51,6 +52,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
     raise ConfigError(f"--workdir={workdir}: bigjax writes its workdir through the filesystem; mount the bucket "
                       f"(gcsfuse, as scripts/launch.py does for gs://) and pass the mounted path")
   workdir = pathlib.Path(workdir)
+  _profile_window(config.train.profile_steps)  # a malformed window fails here, before anything loads
 
   # ---------------------------------------------------------------- mesh, data, model (program.plan)
   plan = program.plan(config)
@@ -110,6 +112,9 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     train_iter.set_state(data_state)
     logging.info("resumed from checkpoint at step %d", start_step)
   compile_time, memory, num_params = built.compile_time, built.memory, built.num_params
+  device_kind = jax.devices()[0].device_kind
+  peak = parallel.peak_tflops(device_kind)
+  job_flops_per_step = built.flops_per_step * jax.device_count()  # XLA counts one device's shard
 
   eval_host_batches = list(pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,
                                                  jax.process_index(), jax.process_count()))  # padded once
@@ -142,6 +147,13 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
   logging.info("model %s: %d parameters; mesh %s; %d steps (%d per epoch, %d per call); compile %.1fs",
                config.model.name, num_params, dict(mesh.shape), sched.total_steps, sched.steps_per_epoch,
                sched.steps_per_call, compile_time)
+  if is_main:
+    logging.info("train step: %.4g GFLOP on %d device%s (XLA cost analysis); %s", job_flops_per_step / 1e9,
+                 jax.device_count(), "s" * (jax.device_count() > 1),
+                 f"peak {peak:g} TFLOP/s per device ({device_kind}): perf/mfu logged" if peak else
+                 f"no known peak for {device_kind!r}: perf/tflops_per_s logged, no perf/mfu")
+  profile = _profile_window(config.train.profile_steps)
+  profiling = False
   step = start_step
   sums = zero_sums()
   if restored_sums:
@@ -169,10 +181,18 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
       eval_metrics = evaluate_and_write(state, 0)
       progress.restart_clock(0)
     while step < sched.total_steps:
+      if profile and not profiling and profile[0] <= step < profile[1]:
+        jax.profiler.start_trace(str(workdir / "tensorboard"))  # TensorBoard's profile plugin reads it there
+        profiling = True
       batch = parallel.host_to_global(next(train_iter), mesh, leading_dims=1)
       with jax.transfer_guard("disallow"):  # every host<->device copy in the hot path must be explicit
         state, sums = train_call(state, sums, batch)
       step += sched.steps_per_call
+      if profiling and step >= profile[1]:
+        jax.block_until_ready(state)
+        jax.profiler.stop_trace()
+        profiling = False
+        logging.info("profiled steps %d:%d into %s", *profile, workdir / "tensorboard" / "plugins" / "profile")
       progress.update(step)
       done = step == sched.total_steps
       at_log = step % sched.log_every == 0 or done
@@ -187,6 +207,10 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
         n = max(float(host_sums.pop("steps")), 1.0)
         train_metrics = {f"train/{k}": float(v) / n for k, v in host_sums.items()}
         rates = progress.report(step, train_metrics)
+        if job_flops_per_step:
+          rates["perf/tflops_per_s"] = rates["perf/steps_per_s"] * job_flops_per_step / 1e12
+          if peak:
+            rates["perf/mfu"] = rates["perf/tflops_per_s"] / (peak * jax.device_count())
         writer.write(step, {**train_metrics, **rates, "train/epoch": step / sched.steps_per_epoch})
       if at_eval:
         eval_metrics = evaluate_and_write(state, step)
@@ -210,6 +234,8 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     train_time = time.perf_counter() - train_start
     ckpt.wait()
   finally:
+    if profiling:  # stopped early (preempted, an error): the trace so far is still written
+      jax.profiler.stop_trace()
     stop.restore()
     progress.close()
     train_iter.close()
@@ -237,6 +263,8 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
       "train_time_s": train_time,
       "train_steps_per_s": (sched.total_steps - start_step) / max(train_time, 1e-9),
       "compiled_memory": memory,
+      "flops_per_step": job_flops_per_step,
+      "device_peak_tflops": peak,
       "trace_counts": dict(program.TRACE_COUNTS),
   }
   if is_main:
@@ -244,6 +272,17 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
   if jax.process_count() > 1:  # no process reports "done" (e.g. to a multi-host sweep) before results.json exists
     multihost_utils.sync_global_devices("bigjax: results.json written")
   return results
+
+
+def _profile_window(spec: str) -> tuple[int, int] | None:
+  """``train.profile_steps`` ``"a:b"`` -> ``(a, b)``: trace the steps from a up to b; ``""`` -> None."""
+  if not spec:
+    return None
+  match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(spec))
+  if not match or int(match.group(1)) >= int(match.group(2)):
+    raise ConfigError(f"config.train.profile_steps={spec!r} must be 'A:B' with step A < step B, "
+                              f"e.g. '100:110', or '' for no trace")
+  return int(match.group(1)), int(match.group(2))
 
 
 class _PreemptionFlag:
