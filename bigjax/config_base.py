@@ -60,6 +60,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3
   c.train.async_checkpoint = True
   c.train.profile_steps = ""      # "A:B": a jax.profiler trace of steps A..B into WORKDIR/tensorboard (its profile tab)
+  c.writers = ml_collections.ConfigDict()  # besides TensorBoard and metrics.jsonl, which are always written
+  c.writers.wandb = False         # also log to Weights & Biases (pip install wandb), process 0 only
+  c.writers.wandb_project = "bigjax"
+  c.writers.wandb_mode = ""       # "offline": WORKDIR/wandb only, `wandb sync` later; "": $WANDB_MODE, else online
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = -1                # -1 takes the devices the other axes leave

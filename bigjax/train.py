@@ -53,6 +53,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, command:
                       f"(gcsfuse, as scripts/launch.py does for gs://) and pass the mounted path")
   workdir = pathlib.Path(workdir)
   _profile_window(config.train.profile_steps)  # a malformed window fails here, before anything loads
+  writers.wandb_settings(config)  # so does a W&B writer that cannot start
 
   # ---------------------------------------------------------------- mesh, data, model (program.plan)
   plan = program.plan(config)
@@ -141,7 +142,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
   # ---------------------------------------------------------------- loop
   if is_main:  # each step once in the logs: the steps after the checkpoint, logged by the attempt before, go
     writers.truncate_logs(workdir, start_step if restored is not None else -1)
-  writer = writers.MetricWriter(workdir, enabled=is_main)
+  writer = writers.MetricWriter(workdir, enabled=is_main, wandb=writers.wandb_settings(config))
   progress = writers.Progress(sched.total_steps, config.data.batch_size, start_step, enabled=is_main)
   stop = _PreemptionFlag()
   logging.info("model %s: %d parameters; mesh %s; %d steps (%d per epoch, %d per call); compile %.1fs",

@@ -8,6 +8,8 @@ helpers clean tags (``test/full_ndcg@10`` -> ``test/full_ndcg_10``), and TensorB
 metrics.jsonl holds. Only process 0 writes; the other processes get writers that do nothing.
 """
 
+import dataclasses
+import html
 import io
 import itertools
 import json
@@ -15,6 +17,7 @@ import logging
 import math
 import os
 import pathlib
+import secrets
 import socket
 import struct
 import sys
@@ -150,14 +153,17 @@ class MetricWriter:
   name in TensorBoard, metrics.jsonl and results.json. Each process start adds one event file.
   """
 
-  def __init__(self, workdir: str | pathlib.Path, enabled: bool = True):
+  def __init__(self, workdir: str | pathlib.Path, enabled: bool = True, wandb: "WandbSettings | None" = None):
     self.enabled = enabled
     self.workdir = pathlib.Path(workdir)
     self._events = None
     self._jsonl = None
+    self._wandb = None
     if enabled:
       self._events = _EventFile(self.workdir / "tensorboard")
       self._jsonl = open(self.workdir / "metrics.jsonl", "a", buffering=1)
+      if wandb is not None:
+        self._wandb = _start_wandb(self.workdir, wandb)
 
   def write(self, step: int, scalars: dict[str, float]) -> None:
     if not self.enabled:
@@ -166,6 +172,8 @@ class MetricWriter:
     scalars = {k: float(v) for k, v in scalars.items()}
     self._events.write(step, [summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in scalars.items()])
     self._jsonl.write(json.dumps({"step": int(step), "time": time.time(), **scalars}) + "\n")
+    if self._wandb is not None:
+      self._wandb.log(scalars, step=int(step))
 
   def write_images(self, step: int, images: dict[str, np.ndarray], scale: int = 2) -> None:
     """Each uint8 ``[h, w]`` (greyscale) or ``[h, w, c]`` image (c = 1, 3 RGB, 4 RGBA) to TensorBoard, and to
@@ -191,6 +199,9 @@ class MetricWriter:
       path.parent.mkdir(parents=True, exist_ok=True)
       picture.resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST).save(path)
     self._events.write(step, values)
+    if self._wandb is not None:
+      import wandb
+      self._wandb.log({name: wandb.Image(np.asarray(image)) for name, image in images.items()}, step=int(step))
 
   def write_outputs(self, step: int, outputs: dict[str, Any]) -> None:
     """What an evaluation shows besides its numbers: strings by ``write_text``, images by ``write_images``."""
@@ -212,11 +223,58 @@ class MetricWriter:
         summary_pb2.Summary.Value(tag=name, metadata=text_plugin, tensor=tensor_pb2.TensorProto(
             dtype=types_pb2.DT_STRING, string_val=[str(text).encode("utf-8")]))
         for name, text in texts.items()])
+    if self._wandb is not None:
+      import wandb
+      self._wandb.log({name: wandb.Html(f"<pre>{html.escape(str(text))}</pre>") for name, text in texts.items()},
+                      step=int(step))
 
   def close(self) -> None:
     if self.enabled:
       self._events.close()
       self._jsonl.close()
+      if self._wandb is not None:
+        self._wandb.finish()
+        self._wandb = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WandbSettings:
+  """``config.writers`` for Weights & Biases: the project, the mode (``"offline"`` writes WORKDIR/wandb/ only,
+  for ``wandb sync`` later; ``""`` leaves it to wandb: ``$WANDB_MODE``, else online), and the run's config."""
+  project: str
+  mode: str
+  config: dict
+
+
+def wandb_settings(config: Any) -> WandbSettings | None:
+  """The run's W&B settings where ``config.writers.wandb`` asks for them, else None."""
+  writers = config.get("writers") if hasattr(config, "get") else None
+  if not writers or not writers.get("wandb"):
+    return None
+  from bigjax.configs import ConfigError
+  if writers.wandb_mode not in ("", "online", "offline", "disabled"):
+    raise ConfigError(f"config.writers.wandb_mode={writers.wandb_mode!r}: expected 'online', 'offline', "
+                      f"'disabled' or '' (wandb's own default)")
+  try:
+    import wandb  # noqa: F401  pylint: disable=unused-import
+  except ImportError:
+    raise ConfigError("config.writers.wandb=True needs Weights & Biases: pip install wandb (or leave it False: "
+                      "TensorBoard and metrics.jsonl are always written)") from None
+  return WandbSettings(project=writers.wandb_project, mode=writers.wandb_mode,
+                       config=json.loads(config.to_json_best_effort(sort_keys=True)))
+
+
+def _start_wandb(workdir: pathlib.Path, settings: WandbSettings) -> Any:
+  """A W&B run beside TensorBoard, its files under WORKDIR/wandb/. A resumed bigjax run continues the same W&B
+  run (its id kept in WORKDIR/wandb_run_id); W&B keeps its steps increasing, so the steps a resumed run logs
+  again (those after its checkpoint) stay as first logged there, where metrics.jsonl keeps the new ones."""
+  import wandb
+  id_path = workdir / "wandb_run_id"
+  run_id = id_path.read_text().strip() if id_path.exists() else secrets.token_hex(4)  # W&B ids: [a-z0-9]
+  write_text(id_path, run_id + "\n")
+  return wandb.init(project=settings.project, mode=settings.mode or None, dir=str(workdir), id=run_id,
+                    name=workdir.name, resume="allow", config=settings.config,
+                    settings=wandb.Settings(console="off", silent=True))
 
 
 def truncate_logs(workdir: str | pathlib.Path, last_step: int) -> None:

@@ -69,3 +69,57 @@ def test_bad_profile_window_is_refused_before_anything_is_written(tmp_path, wind
   proc = run_cli("digits_mlp.py:smoke", tmp_path / "w", f"--config.train.profile_steps={window}")
   assert proc.returncode == 2 and "config.train.profile_steps" in proc.stderr
   assert not (tmp_path / "w").exists()
+
+
+# ---------------------------------------------------------------------------- Weights & Biases, offline
+
+def wandb_history(run_file) -> list[tuple[int, dict]]:
+  """``[(step, {key: value})]`` of the history records in a ``.wandb`` file, read as W&B writes it: a 7-byte
+  header (``:W&B``, magic, version), then LevelDB log records (crc32c, length, type; full or in pieces) in
+  32 KiB blocks, each a serialised ``wandb.proto`` Record."""
+  from wandb.proto import wandb_internal_pb2
+  data = run_file.read_bytes()
+  assert data[:4] == b":W&B"
+  pos, block, pending, records = 7, 32768, b"", []
+  while pos + 7 <= len(data):
+    if block - pos % block < 7:  # a block's tail too short for a header is padding
+      pos += block - pos % block
+      continue
+    length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+    chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+    if kind == 0:
+      break
+    pending = chunk if kind in (1, 2) else pending + chunk
+    if kind in (1, 4):
+      records.append(pending)
+  history = []
+  for raw in records:
+    record = wandb_internal_pb2.Record()
+    record.ParseFromString(raw)
+    if record.WhichOneof("record_type") == "history":
+      values = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+      history.append((record.history.step.num, values))
+  return history
+
+
+def test_wandb_offline_writer_logs_what_metrics_jsonl_holds(tmp_path):
+  proc = run_cli("digits_mlp.py:smoke", tmp_path, "--config.train.num_steps=16", "--config.train.log_every_steps=4",
+                 "--config.writers.wandb=True", "--config.writers.wandb_mode=offline")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  (run_file,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+  assert run_file.name == f"run-{(tmp_path / 'wandb_run_id').read_text().strip()}.wandb"
+  logged = {}
+  for step, values in wandb_history(run_file):
+    logged.setdefault(step, {}).update(values)
+  for m in read_metrics(tmp_path):
+    for key, value in m.items():
+      if key not in ("step", "time"):
+        assert logged[m["step"]][key] == pytest.approx(value, rel=1e-6), (m["step"], key)
+  assert {4, 8, 12, 16} <= set(logged) and "perf/tflops_per_s" in logged[16] and "test/accuracy" in logged[16]
+
+
+def test_wandb_bad_mode_is_refused_before_anything_is_written(tmp_path):
+  proc = run_cli("digits_mlp.py:smoke", tmp_path / "w", "--config.writers.wandb=True",
+                 "--config.writers.wandb_mode=offlien")
+  assert proc.returncode == 2 and "config.writers.wandb_mode='offlien'" in proc.stderr
+  assert not (tmp_path / "w").exists()
