@@ -6,6 +6,9 @@
   sst2             splits train / dev / test (6,920 / 872 / 1,821), 2 classes, sentence level
   mr               splits train / test: fold ``data.fold`` of ``data.num_folds`` is test, 2 classes; "validation"
                    as trec's, from the fold's training portion
+  random_tokens    splits train / validation: uniformly random ids below ``data.vocab_size`` (4,194,304 training
+                   and 65,536 validation tokens, windows as tinyshakespeare's); nothing to learn, for measuring
+                   speed at a model's real shape (bench/accelerator_check.sh); ``model_fields["vocab_size"]``
 
 ``data.features`` "tfidf" or "bow" turns each sentence into its row of a TF-IDF (bag-of-words) `vectorize.Vectorizer`
 (options ``data.vectorizer``) fitted on the run's training split only (without the held-out validation 10%), as
@@ -27,8 +30,9 @@ import numpy as np
 from bigjax.data import core, sentences, text, vectorize
 from bigjax.data.core import Dataset
 
-DATASETS = ("tinyshakespeare", "trec", "sst2", "mr")
-SPLITS = {"tinyshakespeare": ("train", "validation"), "trec": ("train", "validation", "test"),
+DATASETS = ("tinyshakespeare", "trec", "sst2", "mr", "random_tokens")
+SPLITS = {"tinyshakespeare": ("train", "validation"), "random_tokens": ("train", "validation"),
+          "trec": ("train", "validation", "test"),
           "sst2": ("train", "dev", "test"), "mr": ("train", "validation", "test")}
 FEATURES = ("tokens", "tfidf", "bow")  # config.data.features of the sentence sets
 
@@ -89,11 +93,28 @@ def _vectorizer_options(options: Any) -> tuple:
   return tuple(sorted(fields.items()))
 
 
+RANDOM_TOKENS = {"train": (2**22, 0), "validation": (2**16, 1)}  # split -> (tokens, seed)
+
+
+def random_tokens(vocab_size: int, seq_len: int, split: str) -> Dataset:
+  """Uniformly random token ids, the same on every machine (NumPy's PCG64, a fixed seed per split)."""
+  if vocab_size < 2 or seq_len < 1:
+    raise ValueError(f"random_tokens needs config.data.vocab_size >= 2 and config.data.seq_len >= 1, got "
+                     f"{vocab_size} and {seq_len}")
+  length, seed = RANDOM_TOKENS[split]
+  ids = np.random.default_rng(seed).integers(0, vocab_size, size=length, dtype=np.int32)
+  windows = TokenWindows(ids, seq_len + 1, 1 if split == "train" else seq_len)
+  return Dataset({"tokens": windows}, num_classes=0, name=f"random_tokens:{split}",
+                 model_fields={"vocab_size": vocab_size})
+
+
 def load(data_config: Any, split: str, root: pathlib.Path) -> Dataset:
   """The ``split`` of the text dataset ``data_config.name`` (see the module docstring)."""
   name = data_config.name
   if split not in SPLITS[name]:
     raise ValueError(f"{name} has splits {SPLITS[name]}, not {split!r} (config.data.train_split/eval_split)")
+  if name == "random_tokens":
+    return random_tokens(data_config.vocab_size, data_config.seq_len, split)
   if name == "tinyshakespeare":
     if data_config.seq_len < 1:
       raise ValueError(f"config.data.seq_len={data_config.seq_len}: language modelling needs the context "

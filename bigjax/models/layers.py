@@ -33,6 +33,33 @@ import jax.numpy as jnp
 from jax import lax
 
 
+_LOW_PRECISION = (jnp.bfloat16, jnp.float16)
+
+
+def dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers, precision=None,
+                preferred_element_type=None) -> jax.Array:
+  """``lax.dot_general`` that also runs low-precision operands with a float32 result on XLA:CPU.
+
+  Mixed precision multiplies bfloat16 operands and accumulates in float32 (``preferred_element_type``), which
+  GPUs and TPUs do natively; XLA:CPU (jax 0.10) refuses it ("Unsupported element type for DotThunk: BF16 x
+  BF16 = F32"). There the operands are widened to float32 first: the product of two bfloat16 (or float16)
+  numbers is exact in float32, so this is the same arithmetic, up to summation order.
+  """
+  if (preferred_element_type is not None and jnp.dtype(preferred_element_type) == jnp.float32
+      and (lhs.dtype in _LOW_PRECISION or rhs.dtype in _LOW_PRECISION) and jax.default_backend() == "cpu"):
+    lhs, rhs = lhs.astype(jnp.float32), rhs.astype(jnp.float32)
+  return lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
+                         preferred_element_type=preferred_element_type)
+
+
+def einsum(subscripts: str, *operands: jax.Array, preferred_element_type=None) -> jax.Array:
+  """``jnp.einsum`` with ``dot_general``'s CPU widening of low-precision operands for a float32 result."""
+  if (preferred_element_type is not None and jnp.dtype(preferred_element_type) == jnp.float32
+      and any(o.dtype in _LOW_PRECISION for o in operands) and jax.default_backend() == "cpu"):
+    operands = tuple(o.astype(jnp.float32) for o in operands)
+  return jnp.einsum(subscripts, *operands, preferred_element_type=preferred_element_type)
+
+
 def dense_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers, precision=None,
                       preferred_element_type=None) -> jax.Array:
   """``lax.dot_general``; for ``lhs [*batch, *contract] . rhs [*contract, *features]`` the kernel gradient
@@ -43,14 +70,14 @@ def dense_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers, precisi
                 and tuple(lhs_contract) == tuple(range(lhs.ndim - n, lhs.ndim))
                 and tuple(rhs_contract) == tuple(range(n)))
   if not dense_form:
-    return lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
-                           preferred_element_type=preferred_element_type)
+    return dot_general(lhs, rhs, dimension_numbers, precision=precision,
+                       preferred_element_type=preferred_element_type)
   return _dense_product(lhs, rhs, n, precision, preferred_element_type)
 
 
 def _forward(x, w, n, precision, preferred_element_type):
   dims = ((tuple(range(x.ndim - n, x.ndim)), tuple(range(n))), ((), ()))
-  return lax.dot_general(x, w, dims, precision=precision, preferred_element_type=preferred_element_type)
+  return dot_general(x, w, dims, precision=precision, preferred_element_type=preferred_element_type)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
@@ -68,13 +95,13 @@ def _dense_product_bwd(n, precision, preferred_element_type, residuals, grad):
   batch = x.ndim - n
   g = grad.astype(jnp.promote_types(x.dtype, w.dtype))
   accumulate = jnp.promote_types(g.dtype, jnp.float32)  # low-precision inputs still accumulate in float32
-  dx = lax.dot_general(g, w, ((tuple(range(batch, g.ndim)), tuple(range(n, w.ndim))), ((), ())),
-                       precision=precision, preferred_element_type=accumulate)
+  dx = dot_general(g, w, ((tuple(range(batch, g.ndim)), tuple(range(n, w.ndim))), ((), ())),
+                   precision=precision, preferred_element_type=accumulate)
   over_batch = ((tuple(range(batch)), tuple(range(batch))), ((), ()))
   if math.prod(x.shape[batch:]) <= math.prod(g.shape[batch:]):
-    dw = lax.dot_general(x, g, over_batch, precision=precision, preferred_element_type=accumulate)
+    dw = dot_general(x, g, over_batch, precision=precision, preferred_element_type=accumulate)
   else:  # the narrower operand is the one XLA copies
-    dw = lax.dot_general(g, x, over_batch, precision=precision, preferred_element_type=accumulate)
+    dw = dot_general(g, x, over_batch, precision=precision, preferred_element_type=accumulate)
     dw = jnp.transpose(dw, (*range(g.ndim - batch, dw.ndim), *range(g.ndim - batch)))
   return dx.astype(x.dtype), dw.astype(w.dtype)
 

@@ -34,7 +34,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bigjax.models.layers import dense_dot_general
+from bigjax.models.layers import dense_dot_general, einsum as mixed_einsum
 
 
 def _normal(stddev: float, names: tuple) -> nn.initializers.Initializer:
@@ -121,7 +121,7 @@ class SelfAttention(nn.Module):
   def _attend_with_dropout(self, q, k, v, mask, causal):
     """What ``dot_product_attention`` computes, with dropout on the attention probabilities."""
     logits_dtype = jnp.promote_types(q.dtype, jnp.float32)  # softmax in float32 at least, as dot_product_attention
-    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=logits_dtype) * q.shape[-1] ** -0.5
+    logits = mixed_einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=logits_dtype) * q.shape[-1] ** -0.5
     if causal:
       tril = jnp.tril(jnp.ones((q.shape[1], k.shape[1]), bool))
       mask = tril if mask is None else mask & tril
