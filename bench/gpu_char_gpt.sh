@@ -13,14 +13,7 @@
 #                           events (checkpoints are deleted after the run unless KEEP_CHECKPOINTS=1: a
 #                           bench has no use for them, and they are most of the bytes)
 #
-# Python environment, first that works:
-#   1. $PYTHON (default python3) as it is, when it already imports jax with a GPU backend and bigjax's
-#      dependencies (a prepared image); FORCE_VENV=1 skips this;
-#   2. with $WHEELS set (a machine without network): those wheel files, installed --no-deps into
-#      $VENV/site on top of $PYTHON's packages;
-#   3. a new venv at $VENV (default /tmp/bigjax_gpu_venv) with `pip install -e . "jax[$JAX_CUDA]==$JAX_VERSION"`
-#      (defaults: cuda12, 0.10.2, the version the CPU benches use; jax 0.10 also has a cuda13 extra, which
-#      needs an NVIDIA driver >= 580).
+# Python environment: bench/gpu_env.sh (a prepared interpreter, $WHEELS without network, or a new venv).
 # Data: Tiny Shakespeare at $BIGJAX_DATA_DIR/tinyshakespeare/input.txt, else ../shared/data or ./shared/data
 # (the directory also needs its SHA256SUMS or MANIFEST.md listing the file).
 set -euo pipefail
@@ -29,9 +22,6 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 OUT="${OUT:-./gpu_out}"
 PYTHON="${PYTHON:-python3}"
-VENV="${VENV:-/tmp/bigjax_gpu_venv}"
-JAX_CUDA="${JAX_CUDA:-cuda12}"
-JAX_VERSION="${JAX_VERSION:-0.10.2}"
 CONFIG="${CONFIG:-configs/shakespeare_char_gpt.py}"  # overridable for a CPU check of the plumbing
 
 STEPS=""
@@ -148,33 +138,8 @@ echo "== gpu_char_gpt.sh $(date -Is) in $REPO; OUT=$OUT steps=${STEPS:-config}"
 nvidia-smi || echo "(nvidia-smi failed)"
 
 # ------------------------------------------------------------------------------------------- environment
-probe() {  # $1: python; succeeds when it imports bigjax's run-time modules and jax has a GPU
-  PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$1" - <<'PY'
-import jax, ml_collections, tensorboardX  # noqa: F401
-import bigjax.main, bigjax.train, bigjax.models.transformer, bigjax.tasks.language_model  # noqa: F401
-assert jax.default_backend() == "gpu", f"jax {jax.__version__} sees no GPU: {jax.devices()}"
-print(f"python env ok: jax {jax.__version__} on {jax.devices()[0].device_kind}")
-PY
-}
-
-t_setup=$SECONDS
-if [[ "${FORCE_VENV:-0}" != 1 ]] && probe "$PYTHON" 2>/dev/null; then
-  echo "using $PYTHON as it is"
-elif [[ -n "${WHEELS:-}" ]]; then
-  echo "installing the wheels in $WHEELS (no network, --no-deps) into $VENV/site"
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$VENV/site" "$WHEELS"/*.whl
-  export PYTHONPATH="$VENV/site${PYTHONPATH:+:$PYTHONPATH}"
-  probe "$PYTHON" || die "still missing a module after installing $WHEELS (see above)"
-else
-  echo "creating $VENV: pip install -e . jax[$JAX_CUDA]==$JAX_VERSION"
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q -e . "jax[$JAX_CUDA]==$JAX_VERSION" \
-    || die "pip install failed (no network? then set WHEELS=DIR of wheels, or PYTHON= a prepared interpreter)"
-  PYTHON="$VENV/bin/python"
-  probe "$PYTHON" || die "the new venv cannot run bigjax on a GPU (see above)"
-fi
-echo "setup took $((SECONDS - t_setup)) s"
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+. "$REPO/bench/gpu_env.sh"
+gpu_env_setup
 
 if [[ -z "${BIGJAX_DATA_DIR:-}" && ! -f ../shared/data/tinyshakespeare/input.txt \
       && -f shared/data/tinyshakespeare/input.txt ]]; then
