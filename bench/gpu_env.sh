@@ -30,7 +30,12 @@ gpu_env_setup() {  # sets PYTHON (and PYTHONPATH) to an interpreter that runs bi
     echo "using $PYTHON as it is"
   elif [[ -n "${WHEELS:-}" ]]; then
     echo "installing the wheels in $WHEELS (no network, --no-deps) into $VENV/site"
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$VENV/site" "$WHEELS"/*.whl
+    # By name from the folder: pip takes each package's wheel that suits this Python (the folder may hold several).
+    local names
+    names=$(for w in "$WHEELS"/*.whl; do basename "$w" | cut -d- -f1; done | sort -u)
+    # shellcheck disable=SC2086  # one word per package name
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$VENV/site" \
+      --find-links "$WHEELS" $names
     export PYTHONPATH="$VENV/site${PYTHONPATH:+:$PYTHONPATH}"
     gpu_env_probe "$PYTHON" || { echo "still missing a module after installing $WHEELS (see above)" >&2; exit 1; }
   else
