@@ -27,6 +27,8 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "mlp.MLP"        # <file in bigjax/models>.<Class>; other fields are its constructor args
+  c.model.dtype = "float32"       # computation: "bfloat16" is mixed precision (bigjax/models/precision.py)
+  c.model.param_dtype = "float32"  # storage of the parameters and the optimizer's moments
 
   c.task = ml_collections.ConfigDict()
   c.task.name = "classification"

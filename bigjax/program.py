@@ -21,6 +21,7 @@ import optax
 
 from bigjax import data, optim, parallel, selection, tasks
 from bigjax.configs import ConfigError
+from bigjax.models import precision
 
 # How many times each jitted step was traced in this process (a run compiles each once).
 TRACE_COUNTS: dict[str, int] = {}
@@ -50,6 +51,12 @@ def resolve_model(model_config: ml_collections.ConfigDict) -> nn.Module:
     raise ConfigError(f"config.model.name={name!r} does not name a model: expected '<file>.<Class>' "
                       f"under bigjax/models ({error})") from None
   kwargs = {k: v for k, v in model_config.items() if k != "name"}
+  if "dtype" in kwargs or "param_dtype" in kwargs:  # every family computes and stores as config.model says
+    try:
+      precision.check(model_config)
+    except ValueError as error:
+      raise ConfigError(str(error)) from None
+    cls = precision.with_precision(cls)
   fields = {f.name for f in dataclasses.fields(cls)} - {"parent", "name"}
   unknown = sorted(set(kwargs) - fields)
   if unknown:

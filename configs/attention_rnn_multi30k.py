@@ -20,7 +20,8 @@ VARIANTS = transformer_multi30k.VARIANTS
 def get_config(arg: str | None = None):
   c = transformer_multi30k.get_config(arg)
   c.model = c.model.__class__({"name": "attention_rnn.AttentionRNN", "vocab_size": 0, "max_len": c.model.max_len,
-                               "embed_dim": 256, "hidden": 256, "attention_dim": 256, "dropout": 0.1})
+                               "embed_dim": 256, "hidden": 256, "attention_dim": 256, "dropout": 0.1,
+                               "dtype": c.model.dtype, "param_dtype": c.model.param_dtype})
   c.data.pack = False             # a recurrent state runs through a whole row: one pair a row
   c.data.batch_size = 128 if arg != "smoke" else c.data.batch_size
   c.optim.name = "adam"
