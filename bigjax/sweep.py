@@ -252,10 +252,20 @@ def resolve(config_arg: str, extra_overrides: Sequence[str] = ()) -> tuple[str, 
   return config_arg, points, describe(config_arg, points, extra_overrides)
 
 
+def _same_repository_config(old: Any, new: Any) -> bool:
+  """Two absolute paths of one repository config, ``.../configs/NAME.py``, in two checkouts: a sweep root copied
+  from one clone to another (its records kept in git, resumed elsewhere) resumes, where its points agree."""
+  if not (isinstance(old, str) and isinstance(new, str)):
+    return False
+  a, b = pathlib.PurePath(old), pathlib.PurePath(new)
+  return a.name == b.name and a.parent.name == b.parent.name == "configs"
+
+
 def sweep_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
   """Human-readable differences between two ``sweep.json`` descriptions; empty when they are the same."""
   diffs = [f"{field}: {old.get(field)!r} -> {new.get(field)!r}"
-           for field in ("config", "variant", "overrides") if old.get(field) != new.get(field)]
+           for field in ("config", "variant", "overrides") if old.get(field) != new.get(field)
+           and not (field == "config" and _same_repository_config(old.get(field), new.get(field)))]
   old_points = {p["name"]: p["point"] for p in old.get("points", [])}
   new_points = {p["name"]: p["point"] for p in new.get("points", [])}
   removed = [n for n in old_points if n not in new_points]

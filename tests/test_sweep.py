@@ -339,3 +339,16 @@ def test_multihost_command_line_errors(tmp_path):
                    "--coordinator_address=h0:1234", "--num_processes=2", "--process_id=1", "--dry-run")
   assert result.returncode == 0
   assert "--multihost --coordinator_address=h0:1234 --num_processes=2 --process_id=1" in result.stdout
+
+
+def test_sweep_root_copied_from_another_checkout_resumes():
+  """sweep.json records the config's absolute path; a root copied from another clone of the repository (a sweep
+  kept in git, resumed elsewhere) names the same repository config under another checkout."""
+  old = {"config": "/work/clone_a/configs/mnist_dcgan.py", "variant": None, "overrides": [],
+         "points": [{"name": "seed=0", "point": {"seed": 0}}]}
+  assert sw.sweep_differences(old, {**old, "config": "/work/clone_b/configs/mnist_dcgan.py"}) == []
+  assert sw.sweep_differences(old, {**old, "config": "/work/clone_b/configs/mnist_cnn.py"}) == [
+      "config: '/work/clone_a/configs/mnist_dcgan.py' -> '/work/clone_b/configs/mnist_cnn.py'"]
+  assert sw.sweep_differences(old, {**old, "config": "/tmp/elsewhere/mnist_dcgan.py"})  # not a repository config
+  assert sw.sweep_differences(old, {**old, "config": "/work/clone_b/configs/mnist_dcgan.py",
+                                    "points": []}) == ["points removed: seed=0"]
