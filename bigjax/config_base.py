@@ -61,6 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.checkpoint_every_steps = 0  # 0 -> once per epoch
   c.train.keep_checkpoints = 3
   c.train.async_checkpoint = True
+  c.train.peak_tflops = 0.0       # one device's peak for perf/mfu; 0: bigjax's table (parallel.PEAK_TFLOPS) by device kind
   c.train.profile_steps = ""      # "A:B": a jax.profiler trace of steps A..B into WORKDIR/tensorboard (its profile tab)
   c.writers = ml_collections.ConfigDict()  # besides TensorBoard and metrics.jsonl, which are always written
   c.writers.wandb = False         # also log to Weights & Biases (pip install wandb), process 0 only

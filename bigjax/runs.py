@@ -34,7 +34,7 @@ EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps", "optim.schedule", "opt
                    "optim.end_lr_factor")
 
 # Keys that change what is recorded about a run, not the run: a resumed run may change them freely.
-OBSERVATION_KEYS = ("train.profile_steps", "writers.wandb", "writers.wandb_project", "writers.wandb_mode")
+OBSERVATION_KEYS = ("train.profile_steps", "train.peak_tflops", "writers.wandb", "writers.wandb_project", "writers.wandb_mode")
 
 # Fields every config.json held until base_config kept only the loop's (a family's own now come from its
 # configs/common_*.py), with the default they had: a run that left one at it resumes under a config without it.

@@ -114,7 +114,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     logging.info("resumed from checkpoint at step %d", start_step)
   compile_time, memory, num_params = built.compile_time, built.memory, built.num_params
   device_kind = jax.devices()[0].device_kind
-  peak = parallel.peak_tflops(device_kind)
+  peak = float(config.train.peak_tflops) or parallel.peak_tflops(device_kind)
   job_flops_per_step = built.flops_per_step * jax.device_count()  # XLA counts one device's shard
 
   eval_host_batches = list(pipeline.eval_batches(eval_arrays, config.data.eval_batch_size,

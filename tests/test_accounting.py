@@ -123,3 +123,21 @@ def test_wandb_bad_mode_is_refused_before_anything_is_written(tmp_path):
                  "--config.writers.wandb_mode=offlien")
   assert proc.returncode == 2 and "config.writers.wandb_mode='offlien'" in proc.stderr
   assert not (tmp_path / "w").exists()
+
+
+def test_mfu_against_a_given_peak(tmp_path):
+  """A device bigjax has no peak for (a CPU here) takes one from train.peak_tflops: perf/mfu is then the job's
+  TFLOP/s over that peak times the devices, in metrics.jsonl and TensorBoard alike."""
+  from tensorboard.backend.event_processing import event_accumulator
+  proc = run_cli("digits_mlp.py:smoke", tmp_path, "--config.train.num_steps=16", "--config.train.log_every_steps=4",
+                 "--config.mesh.data=2", "--config.train.peak_tflops=0.5", num_devices=2)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert json.loads((tmp_path / "results.json").read_text())["device_peak_tflops"] == 0.5
+  logged = [m for m in read_metrics(tmp_path) if "perf/mfu" in m]
+  assert len(logged) == 4
+  for m in logged:
+    assert m["perf/mfu"] == pytest.approx(m["perf/tflops_per_s"] / (0.5 * 2), rel=1e-12)
+  events = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+  events.Reload()
+  mfu = [e.value for e in events.Scalars("perf/mfu")]
+  assert mfu == pytest.approx([m["perf/mfu"] for m in logged], rel=1e-6)
