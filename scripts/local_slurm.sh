@@ -33,9 +33,9 @@ install() {
   } || die "apt-get install slurm-wlm munge failed"
 }
 
-write_conf() {
+write_conf() {  # rewritten only when it changes: the running daemons read it
   mkdir -p "$DIR/state" "$DIR/spool"
-  cat >"$CONF" <<EOF
+  cat >"$CONF.new" <<EOF
 # Written by scripts/local_slurm.sh: one node on 127.0.0.1, everything as root.
 ClusterName=bigjax
 SlurmctldHost=localhost(127.0.0.1)
@@ -67,11 +67,15 @@ KillWait=30
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS State=UNKNOWN
 PartitionName=local Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+  if cmp -s "$CONF.new" "$CONF"; then rm "$CONF.new"; else mv "$CONF.new" "$CONF"; fi
 }
 
 start() {
   need_root
   for b in munged slurmctld slurmd sinfo; do command -v "$b" >/dev/null || die "$b not found: run '$0 install'"; done
+  mkdir -p "$DIR"
+  exec 9>"$DIR/start.lock"  # two test processes starting it at once: one starts it, the other finds it running
+  flock 9
   write_conf
   mkdir -p /run/munge /var/log/munge /var/lib/munge
   chown munge:munge /run/munge /var/log/munge /var/lib/munge

@@ -41,15 +41,13 @@ def slurm_env():
       pytest.fail(f"the real-Slurm tests need slurm-wlm and munge as root ({why}); .ci/run installs them "
                   f"with scripts/local_slurm.sh install")
     pytest.skip(f"real Slurm unavailable: {why} (scripts/local_slurm.sh install)")
-  started_here = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode != 0
+  # Started once (the script is idempotent and serialises concurrent starts) and left running: the test
+  # processes of one pytest run share it, and none of them knows when the others are done with it.
   proc = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr
   match = re.fullmatch(r"export SLURM_CONF=(\S+)\n", proc.stdout)
   assert match, proc.stdout
-  env = {**cli_env(), "SLURM_CONF": match.group(1)}
-  yield env
-  if started_here:
-    subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True, timeout=60)
+  return {**cli_env(), "SLURM_CONF": match.group(1)}
 
 
 def launch(env, workdir, *args, config=f"{DIGITS}:smoke") -> subprocess.CompletedProcess:
