@@ -140,6 +140,11 @@ def test_every_model_class_takes_dtype_and_param_dtype():
       assert isinstance(model, cls) and model.dtype == "bfloat16" and model.param_dtype == "float32", name
       seen += 1
   assert seen >= 30
+  from bigjax.models import gan  # a GAN config names a pair of players, which takes the fields for both
+  for pair in ("gan.DCGAN", "gan.MLPGAN"):
+    model = program.resolve_model(ml_collections.ConfigDict({"name": pair, "dtype": "bfloat16"}))
+    assert model.generator().dtype == model.discriminator().dtype == "bfloat16", pair
+    assert isinstance(model, getattr(gan, pair.split(".")[1]))
 
 
 @pytest.mark.parametrize("config", TRACKED)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from bigjax.models import layers
+from bigjax.models.precision import with_precision
 
 # Radford et al.: weights from N(0, 0.02); batch-norm scale from N(1, 0.02).
 _DCGAN_INIT = nn.initializers.normal(0.02)
@@ -113,6 +114,8 @@ class DCGAN:
   conv_impl: str = "patches"  # "patches": 12x faster steps than XLA's convolutions on the 2-core CPU
   dense_features: int = 0     # > 0: a fully-connected layer that wide after the noise and before the logit
   code_classes: int = 0       # > 0: InfoGAN's categorical code of that many classes (module docstring)
+  dtype: str = "float32"      # both players compute in it (bigjax/models/precision.py)
+  param_dtype: str = "float32"
 
   def __post_init__(self):
     if self.code_classes < 0 or self.code_classes == 1:
@@ -123,10 +126,12 @@ class DCGAN:
     return self.latent_dim + self.code_classes
 
   def generator(self) -> nn.Module:
-    return DCGANGenerator(self.features, self.conv_impl, self.dense_features)
+    return with_precision(DCGANGenerator)(self.features, self.conv_impl, self.dense_features, dtype=self.dtype,
+                                          param_dtype=self.param_dtype)
 
   def discriminator(self) -> nn.Module:
-    return DCGANDiscriminator(self.features, self.conv_impl, self.dense_features, self.code_classes)
+    return with_precision(DCGANDiscriminator)(self.features, self.conv_impl, self.dense_features, self.code_classes,
+                                              dtype=self.dtype, param_dtype=self.param_dtype)
 
 
 class Maxout(nn.Module):
@@ -182,13 +187,16 @@ class MLPGAN:
   units: int = 240
   pieces: int = 5
   dropout: float = 0.5
+  dtype: str = "float32"      # both players compute in it (bigjax/models/precision.py)
+  param_dtype: str = "float32"
 
   @property
   def latent_size(self) -> int:
     return self.latent_dim
 
   def generator(self) -> nn.Module:
-    return MLPGenerator(self.hidden)
+    return with_precision(MLPGenerator)(self.hidden, dtype=self.dtype, param_dtype=self.param_dtype)
 
   def discriminator(self) -> nn.Module:
-    return MLPDiscriminator(self.units, self.pieces, self.dropout)
+    return with_precision(MLPDiscriminator)(self.units, self.pieces, self.dropout, dtype=self.dtype,
+                                            param_dtype=self.param_dtype)

@@ -42,10 +42,10 @@ def with_precision(cls: type[nn.Module]) -> type[nn.Module]:
   and storing as they say (see the module docstring). A class that has both is returned as it is."""
   fields = _own_fields(cls)
   native_dtype, native_params = "dtype" in fields, "param_dtype" in fields
-  if native_dtype and native_params:
+  if (native_dtype and native_params) or not issubclass(cls, nn.Module):  # a GAN's pair declares both itself
     return cls
   namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
-                               "__doc__": cls.__doc__, "__annotations__": {}}
+                               "__doc__": cls.__doc__, "__annotations__": {}, "_precision_of": cls}
   if not native_dtype:
     namespace["__annotations__"]["dtype"] = Any
     namespace["dtype"] = "float32"
@@ -76,6 +76,12 @@ def with_precision(cls: type[nn.Module]) -> type[nn.Module]:
     namespace["apply"] = apply
   subclass = type(cls.__name__, (cls,), namespace)
   return subclass
+
+
+def family(model: Any) -> type:
+  """The model's own class: ``with_precision``'s subclass answers with the class it extends."""
+  cls = model if isinstance(model, type) else type(model)
+  return cls.__dict__.get("_precision_of", cls)
 
 
 def check(model_config: Any) -> None:

@@ -47,7 +47,7 @@ import optax
 
 from bigjax import tasks
 from bigjax.evals import ranking
-from bigjax.models import ncf
+from bigjax.models import ncf, precision
 
 LOSSES = ("log_loss", "bpr", "softmax")
 PRETRAINED_CHECKPOINTS = ("latest", "best")
@@ -206,7 +206,7 @@ def warm_start(model: nn.Module, gmf: tasks.Part, mlp: tasks.Part, alpha: float)
     raise ValueError(f"config.task.pretrained_gmf, pretrained_mlp: a NeuMF starts from a GMF and an MLP run; this "
                      f"model is a {type(model).__name__}")
   for part, kind, field in ((gmf, ncf.GMF, "pretrained_gmf"), (mlp, ncf.MLP, "pretrained_mlp")):
-    if type(part.model) is not kind:
+    if precision.family(part.model) is not kind:
       raise ValueError(f"config.task.{field}: {part.workdir} trained a {type(part.model).__name__}, expected a {kind.__name__}")
     if (part.model.num_users, part.model.num_items) != (model.num_users, model.num_items):
       raise ValueError(f"config.task.{field}: {part.workdir} has {part.model.num_users} users and {part.model.num_items} "
