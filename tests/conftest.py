@@ -133,3 +133,15 @@ def run_on_a_terminal(args: list[str], timeout: float = 120, **popen_kwargs) -> 
     shown += chunk
   os.close(terminal)
   return proc.wait(timeout=timeout), shown.decode(errors="replace")
+
+
+def exported_params(workdir: pathlib.Path, devices: int = 1) -> dict:
+  """A finished run's final parameters as ``bigjax export`` writes them (``variables/...`` arrays), read back on
+  ``devices`` CPU devices (the run's mesh must fit them)."""
+  import numpy as np
+  out = workdir.parent / f"{workdir.name}.npz"
+  proc = subprocess.run([sys.executable, "-m", "bigjax.main", "export", f"--workdir={workdir}", f"--out={out}"],
+                        env=cli_env(devices), cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  with np.load(out) as arrays:
+    return {k: arrays[k] for k in arrays.files if k.startswith("variables/")}

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, cli_command, cli_env
+from conftest import REPO, cli_command, cli_env, exported_params
 
 LAUNCH = REPO / "scripts" / "launch.py"
 K8S_VERSION = "1.30.0"
@@ -79,15 +79,6 @@ def expand(text: str, env: dict[str, str]) -> str:
   return re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), text)
 
 
-def exported(workdir, devices=2) -> dict[str, np.ndarray]:
-  out = workdir.parent / f"{workdir.name}.npz"
-  proc = subprocess.run([sys.executable, "-m", "bigjax.main", "export", f"--workdir={workdir}", f"--out={out}"],
-                        env=cli_env(devices), cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  with np.load(out) as arrays:
-    return {k: arrays[k] for k in arrays.files if k.startswith("variables/")}
-
-
 def test_pod_environment_starts_two_processes_that_train_like_one(tmp_path):
   overrides = ("--config.mesh.data=2", "--config.train.log_every_steps=4")
   proc, docs = manifest("--name=digits", "--image=bigjax:dev", "--processes=2", f"--repo-dir={REPO}",
@@ -116,7 +107,7 @@ def test_pod_environment_starts_two_processes_that_train_like_one(tmp_path):
   one = subprocess.run(cli_command("digits_mlp.py:smoke", tmp_path / "one", *overrides), env=cli_env(2), cwd=REPO,
                        capture_output=True, text=True, timeout=300)
   assert one.returncode == 0, one.stderr[-3000:]
-  mine, reference = exported(tmp_path / "k8s"), exported(tmp_path / "one")
+  mine, reference = exported_params(tmp_path / "k8s", 2), exported_params(tmp_path / "one", 2)
   assert mine.keys() == reference.keys() and mine
   for key in mine:
     assert np.array_equal(mine[key], reference[key]), key

@@ -22,7 +22,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, cli_command, cli_env
+from conftest import REPO, cli_command, cli_env, exported_params
 
 LOCAL_SLURM = REPO / "scripts" / "local_slurm.sh"
 LAUNCH = REPO / "scripts" / "launch.py"
@@ -86,16 +86,6 @@ def logs(workdir: pathlib.Path) -> str:
   return "\n".join(p.read_text() for p in sorted((workdir / "slurm").glob("*.out")))
 
 
-def exported(workdir: pathlib.Path, devices: int) -> dict[str, np.ndarray]:
-  """The run's final parameters, as `bigjax export` writes them."""
-  out = workdir.parent / f"{workdir.name}.npz"
-  proc = subprocess.run([sys.executable, "-m", "bigjax.main", "export", f"--workdir={workdir}", f"--out={out}"],
-                        env=cli_env(devices), cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  with np.load(out) as arrays:
-    return {k: arrays[k] for k in arrays.files if k.startswith("variables/")}
-
-
 def one_process(workdir, *overrides, devices=2):
   proc = subprocess.run(cli_command("digits_mlp.py:smoke", workdir, *overrides), env=cli_env(devices), cwd=REPO,
                         capture_output=True, text=True, timeout=300)
@@ -116,7 +106,7 @@ def test_two_task_job_is_bitwise_one_process(slurm_env, tmp_path):
   results = json.loads((tmp_path / "slurm" / "results.json").read_text())
   assert results["process_count"] == 2 and results["device_count"] == 2 and results["mesh"]["data"] == 2
   one_process(tmp_path / "one", *overrides, devices=2)
-  assert_bitwise_equal(exported(tmp_path / "slurm", 2), exported(tmp_path / "one", 2))
+  assert_bitwise_equal(exported_params(tmp_path / "slurm", 2), exported_params(tmp_path / "one", 2))
 
 
 def test_sweep_is_a_job_array_of_its_points(slurm_env, tmp_path):
@@ -175,7 +165,7 @@ def test_signalled_job_requeues_and_resumes_exactly(slurm_env, tmp_path):
   results = json.loads((workdir / "results.json").read_text())
   assert 100 <= results["resumed_from_step"] < results["steps"] == 4400
   one_process(tmp_path / "one", *overrides, devices=2)
-  assert_bitwise_equal(exported(workdir, 2), exported(tmp_path / "one", 2))
+  assert_bitwise_equal(exported_params(workdir, 2), exported_params(tmp_path / "one", 2))
 
 
 def test_bad_slurm_input_exits_2_and_submits_nothing(tmp_path):
