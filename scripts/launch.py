@@ -358,6 +358,12 @@ def slurm_script(args: argparse.Namespace, entries: list[tuple[str, list[str]]])
   return "\n".join(lines) + "\n"
 
 
+def _check_env(pairs: list[str]) -> None:
+  for pair in pairs:
+    if not re.fullmatch(r"[A-Za-z_]\w*=.*", pair, flags=re.DOTALL):
+      raise LaunchError(f"--env={pair} is not NAME=VALUE")
+
+
 def check_slurm_args(args: argparse.Namespace) -> None:
   for flag in ("nodes", "signal_before"):
     if getattr(args, flag) < 1:
@@ -377,9 +383,7 @@ def check_slurm_args(args: argparse.Namespace) -> None:
     raise LaunchError("--parallel applies to sweeps only: add --sweep")
   if args.parallel is not None and args.parallel < 1:
     raise LaunchError(f"--parallel must be >= 1, got {args.parallel}")
-  for pair in args.env:
-    if not re.fullmatch(r"[A-Za-z_]\w*=.*", pair, flags=re.DOTALL):
-      raise LaunchError(f"--env={pair} is not NAME=VALUE")
+  _check_env(args.env)
   if not Path(args.repo_dir).expanduser().is_dir():
     raise LaunchError(f"--repo-dir={args.repo_dir} is not a directory here; the batch script runs from the "
                       f"repository on the shared filesystem")
@@ -479,9 +483,7 @@ def check_k8s_args(args: argparse.Namespace) -> None:
   if args.sweep or args.parallel is not None or args.preflight_devices:
     raise LaunchError("--sweep, --parallel and --preflight-devices are not offered for k8s; launch one Job per "
                       "point (or run the sweep inside one pod)")
-  for pair in args.env:
-    if not re.fullmatch(r"[A-Za-z_]\w*=.*", pair, flags=re.DOTALL):
-      raise LaunchError(f"--env={pair} is not NAME=VALUE")
+  _check_env(args.env)
   if args.pvc and not (args.workdir + "/").startswith(args.mount_path.rstrip("/") + "/"):
     raise LaunchError(f"--workdir={args.workdir} is not under --mount-path={args.mount_path}, where --pvc "
                       f"{args.pvc} is mounted: the pods would write it to their own, lost, disks")
