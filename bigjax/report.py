@@ -26,7 +26,8 @@ Two directives, with paths relative to the template's folder:
   {{curves ROOT METRIC}}   on a line of its own: METRIC at every step all runs under ROOT logged it (folds or
       seeds of one setting), one column per run and their mean ± std, the best mean in bold: a number of epochs
       chosen on validation curves (a test metric is refused)
-  {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation)
+  {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation);
+      a ROOT whose last part is a glob (``runs/choose/*lr=0.001*``) takes the runs under every folder it matches
   {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
       best validation epoch's hit ratio), from its metrics.jsonl; a test metric is refused (a best epoch read
       on test is a choice on test: bigjax.selection), as by {{min}} and {{meanmax}}
@@ -619,7 +620,13 @@ def logged_curve(workdir: pathlib.Path, metric: str) -> dict[int, float]:
 
 
 def _runs_under(root: pathlib.Path) -> list[tuple[pathlib.Path, dict]]:
-  runs = find_results([str(root)])
+  """Every run under ``root``; a ``root`` with glob characters (``runs/choose/*code_classes=10*``, one recipe's
+  seeds among a sweep's points) is every run under each folder it matches."""
+  if any(c in root.name for c in "*?["):
+    folders = sorted(p for p in root.parent.glob(root.name) if p.is_dir())
+    runs = find_results([str(p) for p in folders])
+  else:
+    runs = find_results([str(root)])
   if not runs:
     raise ReportError(f"no results.json under {root}")
   return runs

@@ -184,8 +184,9 @@ def _record_files(how: str, source: str) -> list[pathlib.Path]:
   path = REPO / source
   if how in ("json", "ratio"):
     return [path]
-  if how in ("mean", "meanstd", "runsmin", "runsmax"):
-    return sorted(path.rglob("results.json"))
+  if how in ("mean", "meanstd", "runsmin", "runsmax"):  # a last part with glob characters: under every match
+    folders = sorted(path.parent.glob(path.name)) if any(c in path.name for c in "*?[") else [path]
+    return sorted(f for folder in folders for f in folder.rglob("results.json"))
   return [path / ("metrics.jsonl" if how in ("max", "min") else "results.json")]
 
 

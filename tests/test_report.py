@@ -281,6 +281,18 @@ def test_average_over_folds_gives_one_cross_validation_row(tmp_path, capsys):
   assert "| data.fold | test/accuracy | seeds |" in capsys.readouterr().out
 
 
+def test_template_mean_over_the_points_a_glob_matches(tmp_path):
+  """One recipe's seeds among a sweep's points: {{mean ROOT/GLOB KEY}} averages the runs of the folders it matches."""
+  accuracies = {"seed=0,lr=0.1": 0.70, "seed=1,lr=0.1": 0.74, "seed=2,lr=0.1": 0.81, "seed=0,lr=0.2": 0.10}
+  for name, accuracy in accuracies.items():
+    write_run(tmp_path / "runs" / "choose", name, accuracy, "0123456789abcdef")
+  chosen = [a for name, a in accuracies.items() if name.endswith("lr=0.1")]
+  mean, std = np.mean(chosen), np.std(chosen, ddof=1)
+  assert render(tmp_path, "{{mean runs/choose/*lr=0.1 test/accuracy}}\n") == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == f"{100 * mean:.2f}% ± {100 * std:.2f}% (3 runs)"
+  assert render(tmp_path, "{{mean runs/choose/*lr=0.3 test/accuracy}}\n") == 2  # matches nothing: an error
+
+
 def run_with_metrics(tmp_path, name, records):
   """A run under ``tmp_path/runs`` (wall_time_s 12.4, test/accuracy 50%) whose metrics.jsonl holds ``records``."""
   write_run(tmp_path / "runs", name, 0.5, "0123456789abcdef")
