@@ -220,9 +220,10 @@ class Point:
     """Provenance marks of any of the point's runs: its mean carries them."""
     return runs_marks(self.runs)
 
-  def mean_wall_time(self) -> float:
-    times = [r["wall_time_s"] for _, r in self.runs if "wall_time_s" in r]
-    return float(np.mean(times)) if times else math.nan
+  def mean_wall_time(self) -> tuple[float, int]:
+    """The mean wall time of the runs whose record holds all of it, and how many those are."""
+    times = [r["wall_time_s"] for _, r in self.runs if "wall_time_s" in r and whole_wall_time(r)]
+    return (float(np.mean(times)) if times else math.nan), len(times)
 
   def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """``[steps]`` steps and the mean over seeds of ``metric`` at each (over the seeds that logged it)."""
@@ -305,6 +306,17 @@ def _format_metric(metric: str, value: float) -> str:
   return f"{100 * value:.2f}%" if metric.endswith("accuracy") else f"{value:.4f}"
 
 
+def whole_wall_time(results: dict) -> bool:
+  """Whether ``wall_time_s`` covers the whole run: a run resumed from a checkpoint that did not keep the time
+  before it (``wall_time_complete`` false, or absent from a resumed run's older record) has the last segment's."""
+  return results.get("wall_time_complete", not results.get("resumed_from_step")) is not False
+
+
+def wall_time_cell(results: dict) -> str:
+  wall = f"{results.get('wall_time_s', float('nan')):.0f} s"
+  return wall if whole_wall_time(results) else f"{wall} (the last segment; resumed at step {results['resumed_from_step']})"
+
+
 def markdown_table(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) -> str:
   """One row per run, with the command that produced it."""
   header = ["run", *metrics, "steps", "wall time", "compile", "device", "git revision", "command"]
@@ -315,7 +327,7 @@ def markdown_table(runs: list[tuple[pathlib.Path, dict]], metrics: list[str]) ->
               else (f"{final[m]:.4f}" if m in final else "–") for m in metrics]
     device = f"{r.get('device_count', '?')}x {r.get('device_kind', '?')}"
     lines.append("| " + " | ".join([
-        workdir.name, *values, str(r.get("steps", "?")), f"{r.get('wall_time_s', float('nan')):.0f} s",
+        workdir.name, *values, str(r.get("steps", "?")), wall_time_cell(r),
         f"{r.get('compile_time_s', float('nan')):.1f} s", device,
         _short_revision(r.get('git_revision', '?')) + record_marks(r),
         f"`{r.get('command', '')}`"]) + " |")
@@ -340,8 +352,9 @@ def aggregated_table(points: list[Point], keys: list[str], metrics: list[str], b
       mean, std, _ = point.stats(metric)
       cells.append(_format_metric(metric, mean) if math.isnan(mean)
                    else f"{_format_metric(metric, mean)} ± {_format_metric(metric, std)}{marks}")
-    wall = point.mean_wall_time()
-    cells += [str(len(point.runs)), "–" if math.isnan(wall) else f"{wall:.0f} s{marks}"]
+    wall, timed = point.mean_wall_time()
+    of = "" if timed == len(point.runs) else f" ({timed} of {len(point.runs)} runs: the others resumed)"
+    cells += [str(len(point.runs)), "–" if math.isnan(wall) else f"{wall:.0f} s{marks}{of}"]
     if i == best:
       cells = [f"**{c}**" for c in cells]
     lines.append("| " + " | ".join(cells) + " |")

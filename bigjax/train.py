@@ -97,12 +97,14 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
       params = jax.device_put(task.warm_start(state.params), state_sharding.params)
       # and the optimizer's state (e.g. a parameter average) starts from them
       state = state.replace(params=params, opt_state=built.init_opt_state(params))
-    start_step, restored_sums = 0, {}
+    start_step, restored_sums, earlier_wall_s = 0, {}, 0.0
   else:
     start_step, state, data_state = restored
     # The train metrics summed since the last log, so a run resumed mid-interval logs what an uninterrupted
     # one would (checkpoints written before this was saved hold none: the interval restarts).
     restored_sums = data_state.pop("metric_sums", {})
+    # The wall time of the segments before this one (None: a checkpoint written before it was saved).
+    earlier_wall_s = data_state.pop("wall_time_s", None)
     if start_step >= sched.total_steps and (workdir / "results.json").exists():
       logging.info("%s holds a finished run (step %d); its results.json is kept as it is", workdir, start_step)
       train_iter.close()
@@ -217,7 +219,8 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
         eval_metrics = evaluate_and_write(state, step)
       if at_checkpoint or preempted:
         partial = {k: float(v) for k, v in jax.device_get(sums).items()}  # float32 -> float -> float32 is exact
-        ckpt.save(step, state, {**train_iter.get_state(), "metric_sums": partial})
+        ckpt.save(step, state, {**train_iter.get_state(), "metric_sums": partial,
+                                 "wall_time_s": (earlier_wall_s or 0.0) + time.perf_counter() - wall_start})
       if at_eval or at_checkpoint:
         progress.restart_clock(step)  # the next logged rate counts training steps only
       if preempted:
@@ -244,6 +247,7 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
     writer.close()
 
   # ---------------------------------------------------------------- results
+  segment_wall_s = time.perf_counter() - wall_start
   results = {
       "final_metrics": {**train_metrics, **eval_metrics, **test_metrics},
       "command": command,
@@ -259,7 +263,10 @@ def _train(config: ml_collections.ConfigDict, workdir: pathlib.Path, command: st
       "num_params": num_params,
       "steps": sched.total_steps,
       "resumed_from_step": start_step,
-      "wall_time_s": time.perf_counter() - wall_start,
+      # every segment of a resumed run (the last one alone when an earlier checkpoint did not keep its time)
+      "wall_time_s": (earlier_wall_s or 0.0) + segment_wall_s,
+      "segment_wall_time_s": segment_wall_s,
+      "wall_time_complete": earlier_wall_s is not None,
       "compile_time_s": compile_time,
       "train_time_s": train_time,
       "train_steps_per_s": (sched.total_steps - start_step) / max(train_time, 1e-9),

@@ -293,6 +293,22 @@ def test_template_mean_over_the_points_a_glob_matches(tmp_path):
   assert render(tmp_path, "{{mean runs/choose/*lr=0.3 test/accuracy}}\n") == 2  # matches nothing: an error
 
 
+def test_a_resumed_run_s_partial_wall_time_is_said_and_left_out_of_the_mean(tmp_path, capsys):
+  """A run resumed from a checkpoint that did not keep its time (an older record: resumed_from_step without
+  wall_time_complete) has the last segment's wall time: the per-run table says so, a point's mean leaves it out."""
+  for seed in (0, 1, 2):
+    write_run(tmp_path, f"seed={seed}", 0.9, "0123456789abcdef")
+    path = tmp_path / f"seed={seed}" / "results.json"
+    record = {**json.loads(path.read_text()), "config": {"seed": seed}, "wall_time_s": 100.0 * (seed + 1)}
+    record.update({0: {}, 1: {"resumed_from_step": 40}, 2: {"resumed_from_step": 50, "wall_time_complete": True}}[seed])
+    path.write_text(json.dumps(record))
+  assert report.main([str(tmp_path), "--metrics=test/accuracy"]) == 0
+  out = capsys.readouterr().out
+  assert "| 200 s (the last segment; resumed at step 40) |" in out
+  assert "| 300 s |" in out and "| 100 s |" in out
+  assert "| 200 s (2 of 3 runs: the others resumed) |" in out  # (100 + 300) / 2
+
+
 def run_with_metrics(tmp_path, name, records):
   """A run under ``tmp_path/runs`` (wall_time_s 12.4, test/accuracy 50%) whose metrics.jsonl holds ``records``."""
   write_run(tmp_path / "runs", name, 0.5, "0123456789abcdef")

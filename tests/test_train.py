@@ -256,6 +256,29 @@ def test_a_run_started_before_a_field_existed_resumes_at_its_default_and_not_oth
   assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json_best_effort())
 
 
+def test_a_resumed_run_s_wall_time_counts_every_segment(tmp_path):
+  """results.json's wall_time_s of a run stopped and resumed is both segments' (its checkpoint keeps the time so
+  far), segment_wall_time_s the last one's; a checkpoint written before it kept its time gives the last segment
+  alone, marked wall_time_complete false."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.checkpoint_every_steps = 16, 8
+  first = train.run(config, tmp_path)
+  assert first["wall_time_complete"] and first["wall_time_s"] == first["segment_wall_time_s"]
+  (tmp_path / "results.json").unlink()
+  shutil.rmtree(tmp_path / "checkpoints" / "16")
+  data = tmp_path / "checkpoints" / "8" / "data" / "metadata"  # orbax's JsonSave file
+  saved = json.loads(data.read_text())
+  assert 0 < saved["wall_time_s"] < first["wall_time_s"]
+  resumed = train.run(config, tmp_path)
+  assert resumed["resumed_from_step"] == 8 and resumed["wall_time_complete"]
+  assert resumed["wall_time_s"] == pytest.approx(saved["wall_time_s"] + resumed["segment_wall_time_s"])
+  (tmp_path / "results.json").unlink()
+  shutil.rmtree(tmp_path / "checkpoints" / "16")
+  data.write_text(json.dumps({k: v for k, v in saved.items() if k != "wall_time_s"}))  # as written before it kept it
+  old = train.run(config, tmp_path)
+  assert not old["wall_time_complete"] and old["wall_time_s"] == old["segment_wall_time_s"]
+
+
 def test_a_run_started_before_its_family_had_a_field_resumes_at_the_family_s_default(tmp_path):
   """The same for a field a family's recipe module (``configs/common_*.py``) gained after the run started:
   digits_mlp's ``task.random_shift`` (configs/common_classification.py) absent from its config.json."""
