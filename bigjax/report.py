@@ -22,7 +22,8 @@ Two directives, with paths relative to the template's folder:
   {{report ROOT [ROOT ...] [--metrics=..] [--plots=DIR] [--runs-only] ...}}   on a line of its own: the
       report of those roots (the same flags as the command line), tables and plot links
   {{curve RUN METRIC}}   on a line of its own: a table of METRIC at each step it was logged (from the run's
-      metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time)
+      metrics.jsonl) with the minutes since the run started (the last record's time minus the run's wall time;
+      "–" for a resumed run, whose clock stopped between its segments)
   {{curves ROOT METRIC}}   on a line of its own: METRIC at every step all runs under ROOT logged it (folds or
       seeds of one setting), one column per run and their mean ± std, the best mean in bold: a number of epochs
       chosen on validation curves (a test metric is refused)
@@ -588,10 +589,13 @@ def curve_table(workdir: pathlib.Path, metric: str) -> str:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
       continue
   start = max(times.values()) - float(results[0][1].get("wall_time_s", math.nan))
+  # a resumed run's clock stopped between its segments: its records' times do not give minutes of running
+  resumed = bool(results[0][1].get("resumed_from_step"))
   marks = record_marks(results[0][1])
   lines = [f"| step | minutes since start | {metric} |", "|---:|---:|---:|"]
   for step in sorted(values):
-    lines.append(f"| {step} | {(times[step] - start) / 60:.1f} | {_format_metric(metric, values[step])}{marks} |")
+    minutes = "–" if resumed else f"{(times[step] - start) / 60:.1f}"
+    lines.append(f"| {step} | {minutes} | {_format_metric(metric, values[step])}{marks} |")
   return "\n".join(lines)
 
 

@@ -332,6 +332,10 @@ def test_template_curve_table_from_metrics_jsonl(tmp_path, capsys):
                    f"| 20 | {(1004 - 997.6) / 60:.1f} | 2.5000 |", f"| 40 | {12.4 / 60:.1f} | 1.7500 |"]
   assert render(tmp_path, "{{curve runs/lm test/f1}}\n") == 2
   assert "logs no 'test/f1'; it logs: train/loss, validation/loss" in capsys.readouterr().err
+  results = tmp_path / "runs" / "lm" / "results.json"  # resumed: its clock stopped between segments
+  results.write_text(json.dumps({**json.loads(results.read_text()), "resumed_from_step": 30}))
+  assert render(tmp_path, "{{curve runs/lm validation/loss}}\n") == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[3:5] == ["| 20 | – | 2.5000 |", "| 40 | – | 1.7500 |"]
 
 
 def test_template_max_of_a_logged_metric(tmp_path, capsys):
