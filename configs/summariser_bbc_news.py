@@ -12,6 +12,7 @@ The baselines (Lead-3, TextRank) are ``scripts/summarisation_baselines.py``'s.
 Result:   not yet: the final runs (seeds 0-2) are to come.
 
 Command:  python -m bigjax.main --config=configs/summariser_bbc_news.py --workdir=runs/summariser_bbc_news
+Sweep:    ``get_sweep``: seeds 0-2, the final runs.
 Variants: ``smoke`` (a few steps of a tiny model on a 300-piece vocabulary, for tests).
 """
 
@@ -58,3 +59,14 @@ def get_config(arg: str | None = None):
     c.model.num_heads = 2
     smoke(c, steps=3, eval_examples=4)
   return c
+
+
+def get_sweep(arg: str | None = None):
+  """The final runs, seeds 0-2, each reading the test articles once::
+
+    python -m bigjax.sweep --config=configs/summariser_bbc_news.py --workdir=runs/summariser_seeds --parallel=2
+  """
+  from bigjax.sweep import sweep
+  if arg:
+    raise ValueError(f"summariser_bbc_news's sweep is its seeds, for no variant; got {arg!r}")
+  return sweep("seed", [0, 1, 2])
