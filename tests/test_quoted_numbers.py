@@ -58,6 +58,11 @@ MNIST, TEXT, NCF, GAN = (f"experiments/{name}" for name in ("mnist", "sentence_c
 CHAR = "experiments/shakespeare_char"
 VISION = "experiments/vision"
 SOCIAL = "experiments/social"
+# The GAN recipes' seeds among the points of the validation choice (experiments/gan/RESULTS.md), and one of its
+# runs for the real-data floor, the same for every run.
+GAN_INFOGAN, GAN_PLAIN = (f"{GAN}/runs/gan_choose/*code_classes={n},*" for n in (10, 0))
+GAN_FLOOR_RUN = (f"{GAN}/runs/gan_choose/seed=0,model.latent_dim=62,model.code_classes=10,optim.lr=0.001,"
+                 "task.discriminator_lr_scale=0.2")
 
 RESULTS_ROWS = {
   "digits_mlp": {"quotes": [("meanstd", "experiments/digits/runs/digits_mlp_seeds", "test/accuracy",
@@ -129,18 +134,18 @@ RESULTS_ROWS = {
                                          ("json", f"{SOCIAL}/runs/filmtrust/biased_mf/cv.json", "summary.test/mae.mean", "MAE {:.4f} ±"),
                                          ("json", f"{SOCIAL}/runs/filmtrust/biased_mf/cv.json", "summary.test/mae.std", "± {:.4f} (5 folds)")],
                                  "other": "10 factors"},
-  "mnist_dcgan": {"quotes": [("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid", "{:.2f} / "),
-                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_floor", " / {:.2f}"),
-                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_ratio", "({:.2f}x"),
-                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/confident", "{:.1%}"),
-                             ("final", f"{GAN}/runs/mnist_dcgan_code", "test/class_entropy", "{:.3f}"),
-                             ("final", f"{GAN}/runs/mnist_dcgan_code", "config.train.num_epochs", "{:.0f} epochs")],
+  "mnist_dcgan": {"quotes": [("meanstd", GAN_INFOGAN, "test/fid", "{:.2f} ± {:.2f} / "),
+                             ("final", GAN_FLOOR_RUN, "test/fid_floor", " / {:.2f} ("),
+                             ("meanstd", GAN_INFOGAN, "test/fid_ratio", "({:.2f} ± {:.2f}x"),
+                             ("meanstd", GAN_INFOGAN, "test/confident", "{:.1%} ± {:.1%}"),
+                             ("meanstd", GAN_INFOGAN, "test/class_entropy", "{:.3f} ± {:.3f}"),
+                             ("final", GAN_FLOOR_RUN, "config.train.num_epochs", "{:.0f} epochs")],
                   "other": "64 maps, 1024-unit; target 3x, target 90%, target 2.25"},
-  "mnist_dcgan:plain": {"quotes": [("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid", "{:.2f} / "),
-                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_floor", " / {:.2f}"),
-                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_ratio", "({:.2f}x)"),
-                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/confident", "{:.1%}"),
-                                   ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/class_entropy", "{:.3f}")],
+  "mnist_dcgan:plain": {"quotes": [("meanstd", GAN_PLAIN, "test/fid", "{:.2f} ± {:.2f} / "),
+                                   ("final", GAN_FLOOR_RUN, "test/fid_floor", " / {:.2f} ("),
+                                   ("meanstd", GAN_PLAIN, "test/fid_ratio", "({:.2f} ± {:.2f}x)"),
+                                   ("meanstd", GAN_PLAIN, "test/confident", "{:.1%} ± {:.1%}"),
+                                   ("meanstd", GAN_PLAIN, "test/class_entropy", "{:.3f} ± {:.3f}")],
                         "other": ""},
 }
 
@@ -149,7 +154,8 @@ RESULTS_PROSE = [
   ("json", "bench/results/input_pipeline.json", "summary.vs_on_device.pipeline.median", "interleaved): {:.2f} ("),
   ("json", "bench/results/input_pipeline.json", "summary.vs_on_device.pipeline.min", "({:.2f}-"),
   ("json", "bench/results/input_pipeline.json", "summary.vs_on_device.pipeline.max", "-{:.2f})."),
-  ("minutes", f"{GAN}/runs/mnist_dcgan_code", "wall_time_s", "about {:.0f} minutes a 16-epoch run"),
+  ("minutes", f"{GAN}/runs/gan_choose/seed=2,model.latent_dim=62,model.code_classes=10,optim.lr=0.001,"
+              "task.discriminator_lr_scale=0.2", "wall_time_s", "about {:.0f} minutes a 16-epoch run"),
   ("json", f"{NCF}/bench_ncf.json", "summary.epoch_time_s.bigjax.median", "bigjax {:.2f} s"),
   ("json", f"{NCF}/bench_ncf.json", "summary.epoch_time_s.bigjax.min", "s ({:.2f}-"),
   ("json", f"{NCF}/bench_ncf.json", "summary.epoch_time_s.bigjax.max", "-{:.2f}), PyTorch"),
@@ -440,21 +446,17 @@ CONFIG_RESULTS = {
     ("final", f"{NCF}/runs/ml1m_ncf_neumf64_pretrained", "test/ndcg@10", " / {:.4f}"),
     ("final", f"{NCF}/runs/ml1m_neumf64_pretrained", "test/hr@10", "dropped to {:.4f} / "),
     ("final", f"{NCF}/runs/ml1m_neumf64_pretrained", "test/ndcg@10", " / {:.4f}")],
-  "mnist_dcgan": [("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid", "Fréchet distance {:.2f}"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_floor", "(real-data floor {:.2f}:"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/fid_ratio", ": {:.2f}x;"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/confident", "{:.1%} of samples"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_code", "test/class_entropy", "class entropy {:.3f}"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_code", "config.train.num_epochs", "after {:.0f} epochs (seed 0)"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_code", "wall_time_s", "{:.0f} s on one core"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid", "mnist_dcgan_dense): {:.2f} ("),
-                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/fid_ratio", "({:.2f}x) / "),
-                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/confident", " / {:.1%} / "),
-                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "test/class_entropy", " / {:.3f} after"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_dense", "config.train.num_epochs", "after {:.0f} epochs,"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_32ep", "test/confident", ", {:.1%} after"),
-                  ("final", f"{GAN}/runs/mnist_dcgan_32ep", "config.train.num_epochs", "after {:.0f} epochs"),
-                  ("json", f"{GAN}/code_purity_mnist_dcgan.json", "nmi", "mutual information {:.2f}")],
+  "mnist_dcgan": [("meanstd", GAN_INFOGAN, "test/fid", "Fréchet distance {:.2f} +- {:.2f}"),
+                  ("final", GAN_FLOOR_RUN, "test/fid_floor", "(real-data floor {:.2f}:"),
+                  ("meanstd", GAN_INFOGAN, "test/fid_ratio", ": {:.2f} +- {:.2f}x;"),
+                  ("meanstd", GAN_INFOGAN, "test/confident", "{:.1%} +- {:.1%} of samples"),
+                  ("meanstd", GAN_INFOGAN, "test/class_entropy", "class entropy {:.3f} +- {:.3f}"),
+                  ("final", GAN_FLOOR_RUN, "config.train.num_epochs", "after {:.0f} epochs"),
+                  ("minutes", f"{GAN_FLOOR_RUN.replace('seed=0', 'seed=2')}", "wall_time_s", "about {:.0f} minutes a run"),
+                  ("meanstd", GAN_PLAIN, "test/fid", "the same way: {:.2f} +- {:.2f} ("),
+                  ("meanstd", GAN_PLAIN, "test/fid_ratio", "({:.2f} +- {:.2f}x) / "),
+                  ("meanstd", GAN_PLAIN, "test/confident", " / {:.1%} +- {:.1%} / "),
+                  ("meanstd", GAN_PLAIN, "test/class_entropy", " / {:.3f} +- {:.3f}.")],
   "unet_isbi_em": [("meanstd", f"{VISION}/runs/unet_isbi_em", "test/pixel_error", "pixel error {:.4f} ± {:.4f}"),
                    ("meanstd", f"{VISION}/runs/unet_isbi_em", "test/foreground_iou", "foreground IoU {:.4f} ± {:.4f}"),
                    ("meanstd", f"{VISION}/runs/unet_isbi_em", "test/rand_error", "Rand error {:.4f} ± {:.4f}"),
@@ -487,8 +489,8 @@ CONFIG_OTHER = {
   "ml100k_sasrec": "seeds 0-2 (runs/ncf/ml100k_sasrec_seeds); 2-core CPU",
   "ml1m_neumf": "20 epochs (paper: 0.688 / 0.410); seeds 0-2, seeds 0-2; 2-core CPU; ML-100K's cosine decay",
   "mnist_cnn": "10 epochs (seed 0); jax 0.10.2",
-  "mnist_dcgan": "confident >= 0.9; targets <= 3x, 90%, 2.25; 2-core CPU, jax 0.10.2; 100 noise dimensions and 2e-4; "
-                 "runs/gan/mnist_dcgan_32ep",
+  "mnist_dcgan": "seeds 0-2, seeds; confident >= 0.9; targets <= 3x, 90%, 2.25; 2-core CPU, jax 0.10.2; 100 noise "
+                 "dimensions and 2e-4",
   "mnist_gan_evaluator": "3 epochs (seed 0)",
   "mnist_gan_mlp": "3 epochs (seed 0); confident >= 0.9",
   "mnist_mlp": "20 epochs (seed 0); jax 0.10.2",
