@@ -56,3 +56,20 @@ def test_the_smoke_config_trains_validates_and_tests(tmp_path):
     assert 0.0 < metrics[f"{split}/mae"] <= metrics[f"{split}/rmse"] < 3.5
     assert 0.0 < metrics[f"{split}/cold_fraction"] < 0.2 and metrics[f"{split}/cold_rmse"] > 0
   assert np.isfinite(metrics["train/loss"]) and results["steps"] == 16
+
+
+@requires_filmtrust
+def test_tables_sharded_over_fsdp_train_as_on_one_device(tmp_path):
+  """Every user and item table's rows over ``fsdp`` (4 CPU devices; the relations gathered across the shards):
+  the same steps, the same numbers as on one device."""
+  import json
+  from conftest import run_cli
+  one = run_cli("social_filmtrust.py:smoke", tmp_path / "one")
+  four = run_cli("social_filmtrust.py:smoke", tmp_path / "four", "--config.mesh.fsdp=4", "--config.mesh.data=1",
+                 num_devices=4)
+  assert one.returncode == 0, one.stderr[-2000:]
+  assert four.returncode == 0, four.stderr[-2000:]
+  results = [json.loads((tmp_path / name / "results.json").read_text()) for name in ("one", "four")]
+  assert results[1]["mesh"] == {"data": 1, "fsdp": 4, "tensor": 1}
+  for key in ("train/loss", "validation/rmse", "test/rmse", "test/cold_rmse"):
+    assert results[1]["final_metrics"][key] == pytest.approx(results[0]["final_metrics"][key], rel=1e-4), key
