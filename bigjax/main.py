@@ -20,8 +20,9 @@ checkout, so the command works from any folder.
 Multi-host training: add ``--multihost`` on every host (TPU VMs detect the rest; elsewhere also pass
 ``--coordinator_address=HOST:PORT --num_processes=N --process_id=I``). See ``scripts/launch.py``.
 
-Exit status: 0 done, or preempted (SIGTERM, Ctrl-C) with a checkpoint saved; 1 a training failure (a NaN);
-2 a user error (a config file, variant, field or value, a flag, the workdir, the data, the mesh), told in one
+Exit status: 0 done, or preempted (SIGTERM, Ctrl-C) with a checkpoint saved (``--preempted_exit_code`` says
+otherwise: a Kubernetes Job counts a pod that exits 0 as finished, so ``scripts/launch.py k8s`` passes 75 and
+restarts such pods); 1 a training failure (a NaN); 2 a user error (a config file, variant, field or value, a flag, the workdir, the data, the mesh), told in one
 line that names it.
 """
 
@@ -49,11 +50,14 @@ _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initial
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host only).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-host only).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-host only).")
+_PREEMPTED_EXIT = flags.DEFINE_integer(
+    "preempted_exit_code", 0, "train: the exit status when SIGTERM or Ctrl-C stopped the run early with a "
+    "checkpoint saved (1-255 for a scheduler that restarts only failed work, e.g. a Kubernetes Job).")
 
 # The flags each command reads; any other given is a mistake worth a line (``--split`` to ``train``).
 _FLAGS_OF = {
     "train": {"config", "workdir", "config_dir", "print_config", "multihost", "coordinator_address",
-              "num_processes", "process_id"},
+              "num_processes", "process_id", "preempted_exit_code"},
     "eval": {"workdir", "split"},
     "export": {"workdir", "out"},
     "configs": {"config_dir"},
@@ -159,6 +163,9 @@ def main(command: str, spec: str | None, argv: list[str]) -> int:
   if _WORKDIR.value is None:
     fail(f"--workdir=DIR is required by 'bigjax {command}'")
   if command == "train":
+    if not 0 <= _PREEMPTED_EXIT.value <= 255 or _PREEMPTED_EXIT.value in (1, 2):
+      fail(f"--preempted_exit_code={_PREEMPTED_EXIT.value} must be 0 or 3-255 (1 and 2 mean a failure and a "
+           f"user error)")
     if os.path.exists(_WORKDIR.value) and not os.path.isdir(_WORKDIR.value):
       fail(f"--workdir={_WORKDIR.value} is a file, not a directory; give a new or an existing run directory")
     return _train()
@@ -183,7 +190,7 @@ def _train() -> int:
     fail(error)
   except train.Preempted as preempted:
     logging.warning("%s; rerun the same command to resume", preempted)
-    return 0
+    return _PREEMPTED_EXIT.value
   except train.NonFiniteError as error:
     logging.error("%s", error)
     return 1

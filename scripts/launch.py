@@ -43,6 +43,10 @@ from that checkpoint. The workdir (a shared filesystem) holds the batch script a
 Kubernetes: `k8s` writes an Indexed Job (`--processes` pods, one bigjax process each) and a headless Service
 of the same name, so pod i is `NAME-i.NAME` and pod 0 coordinates; `--dry-run` prints the YAML, otherwise it
 goes to `kubectl apply -f -`. The workdir lives on a shared volume (`--pvc`, mounted at `--mount-path`).
+A pod stopped early (evicted, its node drained or preempted: SIGTERM) saves a checkpoint and exits 75
+(`--preempted_exit_code`), not 0, which the Job would count as finished; the Job's pod failure policy ignores
+exit 75 and a DisruptionTarget condition (no `--backoff-limit` spent) and starts a pod of the same index,
+which resumes from the checkpoint. With several pods, all of them stop at the same step (bigjax.train).
 
   python scripts/launch.py k8s --name=mnist-cnn --image=ghcr.io/me/bigjax:1 --processes=2 \\
       --gpus-per-process=8 --pvc=runs --config=configs/mnist_cnn.py --workdir=/shared/runs/cnn --dry-run
@@ -428,6 +432,7 @@ def submit_slurm(args: argparse.Namespace) -> int:
 
 _K8S_NAME = re.compile(r"[a-z]([-a-z0-9]{0,50}[a-z0-9])?")  # a DNS label, short enough for NAME-INDEX pods
 K8S_COORDINATOR_PORT = 1234
+K8S_PREEMPTED_EXIT = 75  # EX_TEMPFAIL: stopped early with a checkpoint saved; the Job restarts the pod
 
 
 def k8s_manifest(args: argparse.Namespace) -> list[dict]:
@@ -445,7 +450,8 @@ def k8s_manifest(args: argparse.Namespace) -> list[dict]:
           "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
          {"name": "JAX_COORDINATOR_ADDRESS", "value": f"{name}-0.{name}:{args.port}"}]
   env += [{"name": key, "value": value} for key, value in (pair.split("=", 1) for pair in args.env)]
-  argv = [args.python, "-m", "bigjax.main", f"--config={args.config}", f"--workdir={args.workdir}", *args.overrides]
+  argv = [args.python, "-m", "bigjax.main", f"--config={args.config}", f"--workdir={args.workdir}",
+          f"--preempted_exit_code={K8S_PREEMPTED_EXIT}", *args.overrides]
   if multihost:
     argv += ["--multihost", "--coordinator_address=$(JAX_COORDINATOR_ADDRESS)", f"--num_processes={n}",
              "--process_id=$(JOB_COMPLETION_INDEX)"]
@@ -467,6 +473,13 @@ def k8s_manifest(args: argparse.Namespace) -> list[dict]:
   job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "labels": labels()},
          "spec": {"completionMode": "Indexed", "completions": n, "parallelism": n,
                   "backoffLimit": args.backoff_limit,
+                  # A pod that saved a checkpoint and stopped (exit 75), or that the cluster disrupted (eviction,
+                  # preemption, a drained node), is replaced without spending the backoff limit; the new pod
+                  # resumes. Any other failure counts.
+                  "podFailurePolicy": {"rules": [
+                      {"action": "Ignore",
+                       "onExitCodes": {"containerName": "bigjax", "operator": "In", "values": [K8S_PREEMPTED_EXIT]}},
+                      {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
                   "template": {"metadata": {"labels": labels()}, "spec": pod}}}
   return [service, job]
 
@@ -588,7 +601,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   k8s.add_argument("--pvc", help="PersistentVolumeClaim shared by the pods, holding the workdir")
   k8s.add_argument("--mount-path", default="/shared", help="where --pvc is mounted in each pod")
   k8s.add_argument("--backoff-limit", type=int, default=0,
-                   help="pod failures before the Job fails (a rerun resumes from the newest checkpoint)")
+                   help="pod failures before the Job fails (a rerun resumes from the newest checkpoint); a pod "
+                        "stopped early with a checkpoint saved does not count")
   k8s.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="container env (repeatable)")
   k8s.add_argument("--kubectl", default="kubectl", help="the kubectl command, may carry options")
 

@@ -43,6 +43,8 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
     (["--config.train.num_steps=1.5"], "--config.train.num_steps=1.5"),
     (["--bogus=1"], "Unknown command line flag 'bogus'"),
     (["--split=test"], "--split is not a flag of 'bigjax train'"),
+    (["--preempted_exit_code=1"], "--preempted_exit_code=1 must be 0 or 3-255"),
+    (["--preempted_exit_code=256"], "--preempted_exit_code=256 must be 0 or 3-255"),
 ])
 def test_a_bad_flag_or_field_is_one_line(args, expected, tmp_path):
   workdir = tmp_path / "run"

@@ -9,16 +9,18 @@ JAX_COORDINATOR_ADDRESS at 127.0.0.1 and leaves everything else as the manifest 
 import copy
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import kubernetes_validate
 import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, cli_command, cli_env, exported_params
+from conftest import REPO, cli_command, cli_env, exported_params, read_metrics
 
 LAUNCH = REPO / "scripts" / "launch.py"
 K8S_VERSION = "1.30.0"
@@ -55,6 +57,14 @@ def test_manifest_validates_and_wires_pods_to_the_coordinator():
   assert container["command"][-5:] == ["--config.optim.lr=3e-4", "--multihost",
                                        "--coordinator_address=$(JAX_COORDINATOR_ADDRESS)", "--num_processes=4",
                                        "--process_id=$(JOB_COMPLETION_INDEX)"]
+  assert "--preempted_exit_code=75" in container["command"]
+  # A pod that stopped early with a checkpoint (exit 75), or that the cluster disrupted, is replaced without
+  # spending the backoff limit; a failure (exit 1) is not ignored.
+  rules = job["spec"]["podFailurePolicy"]["rules"]
+  assert pod["restartPolicy"] == "Never"  # what a pod failure policy requires
+  assert [r["action"] for r in rules] == ["Ignore", "Ignore"]
+  assert rules[0]["onExitCodes"] == {"containerName": container["name"], "operator": "In", "values": [75]}
+  assert rules[1]["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
   assert container["volumeMounts"][0]["mountPath"] == "/shared"
   assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "runs"
   # The validator is not a rubber stamp: a misspelt field or a wrong type fails.
@@ -111,6 +121,41 @@ def test_pod_environment_starts_two_processes_that_train_like_one(tmp_path):
   assert mine.keys() == reference.keys() and mine
   for key in mine:
     assert np.array_equal(mine[key], reference[key]), key
+
+
+def test_a_preempted_pod_exits_with_the_code_its_job_restarts_and_the_new_pod_resumes(tmp_path):
+  """The pod's own command, SIGTERM'd mid-run as an eviction would: it saves a checkpoint and exits 75, which
+  the Job's policy ignores (so the pod is not counted as finished), and the same command again resumes."""
+  overrides = ("--config.train.num_epochs=20", "--config.train.log_every_steps=4",
+               "--config.train.checkpoint_every_steps=8")
+  proc, docs = manifest("--name=digits", "--image=bigjax:dev", f"--repo-dir={REPO}", f"--python={sys.executable}",
+                        f"--config={REPO / 'configs' / 'digits_mlp.py'}", f"--workdir={tmp_path / 'run'}",
+                        *overrides)
+  assert proc.returncode == 0, proc.stderr
+  job = docs[1]
+  (container,) = job["spec"]["template"]["spec"]["containers"]
+  env = {**cli_env(1), **{e["name"]: e["value"] for e in container["env"] if "value" in e}, "JOB_COMPLETION_INDEX": "0"}
+  command = [expand(arg, env) for arg in container["command"]]
+  pod = subprocess.Popen(command, env=env, cwd=container["workingDir"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+  deadline = time.time() + 120
+  while time.time() < deadline and pod.poll() is None:
+    try:
+      steps = [m["step"] for m in read_metrics(tmp_path / "run")]
+    except (FileNotFoundError, json.JSONDecodeError):
+      steps = []
+    if steps and max(steps) >= 40:
+      pod.send_signal(signal.SIGTERM)
+      break
+    time.sleep(0.01)
+  output = pod.communicate(timeout=120)[0]
+  ignored = job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"]
+  assert pod.returncode in ignored, output[-3000:]
+  assert "checkpoint saved at step" in output and not (tmp_path / "run" / "results.json").exists()
+  replacement = subprocess.run(command, env=env, cwd=container["workingDir"], capture_output=True, text=True,
+                               timeout=300)
+  assert replacement.returncode == 0, replacement.stderr[-3000:]
+  assert json.loads((tmp_path / "run" / "results.json").read_text())["resumed_from_step"] >= 40
 
 
 @pytest.mark.parametrize("args, message", [
