@@ -8,7 +8,8 @@ input line::
   python -m bigjax.translate --workdir=runs/transformer_multi30k --input=sentences.de > sentences.en
 
 Exit codes: 0 done, 2 the workdir holds no text-to-text run (or no checkpoint), an input longer than the model
-reads, or an unreadable ``--input``.
+reads (a run that cut its sources, ``data.cut``, reads a long input's beginning instead), or an unreadable
+``--input``.
 """
 
 import argparse
@@ -43,7 +44,7 @@ def load_run(workdir: pathlib.Path):
   model, _ = program.validate(config)
   model = model.clone(vocab_size=len(tokenizer))
   length = config.data.max_len
-  example = {"source": ((length,), np.dtype(np.int32)), "target": ((length + 1,), np.dtype(np.int32))}
+  example = {"source": ((source_width(config),), np.dtype(np.int32)), "target": ((length + 1,), np.dtype(np.int32))}
   try:
     _, model, params = runs.restore_params(workdir, model, example)
   except ConfigError as error:
@@ -51,16 +52,23 @@ def load_run(workdir: pathlib.Path):
   return config, model, params, tokenizer
 
 
+def source_width(config) -> int:
+  """The pieces of a source the run's model reads (``data.source_len``, else ``data.max_len``)."""
+  return config.data.get("source_len", 0) or config.data.max_len
+
+
 def translate_lines(lines: list[str], config, model, params, tokenizer, beam: int, alpha: float,
                     batch_size: int = 64) -> list[str]:
   """Each line decoded as the run's task decodes its evaluated split."""
-  length = config.data.max_len
+  length, width = config.data.max_len, source_width(config)
   ids = tokenizer.encode_batch(lines, eos=True)
-  too_long = [i for i, row in enumerate(ids) if len(row) > length]
-  if too_long:
+  too_long = [i for i, row in enumerate(ids) if len(row) > width]
+  if too_long and config.data.get("cut", False):  # as the run read its texts: their beginnings, then </s>
+    ids = [row if len(row) <= width else row[:width - 1] + row[-1:] for row in ids]
+  elif too_long:
     raise TranslateError(f"input line {too_long[0] + 1} has {len(ids[too_long[0]])} pieces; the model reads at "
-                         f"most {length} (config.data.max_len)")
-  source = np.zeros((len(ids), length), np.int32)
+                         f"most {width} (config.data.source_len, else max_len)")
+  source = np.zeros((len(ids), width), np.int32)
   for i, row in enumerate(ids):
     source[i, :len(row)] = row
   generate = jax.jit(lambda p, s: seq2seq.translate(model, p, s, beam, alpha, length))

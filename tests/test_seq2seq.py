@@ -337,3 +337,66 @@ def test_the_configs_packing_figures_are_multi30ks():
   assert f"are {translation.real_token_fraction(packed):.0%} real pieces instead of " \
          f"{translation.real_token_fraction(plain):.0%} unpadded" in doc
   assert f"batches of {config.data.batch_size} rows" in doc and f"{rows // config.data.batch_size} steps an epoch" in doc
+
+
+requires_bbc = requires_data("bbc_news_summary/BBC_News_Summary.tar.xz")
+
+
+def bbc_config(**overrides):
+  fields = dict(name="bbc_news_pairs", source="article", target="summary", cut=True, source_len=64, max_len=32,
+                reference_len=3000)
+  return data_config(**{**fields, **overrides})
+
+
+@requires_bbc
+def test_bbc_articles_are_cut_to_what_the_model_reads_and_scored_against_whole_summaries():
+  root = default_data_dir()
+  test = translation.load(bbc_config(), "test", root)
+  articles = text_pairs.load_bbc_news("test", root)
+  source, target, reference, vocab = (test.arrays["source"], test.arrays["target"], test.arrays["reference"],
+                                      test.vocab)
+  assert source.shape == (223, 64) and target.shape == (223, 33) and reference.shape == (223, 3000)
+  cut_sources = cut_targets = 0
+  for i, article in enumerate(articles):
+    pieces = vocab.encode(article.body)
+    real = source[i][source[i] > 0]
+    assert real[-1] == EOS and list(real[:-1]) == pieces[:63]  # the article's beginning, then </s>
+    cut_sources += len(pieces) > 63
+    summary = vocab.encode(article.summary)
+    assert target[i, 0] == BOS and list(target[i, 1:1 + min(len(summary), 32)]) == summary[:32]
+    assert (EOS in target[i]) == (len(summary) <= 31)  # </s> only where the summary fits
+    cut_targets += len(summary) > 31
+    # Scored against all of it (SentencePiece folds runs of spaces: 6 of the 223 differ there, nowhere else).
+    assert vocab.decode(reference[i]).split() == article.summary.split()
+  assert cut_sources > 200 and cut_targets > 200  # nearly every article and summary is longer than this
+  train_split = translation.load(bbc_config(), "train", root)
+  assert len(train_split) == 1779 and "reference" not in train_split.arrays  # every pair kept, cut
+  with pytest.raises(ValueError, match="config.data.reference_len=100: bbc_news_pairs:test has a reference of"):
+    translation.load(bbc_config(reference_len=100), "test", root)
+  with pytest.raises(ValueError, match="bbc_news_pairs maps 'article' to 'summary'"):
+    translation.load(bbc_config(source="summary", target="article"), "test", root)
+  with pytest.raises(ValueError, match="config.data.cut=True with pack=True"):
+    translation.load(bbc_config(pack=True), "train", root)
+  with pytest.raises(ValueError, match="config.data.max_len=32: bbc_news_pairs:test has a pair of"):  # cut=False
+    translation.load(bbc_config(cut=False), "test", root)
+
+
+@requires_bbc
+def test_abstractive_smoke_config_trains_is_scored_by_rouge_and_translates_long_input(tmp_path):
+  workdir = tmp_path / "run"
+  metrics = train.run(load_config("transformer_bbc_news", "smoke"), workdir)["final_metrics"]
+  for split in ("validation", "test"):
+    for kind in ("rouge1", "rouge2", "rougeL"):
+      assert 0.0 <= metrics[f"{split}/{kind}_low"] <= metrics[f"{split}/{kind}"] <= metrics[f"{split}/{kind}_high"] <= 1
+    assert f"{split}/bleu" not in metrics and np.isfinite(metrics[f"{split}/loss"])
+  assert seq2seq_task.ROUGE_SIGNATURE in sorted((workdir / "samples").glob("step_*.md"))[-1].read_text()
+  # The command line reads a long input as the run read its articles: the beginning, then </s>.
+  config, model, params, tokenizer = translate_cli.load_run(workdir)
+  body = text_pairs.load_bbc_news("test")[0].body
+  ids = tokenizer.encode(body, eos=True)
+  assert len(ids) > config.data.source_len
+  source = np.zeros((1, config.data.source_len), np.int32)
+  source[0] = ids[:config.data.source_len - 1] + [EOS]
+  direct = seq2seq_task.translate(model, params, jnp.asarray(source), 2, 0.6, config.data.max_len)
+  assert translate_cli.translate_lines([body], config, model, params, tokenizer, 2, 0.6) == \
+      [tokenizer.decode(np.asarray(direct)[0])]

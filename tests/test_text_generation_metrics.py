@@ -132,3 +132,15 @@ def test_summarisation_baselines_script_refuses_to_overwrite_a_record(tmp_path):
   proc = subprocess.run([sys.executable, "scripts/summarisation_baselines.py", "--json", str(record)], cwd=REPO,
                         env=cli_env(), capture_output=True, text=True, timeout=120)
   assert proc.returncode == 2 and "refusing to overwrite" in proc.stderr and record.read_text() == "{}"
+
+
+def test_rouge_metrics_are_the_per_document_means_with_their_intervals():
+  hypotheses = ["the cat sat on the mat", "a dog ran", "birds fly south in winter"]
+  references = ["the cat was on the mat", "the dog ran away", "in winter birds fly south"]
+  metrics = text_generation.rouge_metrics(hypotheses, references)
+  per_document = text_generation.rouge(hypotheses, references)
+  for kind in text_generation.ROUGE_TYPES:
+    mean, low, high = text_generation.bootstrap_interval(per_document[kind])
+    assert (metrics[kind], metrics[f"{kind}_low"], metrics[f"{kind}_high"]) == (mean, low, high)
+    assert metrics[kind] == pytest.approx(per_document[kind].mean())
+  assert sorted(metrics) == sorted(f"{k}{s}" for k in text_generation.ROUGE_TYPES for s in ("", "_low", "_high"))

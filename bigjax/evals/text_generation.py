@@ -6,6 +6,8 @@ says how), ROUGE-1/2/L F1 by Google's ``rouge-score``, and a bootstrap interval 
   rouge(hypotheses, references)          per document {"rouge1", "rouge2", "rougeL"} F1 (Porter stemming, as the
                                          ROUGE-1.5.5 runs papers quote: ``-m``), float64 [n] each
   bootstrap_interval(values, ...)        the mean and its percentile bootstrap 95% interval
+  rouge_metrics(hypotheses, references)  {"rouge1", "rouge1_low", "rouge1_high", ...}: each ROUGE F1's mean over
+                                         the documents with its bootstrap interval, as a task reports them
 
 ``references`` for BLEU and chrF is one reference string per hypothesis (the sets here have one reference);
 each score returns ``(score, signature)`` so that a table can print the signature beside the number.
@@ -63,3 +65,13 @@ def bootstrap_interval(values: Sequence[float], resamples: int = 1000, confidenc
   means = values[draws].mean(axis=1)
   tail = (1 - confidence) / 2
   return float(values.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def rouge_metrics(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+  """Each ROUGE F1 (``rouge``) averaged over the documents, with its percentile bootstrap 95% interval:
+  ``{"rouge1": mean, "rouge1_low": low, "rouge1_high": high, "rouge2": ...}``."""
+  metrics = {}
+  for kind, values in rouge(hypotheses, references).items():
+    mean, low, high = bootstrap_interval(values)
+    metrics.update({kind: mean, f"{kind}_low": low, f"{kind}_high": high})
+  return metrics

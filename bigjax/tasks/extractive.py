@@ -89,11 +89,7 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
     for article, span, p, label in zip(pieces, spans, probs, labels):
       outputs.append(" ".join(vocab.decode(article[span[j, 0]:span[j, 1]]) for j in choose(p, label, t.threshold)))
     references = [vocab.decode(row) for row in np.asarray(arrays["summary"])]
-    scores = text_generation.rouge(outputs, references)
-    metrics = {}
-    for kind, values in scores.items():
-      mean, low, high = text_generation.bootstrap_interval(values)
-      metrics.update({kind: mean, f"{kind}_low": low, f"{kind}_high": high})
+    metrics = text_generation.rouge_metrics(outputs, references)
     text = "\n\n".join(f"**output** {o}\n\n**reference** {r}" for o, r in zip(outputs[:SHOWN], references[:SHOWN]))
     return metrics, {"samples": text}
 

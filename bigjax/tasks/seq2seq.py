@@ -11,8 +11,10 @@ al. 2016; 0.1 in Vaswani et al. 2017), averaged over the batch's target tokens. 
 the unsmoothed ``loss`` per target token, its ``perplexity`` and the next-token ``accuracy`` (teacher-forced).
 Then on the split whole (``evaluate_split``): each source decoded (``task.beam`` 1: greedy; more: beam search
 with length penalty ``task.length_penalty``, ``bigjax.models.decoding``), the pieces turned back into text by the
-run's vocabulary, and scored against the references by sacreBLEU (``bleu``) and chrF (``chrf``); the text
-``samples`` shows the first sources, references and outputs, with both scores' signatures.
+run's vocabulary, and scored against the references (the data's whole "reference" texts where it has them,
+else "target") by sacreBLEU (``bleu``) and chrF (``chrf``), or with ``task.metric="rouge"`` (summaries) by
+ROUGE-1/2/L F1 averaged over the documents with bootstrap intervals (``rouge1``, ``rouge1_low``, ...); the text
+``samples`` shows the first sources, references and outputs, with the scores' signatures.
 """
 
 import inspect
@@ -31,6 +33,8 @@ from bigjax.models import decoding
 
 BOS, EOS, PAD = 2, 3, 0
 SHOWN = 5  # examples in the samples text
+METRICS = ("bleu", "rouge")
+ROUGE_SIGNATURE = "ROUGE-1/2/L F1, rouge-score with Porter stemming, mean over documents, bootstrap 95% interval"
 
 
 def init(model: nn.Module, rng: jax.Array, batch: dict[str, jnp.ndarray]) -> Any:
@@ -138,6 +142,9 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
   if config.data.get("pack", False) and "src_segments" not in inspect.signature(type(model).__call__).parameters:
     raise ValueError(f"config.data.pack=True: {type(model).__name__} does not read packed rows (a Transformer does); "
                      f"set it to False")
+  metric = t.get("metric", "bleu")
+  if metric not in METRICS:
+    raise ValueError(f"config.task.metric={metric!r} must be one of {', '.join(METRICS)}")
   vocab = context.vocab
   max_len = config.data.max_len
   generate = jax.jit(lambda params, source: translate(model, params, source, t.beam, t.length_penalty, max_len))
@@ -147,10 +154,14 @@ def make(config: Any, model: nn.Module, optimizer: Any, context: tasks.Context =
     size = config.data.eval_batch_size
     ids = np.concatenate([np.asarray(generate(params, sources[i:i + size])) for i in range(0, len(sources), size)])
     outputs = [vocab.decode(row) for row in ids]
-    references = [vocab.decode(row[1:]) for row in targets]
+    references = [vocab.decode(row) for row in np.asarray(arrays["reference"])] if "reference" in arrays else \
+        [vocab.decode(row[1:]) for row in targets]  # the whole texts, however much of them "target" holds
+    shown = [vocab.decode(row) for row in sources[:SHOWN]]
+    if metric == "rouge":
+      text = samples_text(shown, references[:SHOWN], outputs[:SHOWN], [ROUGE_SIGNATURE])
+      return text_generation.rouge_metrics(outputs, references), {"samples": text}
     bleu, bleu_signature = text_generation.corpus_bleu(outputs, references)
     chrf, chrf_signature = text_generation.corpus_chrf(outputs, references)
-    shown = [vocab.decode(row) for row in sources[:SHOWN]]
     text = samples_text(shown, references[:SHOWN], outputs[:SHOWN], [f"BLEU {bleu_signature}", f"chrF {chrf_signature}"])
     return {"bleu": bleu, "chrf": chrf}, {"samples": text}
 
