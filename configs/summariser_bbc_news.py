@@ -9,10 +9,14 @@ articles (10% of each category, ``text_pairs.load_bbc_news``) as the epoch of th
 a 20-epoch run (experiments/summarisation/RESULTS.md); the test articles are read once, after the last epoch.
 The baselines (Lead-3, TextRank) are ``scripts/summarisation_baselines.py``'s.
 
-Result:   not yet: the final runs (seeds 0-2) are to come.
+Result:   on the 223 test articles, ROUGE-1 / 2 / L F1 0.7286 +- 0.0085 / 0.6273 +- 0.0098 / 0.4564 +- 0.0032
+          (seeds 0-2); TextRank 0.6948 / 0.6106 / 0.4566, Lead-3 0.4520 / 0.3691 / 0.3578: above both on
+          ROUGE-1 and -2; on ROUGE-L level with TextRank, not above it. 2-core CPU, jax 0.10.2, 1403-1608 s a
+          run with two runs sharing the cores (experiments/summarisation/RESULTS.md).
 
 Command:  python -m bigjax.main --config=configs/summariser_bbc_news.py --workdir=runs/summariser_bbc_news
-Sweep:    ``get_sweep``: seeds 0-2, the final runs.
+Sweep:    python -m bigjax.sweep --config=configs/summariser_bbc_news.py --workdir=runs/summariser_seeds --parallel=2
+          (``get_sweep``: seeds 0-2, the final runs).
 Variants: ``smoke`` (a few steps of a tiny model on a 300-piece vocabulary, for tests).
 """
 

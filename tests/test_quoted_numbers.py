@@ -58,6 +58,7 @@ MNIST, TEXT, NCF, GAN = (f"experiments/{name}" for name in ("mnist", "sentence_c
 CHAR = "experiments/shakespeare_char"
 VISION = "experiments/vision"
 SOCIAL = "experiments/social"
+SUMM = "experiments/summarisation"
 # The GAN recipes' seeds among the points of the validation choice (experiments/gan/RESULTS.md), and one of its
 # runs for the real-data floor, the same for every run.
 GAN_INFOGAN, GAN_PLAIN = (f"{GAN}/runs/gan_choose/*code_classes={n},*" for n in (10, 0))
@@ -105,6 +106,15 @@ RESULTS_ROWS = {
     "quotes": [("final", f"{TEXT}/runs/text_lstm_sst2", "test/accuracy", "{:.2%} / "),
                ("final", f"{TEXT}/runs/text_transformer_sst2", "test/accuracy", " / {:.2%}")],
     "other": "SST-2 (1 seed each)"},
+  "summariser_bbc_news": {
+    "quotes": [("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge1", "{:.4f} ± {:.4f} / "),
+               ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge2", " / {:.4f} ± {:.4f} / "),
+               ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rougeL", " / {:.4f} ± {:.4f} (3 seeds)"),
+               ("json", f"{SUMM}/baselines.json", "results.textrank.test.rouge1.mean", "TextRank {:.4f} / "),
+               ("json", f"{SUMM}/baselines.json", "results.textrank.test.rouge2.mean", " / {:.4f} / "),
+               ("json", f"{SUMM}/baselines.json", "results.textrank.test.rougeL.mean", " / {:.4f}"),
+               ("final", f"{SUMM}/runs/summariser_seeds/seed=0", "config.train.num_epochs", "{:.0f} epochs chosen")],
+    "other": "ROUGE-1 / 2 / L F1"},
   "ml100k_neumf": {"quotes": [("meanstd", f"{NCF}/runs/ml100k_neumf_seeds", "test/hr@10", "{:.4f} ± {:.4f} / "),
                               ("meanstd", f"{NCF}/runs/ml100k_neumf_seeds", "test/ndcg@10", " / {:.4f} ± {:.4f}")],
                    "other": "8 factors; 0.661 / 0.385 (PyTorch, issue 5) (3 seeds)"},
@@ -464,6 +474,15 @@ CONFIG_RESULTS = {
                    ("runsmax", f"{VISION}/runs/unet_isbi_em", "wall_time_s", "-{:.0f} s a fold"),
                    ("json", f"{VISION}/segmentation_baselines.json", "isbi_em.summary.threshold.rand_error.mean",
                     "Rand error {:.2f})")],
+  "summariser_bbc_news": [
+    ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge1", "F1 {:.4f} +- {:.4f} / "),
+    ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge2", " / {:.4f} +- {:.4f} / "),
+    ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rougeL", " / {:.4f} +- {:.4f}"),
+    *(("json", f"{SUMM}/baselines.json", f"results.{system}.test.{kind}.mean", f"{prefix}{{:.4f}}{suffix}")
+      for system, name in (("textrank", "TextRank"), ("lead3", "Lead-3"))
+      for kind, prefix, suffix in (("rouge1", f"{name} ", " / "), ("rouge2", " / ", " / "), ("rougeL", " / ", ""))),
+    ("runsmin", f"{SUMM}/runs/summariser_seeds", "wall_time_s", "{:.0f}-"),
+    ("runsmax", f"{SUMM}/runs/summariser_seeds", "wall_time_s", "-{:.0f} s a run")],
   "mnist_gan_evaluator": [("final", f"{GAN}/runs/gan_evaluator_clean", "test/accuracy", "{:.2%} test accuracy"),
                           ("final", f"{GAN}/runs/gan_evaluator_clean", "wall_time_s", "{:.0f} s on the 2-core")],
   "mnist_gan_mlp": [("final", f"{GAN}/runs/mnist_gan_mlp", "test/fid", "Fréchet distance {:.2f}"),
@@ -511,6 +530,8 @@ CONFIG_OTHER = {
   "tfidf_logreg_trec": "seeds 0-2 (Kim's CNN-rand: 91.2%); 2-core CPU",
   "ncf_ablation": "",
   "unet_isbi_em": "the 5 test folds; 800 steps; 2-core CPU, jax 0.10.2",
+  "summariser_bbc_news": "the 223 test articles, ROUGE-1 / 2 / L (seeds 0-2) ROUGE-1 and -2, ROUGE-L; 2-core CPU, "
+                         "jax 0.10.2",
 }
 
 
