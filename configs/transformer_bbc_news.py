@@ -4,9 +4,9 @@ Transformer reads an article and writes its summary, scored by ROUGE-1/2/L F1 ag
 ``configs/summariser_bbc_news.py`` on the same split (``text_pairs.load_bbc_news``: 10% of each category for
 validation, 10% for test).
 
-3 + 3 pre-LN layers, 256 wide, 4 heads, MLP 1024, dropout 0.1, one 8,000-piece SentencePiece unigram
-vocabulary trained on the training articles and summaries. Articles are long (median 446 pieces in training,
-the longest 6,078), so the model reads each article's first 400 pieces (``data.cut``, ``data.source_len``)
+``configs/common_seq2seq.py``'s recipe (3 + 3 pre-LN layers, 256 wide, 4 heads, MLP 1024, dropout 0.1), one
+8,000-piece SentencePiece unigram vocabulary trained on the training articles and summaries. Articles are
+long (median 446 pieces in training, the longest 6,078), so the model reads each article's first 400 pieces (``data.cut``, ``data.source_len``)
 and writes at most 400 (90% of the training summaries fit; the longest test summary has 597): a training
 summary longer than that is learnt from its beginning, and every evaluated summary is scored against its whole
 reference. Label smoothing 0.1, AdamW with warm-up and cosine decay, batches of 16 articles; beam search of 4
@@ -21,7 +21,10 @@ Variants: ``choose`` (validation ROUGE every 5 epochs, no test), ``smoke`` (a fe
           300-piece vocabulary, for tests).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
 VARIANTS = {"choose": "validation ROUGE every 5 epochs, no test: the curves the epochs are chosen on",
             "smoke": "a few steps of a tiny model on a 300-piece vocabulary, for tests"}
@@ -47,26 +50,9 @@ def get_config(arg: str | None = None):
   c.data.eval_batch_size = 32
   c.data.eval_split = "validation"
   c.data.test_split = "test"
-  c.model.name = "seq2seq.Transformer"
-  c.model.vocab_size = 0          # the vocabulary's
   c.model.max_len = 400
-  c.model.num_layers = 3
-  c.model.num_heads = 4
-  c.model.embed_dim = 256
-  c.model.mlp_dim = 1024
-  c.model.dropout = 0.1
-  c.task.name = "seq2seq"
+  common_seq2seq.transformer(c, warmup_steps=200)
   c.task.metric = "rouge"
-  c.task.label_smoothing = 0.1
-  c.task.beam = 4
-  c.task.length_penalty = 0.6
-  c.optim.name = "adamw"
-  c.optim.lr = 5e-4
-  c.optim.b2 = 0.98
-  c.optim.weight_decay = 0.01
-  c.optim.schedule = "warmup_cosine"
-  c.optim.warmup_steps = 200
-  c.optim.clip_norm = 1.0
   c.train.num_epochs = EPOCHS
   c.train.log_every_steps = 37
   c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9  # the test articles, once, at the end
@@ -81,11 +67,6 @@ def get_config(arg: str | None = None):
     c.data.reference_len = 4096   # 300 pieces are short: texts take more of them
     c.data.batch_size = 4
     c.data.eval_batch_size = 8
-    c.model.num_layers = 1
-    c.model.embed_dim = 16
-    c.model.mlp_dim = 32
-    c.model.num_heads = 2
-    c.task.beam = 2
-    c.optim.warmup_steps = 1
+    common_seq2seq.smoke_model(c)
     smoke(c, steps=3, eval_examples=8)
   return c

@@ -1,9 +1,10 @@
 """Encoder-decoder Transformer on Multi30k task 1, German -> English (``--config.data.source=en
 --config.data.target=de`` turns it around), scored by sacreBLEU on test2016.
 
-``models/seq2seq.py``'s Transformer: 3 + 3 pre-LN layers, 256 wide, 4 heads, MLP 1024, dropout 0.1, one shared
-8,000-piece SentencePiece unigram vocabulary trained on the 29,000 training pairs' two sides; label smoothing 0.1,
-AdamW with warm-up and cosine decay; beam search of 4 with length penalty 0.6 when scoring. Training pairs are
+``models/seq2seq.py``'s Transformer as ``configs/common_seq2seq.py`` has it: 3 + 3 pre-LN layers, 256 wide, 4
+heads, MLP 1024, dropout 0.1, one shared 8,000-piece SentencePiece unigram vocabulary trained on the 29,000
+training pairs' two sides; label smoothing 0.1, AdamW with warm-up and cosine decay; beam search of 4 with length
+penalty 0.6 when scoring. Training pairs are
 packed several to a row (``data.pack``, ``bigjax/data/translation.py``): the 29,000 pairs fill 9,028 rows, whose
 positions are 93% real pieces instead of 29% unpadded, so batches of 40 rows (about 128 pairs, 225 steps an
 epoch as unpacked batches of 128 would take) cost a third of the compute.
@@ -15,7 +16,10 @@ Command:  python -m bigjax.main --config=configs/transformer_multi30k.py --workd
 Variants: ``smoke`` (a few steps of a tiny model on a 200-piece vocabulary, for tests).
 """
 
+from bigjax import configs
 from bigjax.config_base import base_config, smoke
+
+common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
 VARIANTS = {"smoke": "a few steps of a tiny model on a 200-piece vocabulary, for tests"}
 
@@ -34,25 +38,8 @@ def get_config(arg: str | None = None):
   c.data.batch_size = 40          # rows of packed pairs: about 128 pairs
   c.data.eval_batch_size = 250
   c.data.eval_split = "validation"
-  c.model.name = "seq2seq.Transformer"
-  c.model.vocab_size = 0          # the vocabulary's
   c.model.max_len = 56
-  c.model.num_layers = 3
-  c.model.num_heads = 4
-  c.model.embed_dim = 256
-  c.model.mlp_dim = 1024
-  c.model.dropout = 0.1
-  c.task.name = "seq2seq"
-  c.task.label_smoothing = 0.1
-  c.task.beam = 4
-  c.task.length_penalty = 0.6
-  c.optim.name = "adamw"
-  c.optim.lr = 5e-4
-  c.optim.b2 = 0.98
-  c.optim.weight_decay = 0.01
-  c.optim.schedule = "warmup_cosine"
-  c.optim.warmup_steps = 400
-  c.optim.clip_norm = 1.0
+  common_seq2seq.transformer(c, warmup_steps=400)
   c.train.num_epochs = 20
   c.train.log_every_steps = 50
   if arg == "smoke":
@@ -61,11 +48,6 @@ def get_config(arg: str | None = None):
     c.data.max_len = c.model.max_len = 160  # 200 pieces are short: the longest validation pair has 113
     c.data.batch_size = 8
     c.data.eval_batch_size = 8
-    c.model.num_layers = 1
-    c.model.embed_dim = 16
-    c.model.mlp_dim = 32
-    c.model.num_heads = 2
-    c.task.beam = 2
-    c.optim.warmup_steps = 1
+    common_seq2seq.smoke_model(c)
     smoke(c, steps=3, eval_examples=8)
   return c

@@ -1,0 +1,42 @@
+"""The encoder-decoder Transformer's recipe (``models/seq2seq.py``, ``tasks/seq2seq.py``), shared by
+transformer_multi30k and transformer_bbc_news: everything but the data, the lengths and the schedule's length.
+
+3 + 3 pre-LN layers, 256 wide, 4 heads, MLP 1024, dropout 0.1 (Vaswani et al. 2017's base model, narrower and
+shallower for 29,000 sentence pairs or 1,779 articles); label smoothing 0.1; AdamW at 5e-4 (b2 0.98, weight
+decay 0.01) with warm-up and cosine decay, gradients clipped to norm 1; beam search of 4 with length penalty
+0.6 when scoring. ``smoke_model`` shrinks the model to a few hundred parameters a layer, for tests.
+"""
+
+
+def transformer(c, warmup_steps: int):
+  """``c`` with the recipe's model, task and optimiser fields; the vocabulary's size comes from the data."""
+  c.model.name = "seq2seq.Transformer"
+  c.model.vocab_size = 0          # the vocabulary's
+  c.model.num_layers = 3
+  c.model.num_heads = 4
+  c.model.embed_dim = 256
+  c.model.mlp_dim = 1024
+  c.model.dropout = 0.1
+  c.task.name = "seq2seq"
+  c.task.label_smoothing = 0.1
+  c.task.beam = 4
+  c.task.length_penalty = 0.6
+  c.optim.name = "adamw"
+  c.optim.lr = 5e-4
+  c.optim.b2 = 0.98
+  c.optim.weight_decay = 0.01
+  c.optim.schedule = "warmup_cosine"
+  c.optim.warmup_steps = warmup_steps
+  c.optim.clip_norm = 1.0
+  return c
+
+
+def smoke_model(c):
+  """A 1 + 1 layer model 16 wide, beam 2, no warm-up: a few steps in seconds."""
+  c.model.num_layers = 1
+  c.model.embed_dim = 16
+  c.model.mlp_dim = 32
+  c.model.num_heads = 2
+  c.task.beam = 2
+  c.optim.warmup_steps = 1
+  return c
