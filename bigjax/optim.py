@@ -2,10 +2,13 @@
 
 Fields: ``name`` (adam | adamw | sgd | momentum | adagrad), ``lr``, ``b1``, ``b2``, ``eps``, ``momentum``,
 ``initial_accumulator`` (adagrad's starting sum of squared gradients),
-``nesterov``, ``weight_decay``, ``schedule`` (constant | cosine | warmup_cosine | linear | cooldown),
-``warmup_steps``, ``end_lr_factor`` (final lr = lr * end_lr_factor), ``cooldown_steps`` (``cooldown``: constant,
+``nesterov``, ``weight_decay``, ``schedule`` (constant | cosine | warmup_cosine | linear | cooldown |
+warmup_rsqrt), ``warmup_steps``, ``end_lr_factor`` (final lr = lr * end_lr_factor), ``cooldown_steps`` (``cooldown``: constant,
 then linear to the final lr over the last ``cooldown_steps`` steps; the warmup-stable-decay schedule of Hägele et
-al. 2024 without the warmup), ``clip_norm`` (0 disables), ``ema_decay`` (> 0: keep an exponential moving average of
+al. 2024 without the warmup; ``warmup_rsqrt``: linear to ``lr`` over ``warmup_steps``, then
+``lr * sqrt(warmup_steps / step)``, Vaswani et al. 2017's shape with its peak at ``lr``: it does not depend on the
+run's length, so a shorter run is exactly a longer one's beginning and one validation curve chooses the epochs),
+``clip_norm`` (0 disables), ``ema_decay`` (> 0: keep an exponential moving average of
 the parameters in the optimizer state, which the loop evaluates, checkpoints and restores instead of the live
 parameters; ``param_average``).
 """
@@ -17,7 +20,7 @@ import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "momentum", "adagrad")
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "linear", "cooldown")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "linear", "cooldown", "warmup_rsqrt")
 
 
 def make_schedule(cfg: Any, total_steps: int) -> optax.Schedule:
@@ -37,6 +40,12 @@ def make_schedule(cfg: Any, total_steps: int) -> optax.Schedule:
                        f"for config.optim.schedule='cooldown'")
     return optax.join_schedules([optax.constant_schedule(lr), optax.linear_schedule(lr, end, cooldown)],
                                 [total_steps - cooldown])
+  if cfg.schedule == "warmup_rsqrt":
+    warmup = cfg.warmup_steps
+    if warmup < 1:
+      raise ValueError(f"config.optim.warmup_steps={warmup} must be >= 1 for config.optim.schedule='warmup_rsqrt'")
+    return optax.join_schedules(
+        [optax.linear_schedule(0.0, lr, warmup), lambda after: lr * jnp.sqrt(warmup / jnp.maximum(warmup + after, warmup))], [warmup])
   raise ValueError(f"config.optim.schedule={cfg.schedule!r} is unknown; choose one of {SCHEDULES}")
 
 

@@ -2,13 +2,17 @@
 ``transformer_multi30k`` on the same data, vocabulary and test set.
 
 ``models/attention_rnn.py``: a bidirectional GRU encoder (256 per direction), additive attention (256), a GRU
-decoder (256) with a tanh readout into the shared 8,000-piece SentencePiece table; label smoothing 0.1, Adam with
-warm-up and cosine decay, batches of 128 pairs; beam search of 4 with length penalty 0.6 when scoring.
+decoder (256) with a tanh readout into the shared 8,000-piece SentencePiece table; label smoothing 0.1, Adam at
+1e-3 with warm-up and inverse-square-root decay, batches of 128 pairs; beam search of 4 with length penalty 0.6
+when scoring.
 
-Not run yet: the recipe is to be chosen on the validation set (val, 1,014 pairs), then test2016 read once.
+Not run yet: the number of epochs is to be chosen on the validation set (val, 1,014 pairs) from the ``choose``
+run's BLEU curve, as for the Transformer; then test2016 is read once.
 
+Choose:   python -m bigjax.main --config=configs/attention_rnn_multi30k.py:choose --workdir=runs/attention_rnn_multi30k_choose
 Command:  python -m bigjax.main --config=configs/attention_rnn_multi30k.py --workdir=runs/attention_rnn_multi30k
-Variants: ``smoke`` (a few steps of a tiny model on a 200-piece vocabulary, for tests).
+Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
+          200-piece vocabulary, for tests).
 """
 
 from bigjax import configs

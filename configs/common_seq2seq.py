@@ -3,7 +3,10 @@ transformer_multi30k and transformer_bbc_news: everything but the data, the leng
 
 3 + 3 pre-LN layers, 256 wide, 4 heads, MLP 1024, dropout 0.1 (Vaswani et al. 2017's base model, narrower and
 shallower for 29,000 sentence pairs or 1,779 articles); label smoothing 0.1; AdamW at 5e-4 (b2 0.98, weight
-decay 0.01) with warm-up and cosine decay, gradients clipped to norm 1; beam search of 4 with length penalty
+decay 0.01) with a linear warm-up and then the inverse square root of the step (Vaswani et al. 2017's schedule,
+``optim.schedule="warmup_rsqrt"``: it does not depend on the run's length, so one run's validation curve
+chooses the epochs and a run of the chosen length is exactly that curve's beginning), gradients clipped to
+norm 1; beam search of 4 with length penalty
 0.6 when scoring. ``smoke_model`` shrinks the model to a few hundred parameters a layer, for tests.
 """
 
@@ -25,7 +28,7 @@ def transformer(c, warmup_steps: int):
   c.optim.lr = 5e-4
   c.optim.b2 = 0.98
   c.optim.weight_decay = 0.01
-  c.optim.schedule = "warmup_cosine"
+  c.optim.schedule = "warmup_rsqrt"
   c.optim.warmup_steps = warmup_steps
   c.optim.clip_norm = 1.0
   return c

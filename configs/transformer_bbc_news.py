@@ -9,7 +9,7 @@ validation, 10% for test).
 long (median 446 pieces in training, the longest 6,078), so the model reads each article's first 400 pieces (``data.cut``, ``data.source_len``)
 and writes at most 400 (90% of the training summaries fit; the longest test summary has 597): a training
 summary longer than that is learnt from its beginning, and every evaluated summary is scored against its whole
-reference. Label smoothing 0.1, AdamW with warm-up and cosine decay, batches of 16 articles; beam search of 4
+reference. Label smoothing 0.1, AdamW with warm-up and inverse-square-root decay, batches of 16 articles; beam search of 4
 with length penalty 0.6 when scoring.
 
 Not run yet: the number of epochs is to be chosen on the validation articles (``choose``), then the test

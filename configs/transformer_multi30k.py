@@ -3,17 +3,19 @@
 
 ``models/seq2seq.py``'s Transformer as ``configs/common_seq2seq.py`` has it: 3 + 3 pre-LN layers, 256 wide, 4
 heads, MLP 1024, dropout 0.1, one shared 8,000-piece SentencePiece unigram vocabulary trained on the 29,000
-training pairs' two sides; label smoothing 0.1, AdamW with warm-up and cosine decay; beam search of 4 with length
-penalty 0.6 when scoring. Training pairs are
-packed several to a row (``data.pack``, ``bigjax/data/translation.py``): the 29,000 pairs fill 9,028 rows, whose
+training pairs' two sides; label smoothing 0.1, AdamW with warm-up and inverse-square-root decay; beam search
+of 4 with length penalty 0.6 when scoring. Training pairs are packed several to a row (``data.pack``, ``bigjax/data/translation.py``): the 29,000 pairs fill 9,028 rows, whose
 positions are 93% real pieces instead of 29% unpadded, so batches of 40 rows (about 128 pairs, 225 steps an
 epoch as unpacked batches of 128 would take) cost a third of the compute.
 
-Not run yet: the recipe (epochs, learning rate, beam) is to be chosen on the validation set (val, 1,014 pairs),
-then test2016 read once.
+Not run yet: the number of epochs is to be chosen on the validation set (val, 1,014 pairs) from the ``choose``
+run's BLEU curve, among those that fit the 60-minute CPU budget; then test2016 is read once, after the last
+epoch of the final runs.
 
+Choose:   python -m bigjax.main --config=configs/transformer_multi30k.py:choose --workdir=runs/transformer_multi30k_choose
 Command:  python -m bigjax.main --config=configs/transformer_multi30k.py --workdir=runs/transformer_multi30k
-Variants: ``smoke`` (a few steps of a tiny model on a 200-piece vocabulary, for tests).
+Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
+          200-piece vocabulary, for tests).
 """
 
 from bigjax import configs
@@ -21,7 +23,10 @@ from bigjax.config_base import base_config, smoke
 
 common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
-VARIANTS = {"smoke": "a few steps of a tiny model on a 200-piece vocabulary, for tests"}
+VARIANTS = {"choose": "validation BLEU after every epoch, no test: the curve the epochs are chosen on",
+            "smoke": "a few steps of a tiny model on a 200-piece vocabulary, for tests"}
+EPOCHS = 8           # not chosen yet: the choose run's curve will set it
+CHOOSE_EPOCHS = 12
 
 
 def get_config(arg: str | None = None):
@@ -40,10 +45,15 @@ def get_config(arg: str | None = None):
   c.data.eval_split = "validation"
   c.model.max_len = 56
   common_seq2seq.transformer(c, warmup_steps=400)
-  c.train.num_epochs = 20
+  c.train.num_epochs = EPOCHS
   c.train.log_every_steps = 50
-  if arg == "smoke":
-    c.data.test_split = "test"
+  c.data.test_split = "test"      # read once, after the last step
+  c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9
+  if arg == "choose":
+    c.data.test_split = ""
+    c.train.num_epochs = CHOOSE_EPOCHS
+    c.train.eval_every_steps = c.train.checkpoint_every_steps = 0  # once an epoch
+  elif arg == "smoke":
     c.data.vocab_size = 200
     c.data.max_len = c.model.max_len = 160  # 200 pieces are short: the longest validation pair has 113
     c.data.batch_size = 8

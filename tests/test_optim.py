@@ -64,6 +64,9 @@ SCHEDULE_CASES = {  # name -> [(step, expected lr)] from the closed forms
     # constant until TOTAL - WARMUP (the cooldown is WARMUP steps here), then linear to END
     "cooldown": [(0, LR), (TOTAL - WARMUP, LR), (TOTAL - WARMUP // 2, (LR + END) / 2),
                  (TOTAL - WARMUP // 4, END + (LR - END) / 4), (TOTAL, END), (2 * TOTAL, END)],
+    # linear to LR over WARMUP, then LR * sqrt(WARMUP / step): half the peak at 4 x WARMUP
+    "warmup_rsqrt": [(0, 0.0), (WARMUP // 4, LR / 4), (WARMUP, LR), (4 * WARMUP, LR / 2),
+                     (TOTAL, LR * math.sqrt(WARMUP / TOTAL)), (9 * TOTAL, LR * math.sqrt(WARMUP / (9 * TOTAL)))],
 }
 
 
@@ -81,6 +84,15 @@ def test_warmup_cosine_without_warmup_starts_at_peak():
   assert float(schedule(0)) == pytest.approx(LR)
   assert float(schedule(TOTAL // 2)) == pytest.approx(LR / 2, rel=1e-5)
   assert float(schedule(TOTAL)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_warmup_rsqrt_does_not_depend_on_the_runs_length():
+  """A shorter run's learning rates are a longer one's first ones: epochs can be chosen from one curve."""
+  config = optim_config(lr=LR, schedule="warmup_rsqrt", warmup_steps=WARMUP)
+  short, long = optim.make_schedule(config, TOTAL), optim.make_schedule(config, 10 * TOTAL)
+  assert [float(short(s)) for s in range(0, TOTAL, 7)] == [float(long(s)) for s in range(0, TOTAL, 7)]
+  with pytest.raises(ValueError, match="config.optim.warmup_steps=0 must be >= 1"):
+    optim.make_schedule(optim_config(schedule="warmup_rsqrt", warmup_steps=0), TOTAL)
 
 
 def test_schedule_unknown_raises_naming_value():

@@ -189,6 +189,24 @@ def test_tatoeba_directions_and_refusals():
     translation.sentence_pairs(data_config(name="tatoeba", source="spa", target="fra"), "test", root)
 
 
+@requires_tatoeba
+def test_tatoeba_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
+  metrics = train.run(load_config("transformer_tatoeba", "smoke"), tmp_path / "run")["final_metrics"]
+  assert 0.0 <= metrics["test/bleu"] <= 100.0 and np.isfinite(metrics["validation/loss"])
+
+
+@pytest.mark.parametrize("name", ["transformer_multi30k", "attention_rnn_multi30k", "transformer_tatoeba",
+                                  "transformer_bbc_news"])
+def test_choose_reads_validation_only_and_the_final_run_reads_test_once_at_its_end(name):
+  """The epochs come from the choose run's curve (validation, no test); the schedule does not depend on the
+  run's length, so the final run of the chosen epochs is exactly that curve's beginning, read on test once."""
+  choose, final = load_config(name, "choose"), load_config(name)
+  assert choose.data.eval_split == final.data.eval_split == "validation" and not choose.data.test_split
+  assert final.data.test_split == "test" and final.train.eval_every_steps >= 10**9
+  assert choose.optim.schedule == final.optim.schedule == "warmup_rsqrt"
+  assert choose.train.num_epochs > final.train.num_epochs
+
+
 def test_label_smoothed_loss_against_float64():
   rng = np.random.default_rng(0)
   logits = rng.normal(0, 2, (2, 3, 7))

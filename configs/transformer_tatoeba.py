@@ -1,0 +1,62 @@
+"""Encoder-decoder Transformer on Tatoeba, Spanish -> English (``--config.data.source=fra`` for French ->
+English), scored by sacreBLEU on the recorded test split.
+
+Tatoeba's spa-eng pairs (``text_pairs.load_tatoeba``): 107,038 training, 5,964 validation and 5,962 test pairs,
+split by a hash of the English sentence, so that no English sentence is on both sides of the split. The model and
+its training are ``configs/common_seq2seq.py``'s (3 + 3 pre-LN layers, 256 wide; label smoothing 0.1, AdamW with
+warm-up and inverse-square-root decay; beam search of 4 with length penalty 0.6), over one 8,000-piece
+SentencePiece unigram vocabulary trained on the training pairs' two sides. The sentences are short (9 pieces
+with </s>, median; 63 the longest evaluated), so training pairs are packed several to a 64-piece row.
+
+Not run yet: the number of epochs is to be chosen on the validation pairs from the ``choose`` run's BLEU curve;
+then the test pairs are read once, after the last epoch of the final runs.
+
+Choose:   python -m bigjax.main --config=configs/transformer_tatoeba.py:choose --workdir=runs/transformer_tatoeba_choose
+Command:  python -m bigjax.main --config=configs/transformer_tatoeba.py --workdir=runs/transformer_tatoeba
+Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
+          200-piece vocabulary, for tests).
+"""
+
+from bigjax import configs
+from bigjax.config_base import base_config, smoke
+
+common_seq2seq = configs.sibling(__file__, "common_seq2seq")
+
+VARIANTS = {"choose": "validation BLEU after every epoch, no test: the curve the epochs are chosen on",
+            "smoke": "a few steps of a tiny model on a 200-piece vocabulary, for tests"}
+EPOCHS = 4           # not chosen yet: the choose run's curve will set it
+CHOOSE_EPOCHS = 6
+
+
+def get_config(arg: str | None = None):
+  if arg and arg not in VARIANTS:
+    raise ValueError(f"unknown variant {arg!r} of transformer_tatoeba; known: {', '.join(VARIANTS)}")
+  c = base_config()
+  c.data.name = "tatoeba"
+  c.data.source = "spa"
+  c.data.target = "eng"
+  c.data.vocab_size = 8000
+  c.data.subword_model = "unigram"
+  c.data.max_len = 64             # pieces with </s>: 63 the longest validation pair (training pairs up to 73: left out)
+  c.data.pack = True
+  c.data.batch_size = 40          # rows of packed pairs: about 250 pairs
+  c.data.eval_batch_size = 500
+  c.data.eval_split = "validation"
+  c.data.test_split = "test"      # read once, after the last step
+  c.model.max_len = 64
+  common_seq2seq.transformer(c, warmup_steps=400)
+  c.train.num_epochs = EPOCHS
+  c.train.log_every_steps = 50
+  c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9
+  if arg == "choose":
+    c.data.test_split = ""
+    c.train.num_epochs = CHOOSE_EPOCHS
+    c.train.eval_every_steps = c.train.checkpoint_every_steps = 0  # once an epoch
+  elif arg == "smoke":
+    c.data.vocab_size = 200
+    c.data.max_len = c.model.max_len = 160  # 200 pieces are short: texts take more of them
+    c.data.batch_size = 8
+    c.data.eval_batch_size = 8
+    common_seq2seq.smoke_model(c)
+    smoke(c, steps=3, eval_examples=8)
+  return c
