@@ -467,6 +467,11 @@ CONFIG_RESULTS = {
                   ("meanstd", GAN_PLAIN, "test/fid_ratio", "({:.2f} +- {:.2f}x) / "),
                   ("meanstd", GAN_PLAIN, "test/confident", " / {:.1%} +- {:.1%} / "),
                   ("meanstd", GAN_PLAIN, "test/class_entropy", " / {:.3f} +- {:.3f}.")],
+  "face_orl": [("meanstd", f"{VISION}/runs/face_orl_aug", "test/identification", "identification {:.2%} +- {:.2%}"),
+               ("meanstd", f"{VISION}/runs/face_orl_aug", "test/verification_auc", "AUC {:.4f} +- {:.4f}"),
+               ("meanstd", f"{VISION}/runs/face_orl", "test/identification", "28 x 23, {:.2%} +- {:.2%}"),
+               ("runsmin", f"{VISION}/runs/face_orl_aug", "wall_time_s", "{:.0f}-"),
+               ("runsmax", f"{VISION}/runs/face_orl_aug", "wall_time_s", "-{:.0f} s a split")],
   "unet_isbi_em": [("meanstd", f"{VISION}/runs/unet_isbi_em", "test/pixel_error", "pixel error {:.4f} ± {:.4f}"),
                    ("meanstd", f"{VISION}/runs/unet_isbi_em", "test/foreground_iou", "foreground IoU {:.4f} ± {:.4f}"),
                    ("meanstd", f"{VISION}/runs/unet_isbi_em", "test/rand_error", "Rand error {:.4f} ± {:.4f}"),
@@ -530,6 +535,8 @@ CONFIG_OTHER = {
   "tfidf_logreg_trec": "seeds 0-2 (Kim's CNN-rand: 91.2%); 2-core CPU",
   "ncf_ablation": "",
   "unet_isbi_em": "the 5 test folds; 800 steps; 2-core CPU, jax 0.10.2",
+  "face_orl": "the 10 splits, rank-1 (target 98%; eigenfaces 89.5%, Lawrence et al. 1997's CNN 96.2%); 2-core CPU, "
+              "jax 0.10.2",
   "summariser_bbc_news": "the 223 test articles, ROUGE-1 / 2 / L (seeds 0-2) ROUGE-1 and -2, ROUGE-L; 2-core CPU, "
                          "jax 0.10.2",
 }
