@@ -62,13 +62,17 @@ def _first_changed_lr(old: ml_collections.ConfigDict, new: ml_collections.Config
 
 def known_defaults() -> dict[str, Any]:
   """``{dotted field: default}`` of every field this checkout knows: the loop's (``config_base``) and each
-  family's (``add_fields`` of ``configs/common_*.py``, where the configs folder sits beside the package). A field
-  that two families default differently has no default here."""
+  family's (``add_fields`` of ``configs/common_*.py``, where the configs folder sits beside the package; a recipe
+  module without ``add_fields``, such as common_seq2seq, sets values and adds no fields). A field that two
+  families default differently has no default here."""
   defaults = writers.flatten(json.loads(config_base.base_config().to_json_best_effort()))
   family_defaults: dict[str, Any] = {}
   conflicting = set()
   for path in sorted((configs.REPO / "configs").glob("common_*.py")):
-    family = configs.load_module(path).add_fields(config_base.base_config())
+    module = configs.load_module(path)
+    if not hasattr(module, "add_fields"):
+      continue
+    family = module.add_fields(config_base.base_config())
     fields = writers.flatten(json.loads(family.to_json_best_effort()))
     for key, value in fields.items():
       if key in defaults:
