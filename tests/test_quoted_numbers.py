@@ -479,6 +479,11 @@ CONFIG_RESULTS = {
                    ("runsmax", f"{VISION}/runs/unet_isbi_em", "wall_time_s", "-{:.0f} s a fold"),
                    ("json", f"{VISION}/segmentation_baselines.json", "isbi_em.summary.threshold.rand_error.mean",
                     "Rand error {:.2f})")],
+  **{f"centernet_{name}": [
+    ("meanstd", f"{VISION}/runs/centernet_{name}", "test/map50", "mAP@0.5 {:.4f} ± {:.4f}"),
+    ("meanstd", f"{VISION}/runs/centernet_{name}", "test/map", "AP@[.5:.95] {:.4f} ± {:.4f}"),
+    ("runsmin", f"{VISION}/runs/centernet_{name}", "wall_time_s", "{:.0f}-"),
+    ("runsmax", f"{VISION}/runs/centernet_{name}", "wall_time_s", "-{:.0f} s a seed")] for name in ("raccoon", "kangaroo")},
   "unet_penn_fudan": [
     ("meanstd", f"{VISION}/runs/unet_penn_fudan", "test/foreground_iou", "person IoU {:.4f} ± {:.4f}"),
     ("meanstd", f"{VISION}/runs/unet_penn_fudan", "test/mean_iou", "mean IoU {:.4f} ± {:.4f}"),
@@ -545,6 +550,8 @@ CONFIG_OTHER = {
   "unet_isbi_em": "the 5 test folds; 800 steps; 2-core CPU, jax 0.10.2",
   "face_orl": "the 10 splits, rank-1 (target 98%; eigenfaces 89.5%, Lawrence et al. 1997's CNN 96.2%); 2-core CPU, "
               "jax 0.10.2",
+  "centernet_raccoon": "seeds 0-2 (target 0.70); 110 epochs; 2-core CPU, jax 0.10.2",
+  "centernet_kangaroo": "seeds 0-2; 115 epochs; 2-core CPU, jax 0.10.2",
   "unet_penn_fudan": "seeds 0-2; 40 epochs; 2-core CPU, jax 0.10.2",
   "summariser_bbc_news": "the 223 test articles, ROUGE-1 / 2 / L (seeds 0-2) ROUGE-1 and -2, ROUGE-L; 2-core CPU, "
                          "jax 0.10.2",
