@@ -84,10 +84,12 @@ start() {
     dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=128 status=none
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   fi
-  pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged
+  # The daemons get the lock's descriptor closed (9>&-): one that inherited it would hold the lock for its whole
+  # life, and every later start would wait on it forever.
+  pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged 9>&-
   export SLURM_CONF=$CONF
-  pgrep -x slurmctld >/dev/null || slurmctld -f "$CONF"
-  pgrep -x slurmd >/dev/null || slurmd -f "$CONF" -N localhost
+  pgrep -x slurmctld >/dev/null || slurmctld -f "$CONF" 9>&-
+  pgrep -x slurmd >/dev/null || slurmd -f "$CONF" -N localhost 9>&-
   for _ in $(seq 60); do  # the node registers within a few seconds
     state=$(sinfo -h -N -n localhost -o %T 2>/dev/null || true)
     case "$state" in idle*|mixed*|allocated*) echo "export SLURM_CONF=$CONF"; return 0 ;; esac
