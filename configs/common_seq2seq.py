@@ -7,8 +7,42 @@ decay 0.01) with a linear warm-up and then the inverse square root of the step (
 ``optim.schedule="warmup_rsqrt"``: it does not depend on the run's length, so one run's validation curve
 chooses the epochs and a run of the chosen length is exactly that curve's beginning), gradients clipped to
 norm 1; beam search of 4 with length penalty
-0.6 when scoring. ``smoke_model`` shrinks the model to a few hundred parameters a layer, for tests.
+0.6 when scoring. ``smoke_model`` shrinks the model to a few hundred parameters a layer, for tests;
+``variant`` gives a config its final, ``choose`` or ``smoke`` length and what it reads.
 """
+
+from bigjax.config_base import smoke
+
+
+def variants(every: str) -> dict[str, str]:
+  """A seq2seq config's ``VARIANTS``, its ``choose`` run scoring validation ``every`` (\"after every epoch\")."""
+  return {"choose": f"validation {every}, no test: the curve the epochs are chosen on",
+          "smoke": "a few steps of a tiny model on a small vocabulary, for tests"}
+
+
+def variant(c, name: str, arg: str | None, known: dict[str, str], *, epochs: float, choose_epochs: float,
+            choose_every: int = 0):
+  """``c`` as variant ``arg`` of config ``name`` (refused unless in ``known``): by default ``epochs`` epochs with
+  the test split read once, after the last step; ``choose``, ``choose_epochs`` epochs scoring validation every
+  ``choose_every`` steps (0: every epoch) and no test; ``smoke``, a few steps of ``smoke_model`` on a 200-piece
+  vocabulary in batches of 8 (a config may shrink it further afterwards)."""
+  if arg and arg not in known:
+    raise ValueError(f"unknown variant {arg!r} of {name}; known: {', '.join(known)}")
+  c.data.eval_split = "validation"
+  c.data.test_split = "test"      # read once, after the last step
+  c.train.num_epochs = epochs
+  c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9
+  if arg == "choose":
+    c.data.test_split = ""
+    c.train.num_epochs = choose_epochs
+    c.train.eval_every_steps = c.train.checkpoint_every_steps = choose_every
+  elif arg == "smoke":
+    c.data.vocab_size = 200
+    c.data.batch_size = 8
+    c.data.eval_batch_size = 8
+    smoke_model(c)
+    smoke(c, steps=3, eval_examples=8)
+  return c
 
 
 def transformer(c, warmup_steps: int):

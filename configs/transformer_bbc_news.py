@@ -22,20 +22,17 @@ Variants: ``choose`` (validation ROUGE every 5 epochs, no test), ``smoke`` (a fe
 """
 
 from bigjax import configs
-from bigjax.config_base import base_config, smoke
+from bigjax.config_base import base_config
 
 common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
-VARIANTS = {"choose": "validation ROUGE every 5 epochs, no test: the curves the epochs are chosen on",
-            "smoke": "a few steps of a tiny model on a 300-piece vocabulary, for tests"}
+VARIANTS = common_seq2seq.variants("ROUGE every 5 epochs")
 EPOCHS = 20          # not chosen yet: the choose run's curves will set it
 CHOOSE_EPOCHS = 30
 STEPS_PER_EPOCH = 111  # 1,779 training articles in batches of 16, the last partial batch dropped
 
 
 def get_config(arg: str | None = None):
-  if arg and arg not in VARIANTS:
-    raise ValueError(f"unknown variant {arg!r} of transformer_bbc_news; known: {', '.join(VARIANTS)}")
   c = base_config()
   c.data.name = "bbc_news_pairs"
   c.data.source = "article"
@@ -48,25 +45,16 @@ def get_config(arg: str | None = None):
   c.data.reference_len = 2048     # the whole reference summaries scored against: at most 1,942 in validation
   c.data.batch_size = 16
   c.data.eval_batch_size = 32
-  c.data.eval_split = "validation"
-  c.data.test_split = "test"
   c.model.max_len = 400
   common_seq2seq.transformer(c, warmup_steps=200)
   c.task.metric = "rouge"
-  c.train.num_epochs = EPOCHS
   c.train.log_every_steps = 37
-  c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9  # the test articles, once, at the end
-  if arg == "choose":
-    c.data.test_split = ""
-    c.train.num_epochs = CHOOSE_EPOCHS
-    c.train.eval_every_steps = c.train.checkpoint_every_steps = 5 * STEPS_PER_EPOCH
-  elif arg == "smoke":
+  common_seq2seq.variant(c, "transformer_bbc_news", arg, VARIANTS, epochs=EPOCHS, choose_epochs=CHOOSE_EPOCHS,
+                         choose_every=5 * STEPS_PER_EPOCH)
+  if arg == "smoke":
     c.data.vocab_size = 300
     c.data.source_len = 48
     c.data.max_len = c.model.max_len = 48
     c.data.reference_len = 4096   # 300 pieces are short: texts take more of them
     c.data.batch_size = 4
-    c.data.eval_batch_size = 8
-    common_seq2seq.smoke_model(c)
-    smoke(c, steps=3, eval_examples=8)
   return c

@@ -19,19 +19,16 @@ Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a 
 """
 
 from bigjax import configs
-from bigjax.config_base import base_config, smoke
+from bigjax.config_base import base_config
 
 common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
-VARIANTS = {"choose": "validation BLEU after every epoch, no test: the curve the epochs are chosen on",
-            "smoke": "a few steps of a tiny model on a 200-piece vocabulary, for tests"}
+VARIANTS = common_seq2seq.variants("BLEU after every epoch")
 EPOCHS = 8           # not chosen yet: the choose run's curve will set it
 CHOOSE_EPOCHS = 12
 
 
 def get_config(arg: str | None = None):
-  if arg and arg not in VARIANTS:
-    raise ValueError(f"unknown variant {arg!r} of transformer_multi30k; known: {', '.join(VARIANTS)}")
   c = base_config()
   c.data.name = "multi30k"
   c.data.source = "de"
@@ -42,22 +39,10 @@ def get_config(arg: str | None = None):
   c.data.pack = True
   c.data.batch_size = 40          # rows of packed pairs: about 128 pairs
   c.data.eval_batch_size = 250
-  c.data.eval_split = "validation"
   c.model.max_len = 56
   common_seq2seq.transformer(c, warmup_steps=400)
-  c.train.num_epochs = EPOCHS
   c.train.log_every_steps = 50
-  c.data.test_split = "test"      # read once, after the last step
-  c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9
-  if arg == "choose":
-    c.data.test_split = ""
-    c.train.num_epochs = CHOOSE_EPOCHS
-    c.train.eval_every_steps = c.train.checkpoint_every_steps = 0  # once an epoch
-  elif arg == "smoke":
-    c.data.vocab_size = 200
+  common_seq2seq.variant(c, "transformer_multi30k", arg, VARIANTS, epochs=EPOCHS, choose_epochs=CHOOSE_EPOCHS)
+  if arg == "smoke":
     c.data.max_len = c.model.max_len = 160  # 200 pieces are short: the longest validation pair has 113
-    c.data.batch_size = 8
-    c.data.eval_batch_size = 8
-    common_seq2seq.smoke_model(c)
-    smoke(c, steps=3, eval_examples=8)
   return c
