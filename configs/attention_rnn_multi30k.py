@@ -11,6 +11,8 @@ run's BLEU curve, as for the Transformer; then test2016 is read once.
 
 Choose:   python -m bigjax.main --config=configs/attention_rnn_multi30k.py:choose --workdir=runs/attention_rnn_multi30k_choose
 Command:  python -m bigjax.main --config=configs/attention_rnn_multi30k.py --workdir=runs/attention_rnn_multi30k
+Sweep:    python -m bigjax.sweep --config=configs/attention_rnn_multi30k.py --workdir=runs/attention_rnn_multi30k_seeds
+          (the Transformer's ``get_sweep``: seeds 0-2, the final runs, one at a time).
 Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
           200-piece vocabulary, for tests).
 """
@@ -19,6 +21,7 @@ from bigjax import configs
 
 transformer_multi30k = configs.sibling(__file__, "transformer_multi30k")
 VARIANTS = transformer_multi30k.VARIANTS
+get_sweep = transformer_multi30k.get_sweep
 
 
 def get_config(arg: str | None = None):

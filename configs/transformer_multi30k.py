@@ -14,6 +14,8 @@ epoch of the final runs.
 
 Choose:   python -m bigjax.main --config=configs/transformer_multi30k.py:choose --workdir=runs/transformer_multi30k_choose
 Command:  python -m bigjax.main --config=configs/transformer_multi30k.py --workdir=runs/transformer_multi30k
+Sweep:    python -m bigjax.sweep --config=configs/transformer_multi30k.py --workdir=runs/transformer_multi30k_seeds
+          (``get_sweep``: seeds 0-2, the final runs, one at a time so each wall time is the recipe's).
 Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
           200-piece vocabulary, for tests).
 """
@@ -46,3 +48,12 @@ def get_config(arg: str | None = None):
   if arg == "smoke":
     c.data.max_len = c.model.max_len = 160  # 200 pieces are short: the longest validation pair has 113
   return c
+
+
+def get_sweep(arg: str | None = None):
+  """The final runs, seeds 0-2, each reading test2016 once; the sweep runs them one at a time (no
+  ``--parallel``), so each run's wall time is the recipe's on the machine."""
+  from bigjax.sweep import sweep
+  if arg:
+    raise ValueError(f"the sweep is the final runs' seeds, for no variant; got {arg!r}")
+  return sweep("seed", [0, 1, 2])
