@@ -42,6 +42,8 @@ SlurmctldHost=localhost(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# A requeued job may start again once its first attempt's job credential expires: 30 s, not Slurm's 120.
+AuthInfo=cred_expire=30
 CryptoType=crypto/munge
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool
@@ -102,7 +104,8 @@ stop() {
   need_root
   pkill -x slurmd || true
   pkill -x slurmctld || true
-  for _ in $(seq 20); do pgrep -x 'slurmd|slurmctld' >/dev/null || break; sleep 0.5; done
+  # (pgrep -x matches a name of at most 15 characters: one pattern per daemon)
+  for _ in $(seq 20); do pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || break; sleep 0.5; done
   rm -rf "$DIR/state" "$DIR/spool"
 }
 

@@ -157,9 +157,10 @@ def test_signalled_job_requeues_and_resumes_exactly(slurm_env, tmp_path):
       break
     assert record["JobState"] not in TERMINAL, (record, logs(workdir))
     time.sleep(0.5)
-  # Slurm holds a requeued job for about two minutes before it may start again, and it must: the first attempt's
-  # job credential stays revoked on the node meanwhile (a job released at once is killed as "non-startable:
-  # Job credential revoked", as this test found under CI).
+  # Slurm holds a requeued job until the first attempt's job credential expires, and it must: the credential stays
+  # revoked on the node meanwhile (a job released at once is killed as "non-startable: Job credential revoked", as
+  # this test found under CI). scripts/local_slurm.sh sets that lifetime to 30 s (cred_expire; Slurm's default,
+  # 120 s, held this test two minutes).
   (record,) = wait_for(slurm_env, job, timeout=600)
   assert record["JobState"] == "COMPLETED" and record["Restarts"] == "1", (record, logs(workdir))
   assert "requeueing job" in logs(workdir)
