@@ -22,10 +22,12 @@ from bigjax import configs
 transformer_multi30k = configs.sibling(__file__, "transformer_multi30k")
 VARIANTS = transformer_multi30k.VARIANTS
 get_sweep = transformer_multi30k.get_sweep
+EPOCHS = 8           # not chosen yet: the choose run's curve will set it
+CHOOSE_EPOCHS = 12
 
 
 def get_config(arg: str | None = None):
-  c = transformer_multi30k.get_config(arg)
+  c = transformer_multi30k.multi30k(arg, "attention_rnn_multi30k", epochs=EPOCHS, choose_epochs=CHOOSE_EPOCHS)
   c.model = c.model.__class__({"name": "attention_rnn.AttentionRNN", "vocab_size": 0, "max_len": c.model.max_len,
                                "embed_dim": 256, "hidden": 256, "attention_dim": 256, "dropout": 0.1,
                                "dtype": c.model.dtype, "param_dtype": c.model.param_dtype})

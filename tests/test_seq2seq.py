@@ -199,12 +199,13 @@ def test_tatoeba_smoke_config_trains_and_is_scored_by_sacrebleu(tmp_path):
                                   "transformer_bbc_news"])
 def test_choose_reads_validation_only_and_the_final_run_reads_test_once_at_its_end(name):
   """The epochs come from the choose run's curve (validation, no test); the schedule does not depend on the
-  run's length, so the final run of the chosen epochs is exactly that curve's beginning, read on test once."""
+  run's length, so the final run of the chosen epochs is exactly that curve's beginning (or all of it), read on
+  test once."""
   choose, final = load_config(name, "choose"), load_config(name)
   assert choose.data.eval_split == final.data.eval_split == "validation" and not choose.data.test_split
   assert final.data.test_split == "test" and final.train.eval_every_steps >= 10**9
   assert choose.optim.schedule == final.optim.schedule == "warmup_rsqrt"
-  assert choose.train.num_epochs > final.train.num_epochs
+  assert choose.train.num_epochs >= final.train.num_epochs
 
 
 def test_label_smoothed_loss_against_float64():
