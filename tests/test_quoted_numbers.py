@@ -59,6 +59,8 @@ CHAR = "experiments/shakespeare_char"
 VISION = "experiments/vision"
 SOCIAL = "experiments/social"
 SUMM = "experiments/summarisation"
+TRANSLATION = "experiments/translation"
+M30K_SEED0 = f"{TRANSLATION}/runs/transformer_multi30k_seeds/seed=0"
 # The GAN recipes' seeds among the points of the validation choice (experiments/gan/RESULTS.md), and one of its
 # runs for the real-data floor, the same for every run.
 GAN_INFOGAN, GAN_PLAIN = (f"{GAN}/runs/gan_choose/*code_classes={n},*" for n in (10, 0))
@@ -106,6 +108,13 @@ RESULTS_ROWS = {
     "quotes": [("final", f"{TEXT}/runs/text_lstm_sst2", "test/accuracy", "{:.2%} / "),
                ("final", f"{TEXT}/runs/text_transformer_sst2", "test/accuracy", " / {:.2%}")],
     "other": "SST-2 (1 seed each)"},
+  "transformer_multi30k": {
+    "quotes": [("final", M30K_SEED0, "test/bleu", "sacreBLEU {:.2f} / "),
+               ("final", M30K_SEED0, "test/chrf", " / chrF {:.2f} (seed 0"),
+               ("final", M30K_SEED0, "config.train.num_epochs", "{:.0f} epochs chosen"),
+               ("minutes", M30K_SEED0, "wall_time_s", "validation, {:.1f} min (seed 0)")],
+    "other": "Multi30k de->en test2016; >= 33 in <= 60 min on CPU (issue 26); PyTorch tutorial 36.1, lowercased tokens; "
+             "seeds 1-2 to come"},
   "summariser_bbc_news": {
     "quotes": [("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge1", "{:.4f} ± {:.4f} / "),
                ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge2", " / {:.4f} ± {:.4f} / "),
@@ -492,6 +501,11 @@ CONFIG_RESULTS = {
      "person IoU {:.4f})"),
     ("runsmin", f"{VISION}/runs/unet_penn_fudan", "wall_time_s", "{:.0f}-"),
     ("runsmax", f"{VISION}/runs/unet_penn_fudan", "wall_time_s", "-{:.0f} s a seed")],
+  "transformer_multi30k": [
+    ("final", M30K_SEED0, "test/bleu", "sacreBLEU {:.2f}"),
+    ("final", M30K_SEED0, "test/chrf", "chrF {:.2f}"),
+    ("final", M30K_SEED0, "validation/bleu", "validation BLEU {:.2f}"),
+    ("final", M30K_SEED0, "wall_time_s", "{:.0f} s")],
   "summariser_bbc_news": [
     ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge1", "F1 {:.4f} +- {:.4f} / "),
     ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge2", " / {:.4f} +- {:.4f} / "),
@@ -554,6 +568,8 @@ CONFIG_OTHER = {
   "centernet_kangaroo": "seeds 0-2; 115 epochs; 2-core CPU, jax 0.10.2",
   "centernet_penn_fudan": "seeds 0-2; 120 epochs; 2-core CPU, jax 0.10.2",
   "unet_penn_fudan": "seeds 0-2; 40 epochs; 2-core CPU, jax 0.10.2",
+  "transformer_multi30k": "the 1,000 test2016 pairs, seed 0 (seeds 1-2 to come); target >= 33; 2-core CPU, "
+                          "jax 0.10.2",
   "summariser_bbc_news": "the 223 test articles, ROUGE-1 / 2 / L (seeds 0-2) ROUGE-1 and -2, ROUGE-L; 2-core CPU, "
                          "jax 0.10.2",
 }
@@ -594,6 +610,18 @@ def test_config_docstring_result_numbers_are_all_accounted_for(config):
   assert _numbers(text) == _numbers(" ".join(quoted + [CONFIG_OTHER[config]])), (
       f"configs/{config}.py's Result paragraph quotes numbers neither read from a record in CONFIG_RESULTS nor "
       f"listed in CONFIG_OTHER")
+
+
+def test_multi30k_final_run_is_the_beginning_of_its_choose_run():
+  """configs/transformer_multi30k.py's schedule does not depend on the run's length, so the final run of seed 0
+  (12 epochs, test read once at its end) retraces the choose run that chose its epochs, step for step: the same
+  training losses at every logged step and the same validation scores at its end as the curve at that step."""
+  choose, final = REPO / TRANSLATION / "runs" / "transformer_multi30k_choose", REPO / M30K_SEED0
+  final_results = json.loads((final / "results.json").read_text())
+  assert _logged(final, "train/loss") == {s: v for s, v in _logged(choose, "train/loss").items()
+                                          if s <= final_results["steps"]}
+  for metric in ("validation/bleu", "validation/chrf", "validation/loss"):
+    assert final_results["final_metrics"][metric] == _logged(choose, metric)[final_results["steps"]], metric
 
 
 def test_neumf_joined_parts_train_as_long_as_their_best_validation_epoch():
