@@ -225,6 +225,18 @@ def _table_without_times(root: pathlib.Path) -> str:
   return "\n".join(line.rsplit("|", 2)[0] for line in table.splitlines())
 
 
+def _processes_naming(path: pathlib.Path) -> list[int]:
+  """The pids of live processes whose command line holds ``path``."""
+  pids = []
+  for cmdline in pathlib.Path("/proc").glob("[0-9]*/cmdline"):
+    try:
+      if str(path).encode() in cmdline.read_bytes():
+        pids.append(int(cmdline.parent.name))
+    except OSError:  # gone meanwhile
+      continue
+  return pids
+
+
 def test_sweep_killed_half_way_completes_only_what_is_missing(tmp_path):
   """SIGKILL the runner once half the points are done; the rerun runs only the rest, and the final
   table equals that of a sweep that was never interrupted."""
@@ -245,7 +257,12 @@ def test_sweep_killed_half_way_completes_only_what_is_missing(tmp_path):
   runner.wait()
   done_before = {p.parent.name: p.stat().st_mtime_ns for p in root.glob("*/results.json")}
   assert 4 <= len(done_before) < 8
-  time.sleep(3)  # the orphaned points got SIGTERM from the kernel: let them checkpoint and exit
+  # The orphaned points got SIGTERM from the kernel: let them checkpoint and exit (a point still running would
+  # hold its run's lock, and the rerun's attempt at it would fail; a fixed 3 s was too short on a busy machine).
+  deadline = time.time() + 120
+  while time.time() < deadline and _processes_naming(root):
+    time.sleep(0.2)
+  assert not _processes_naming(root), "the killed sweep's points did not exit"
 
   rerun = run_cli(f"--config={config}", f"--workdir={root}", "--parallel=2", FAST, timeout=300)
   assert rerun.returncode == 0, rerun.stdout + rerun.stderr
