@@ -15,14 +15,25 @@ import termios
 
 import pytest
 
-from bigjax import configs, data
-
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# XLA's compiles are most of a smoke run's time, and many tests compile the same programs (a smoke config run by
+# several tests, a run killed and resumed, the float32 half of each bf16 comparison): jax's persistent compilation
+# cache, shared by the test processes and the CLI subprocesses they start (they inherit the environment), compiles
+# each once. Only programs that took a second or more to compile are kept: writing every small eager op's program
+# slowed the in-process tests more than it saved. It lives in the session's temporary folder (below), removed at
+# the end, so it needs no bound and no entry outlives the code it was compiled from; an explicit
+# $JAX_COMPILATION_CACHE_DIR is kept (an empty one turns the cache off). Set before jax is imported.
+SESSION_TMPDIR = os.environ.get("BIGJAX_TEST_TMPDIR") or tempfile.mkdtemp(prefix="bigjax_tests_")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(SESSION_TMPDIR, "jax_compilation_cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+
+from bigjax import configs, data  # noqa: E402  (after the cache's settings: bigjax imports jax)
 
 # Every temporary file of the suite, of the libraries it drives (TFDS makes folders it never removes) and of the CLI
 # subprocesses (which inherit $TMPDIR) goes under one folder, removed when the test session ends.
 if "BIGJAX_TEST_TMPDIR" not in os.environ:
-  os.environ["BIGJAX_TEST_TMPDIR"] = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="bigjax_tests_")
+  os.environ["BIGJAX_TEST_TMPDIR"] = os.environ["TMPDIR"] = SESSION_TMPDIR
   tempfile.tempdir = None  # re-read $TMPDIR
   atexit.register(shutil.rmtree, os.environ["BIGJAX_TEST_TMPDIR"], ignore_errors=True)
 
@@ -87,7 +98,11 @@ def fast_compiles():
 
 def cli_env(num_devices: int = 1) -> dict[str, str]:
   env = dict(os.environ)
-  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+  # XLA:CPU's backend optimisation level 1, not 3: the CLI runs of the tests check what a run computes and records,
+  # not its speed (bench/ measures that, with the default). A UNet smoke run took 11.8 s instead of 19.0 s, to the
+  # same metrics; level 0 (JAX_DISABLE_MOST_OPTIMIZATIONS) made the GroupNorm nets' losses non-finite at their
+  # first steps (UNet, face), so it is not used.
+  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices} --xla_backend_optimization_level=1"
   env["JAX_PLATFORMS"] = "cpu"
   env.pop("PYTEST_CURRENT_TEST", None)
   return env
