@@ -27,6 +27,9 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 SESSION_TMPDIR = os.environ.get("BIGJAX_TEST_TMPDIR") or tempfile.mkdtemp(prefix="bigjax_tests_")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(SESSION_TMPDIR, "jax_compilation_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+# The test processes compile at XLA:CPU's backend optimisation level 1 too, as their CLI runs do (``cli_env``).
+if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1").strip()
 
 from bigjax import configs, data  # noqa: E402  (after the cache's settings: bigjax imports jax)
 
