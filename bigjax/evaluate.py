@@ -11,7 +11,8 @@ as in training. The split is the config's ``data.eval_split`` by default, else a
 Writes ``<workdir>/eval_<split>.json`` atomically and nothing else::
 
   {"split": "test", "metrics": {"test/accuracy": 0.97, ...}, "step": 880, "checkpoint": "latest",
-   "examples": 10000, "git_revision": "...", "trained_git_revision": "...", "time": 1.7e9, "wall_time_s": 4.2, ...}
+   "examples": 10000, "git_revision": "...", "command": "python -m bigjax.main eval ...",
+   "trained_git_revision": "...", "time": 1.7e9, "wall_time_s": 4.2, ...}
 
 Errors a user can fix (no such workdir, no checkpoint, a split the data lacks) are ``ConfigError``; missing or
 corrupt data is ``bigjax.data.DataError``.
@@ -77,10 +78,11 @@ def output_path(workdir: pathlib.Path, split: str) -> pathlib.Path:
   return workdir / f"eval_{re.sub(r'[^A-Za-z0-9_.-]', '_', split)}.json"
 
 
-def evaluate_workdir(workdir: str | pathlib.Path, split: str | None = None, *,
-                     step: int | None = None) -> tuple[pathlib.Path, dict[str, float]]:
+def evaluate_workdir(workdir: str | pathlib.Path, split: str | None = None, *, step: int | None = None,
+                     command: str = "") -> tuple[pathlib.Path, dict[str, float]]:
   """Scores the run in ``workdir`` on ``split`` (default: its config's eval split) at its newest checkpoint (or
-  ``step``); returns ``(path of eval_<split>.json, {"<split>/<metric>": value})`` (module docstring)."""
+  ``step``); returns ``(path of eval_<split>.json, {"<split>/<metric>": value})`` (module docstring).
+  ``command``, the command line that asked for it, is recorded (``bigjax.report`` marks a record without one)."""
   wall_start = time.perf_counter()
   revision = runs.git_revision()
   workdir, config = run_dir(workdir)
@@ -122,6 +124,7 @@ def evaluate_workdir(workdir: str | pathlib.Path, split: str | None = None, *,
       "model": config.model.name,
       "task": config.task.name,
       "git_revision": revision,
+      "command": command,
       "trained_git_revision": _trained_revision(workdir),
       "jax_version": jax.__version__,
       "device_kind": jax.devices()[0].device_kind,

@@ -2,14 +2,14 @@
 
   bigjax [train] --config=configs/<name>.py[:variant] --workdir=DIR [--config.<a>.<b>=VALUE ...]
   bigjax train --config=configs/<name>.py[:variant] [--config.<a>.<b>=VALUE ...] --print_config
-  bigjax eval --workdir=DIR [--split=NAME]
-  bigjax export --workdir=DIR [--out=PATH]
+  bigjax eval --workdir=DIR [--split=NAME] [--step=N]
+  bigjax export --workdir=DIR [--out=PATH] [--step=N]
   bigjax configs
 
 train     trains the config into DIR, or resumes the run DIR holds (``bigjax.train``); ``--print_config`` prints
           the config with its variant and overrides applied, every field, and stops.
-eval      restores the run in DIR and evaluates it on a split its data has (default: the config's eval split),
-          writing DIR/eval_<split>.json (``bigjax.evaluate``).
+eval      restores the run in DIR (its newest checkpoint, or that of step N) and evaluates it on a split its data
+          has (default: the config's eval split), writing DIR/eval_<split>.json (``bigjax.evaluate``).
 export    writes the run's inference function, serialised with jax.export, and its parameters
           (``bigjax.export``; default DIR/export.npz).
 configs   lists the config files, what each trains, and their variants.
@@ -46,6 +46,7 @@ _CONFIG_DIR = flags.DEFINE_string("config_dir", None, "Folder of config files, s
 _PRINT_CONFIG = flags.DEFINE_bool("print_config", False, "train: print the resolved config and stop.")
 _SPLIT = flags.DEFINE_string("split", None, "eval: the split to evaluate on (default: the config's eval split).")
 _OUT = flags.DEFINE_string("out", None, "export: the file to write (default: WORKDIR/export.npz).")
+_STEP = flags.DEFINE_integer("step", None, "eval, export: the checkpoint's step (default: the newest kept).")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() before anything else.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host only).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-host only).")
@@ -58,8 +59,8 @@ _PREEMPTED_EXIT = flags.DEFINE_integer(
 _FLAGS_OF = {
     "train": {"config", "workdir", "config_dir", "print_config", "multihost", "coordinator_address",
               "num_processes", "process_id", "preempted_exit_code"},
-    "eval": {"workdir", "split"},
-    "export": {"workdir", "out"},
+    "eval": {"workdir", "split", "step"},
+    "export": {"workdir", "out", "step"},
     "configs": {"config_dir"},
 }
 
@@ -205,12 +206,14 @@ def _inspect(command: str) -> int:
   try:
     if command == "eval":
       from bigjax import evaluate
-      path, metrics = evaluate.evaluate_workdir(_WORKDIR.value, _SPLIT.value)
+      path, metrics = evaluate.evaluate_workdir(
+          _WORKDIR.value, _SPLIT.value, step=_STEP.value,
+          command=shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]]))
       shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
       logging.info("%s: %s", path, shown)
     else:
       from bigjax import export
-      logging.info("exported to %s", export.export_workdir(_WORKDIR.value, _OUT.value))
+      logging.info("exported to %s", export.export_workdir(_WORKDIR.value, _OUT.value, step=_STEP.value))
   except (configs.ConfigError, data.DataError) as error:
     fail(error)
   return 0

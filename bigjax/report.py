@@ -27,8 +27,11 @@ Two directives, with paths relative to the template's folder:
   {{curves ROOT METRIC}}   on a line of its own: METRIC at every step all runs under ROOT logged it (folds or
       seeds of one setting), one column per run and their mean ± std, the best mean in bold: a number of epochs
       chosen on validation curves (a test metric is refused)
-  {{mean ROOT KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under ROOT (cross-validation);
-      a ROOT whose last part is a glob (``runs/choose/*lr=0.001*``) takes the runs under every folder it matches
+  {{mean ROOT [ROOT ...] KEY}}   inline: "mean ± std (n runs)" of a final metric over every run under the ROOTs
+      (cross-validation); a ROOT whose last part is a glob (``runs/choose/*lr=0.001*``) takes the runs under every
+      folder it matches; a ROOT may be a ``bigjax eval`` record (``RUN/eval_test.json``), one run whose final
+      metrics are those it holds (seed 0's final run scored at the chosen step of the choose run it retraces,
+      beside seeds 1 and 2's own runs)
   {{max RUN METRIC}}   inline: "value (step S)", the largest METRIC the run logged at any evaluation (e.g. the
       best validation epoch's hit ratio), from its metrics.jsonl; a test metric is refused (a best epoch read
       on test is a choice on test: bigjax.selection), as by {{min}} and {{meanmax}}
@@ -649,8 +652,29 @@ def _runs_under(root: pathlib.Path) -> list[tuple[pathlib.Path, dict]]:
   return runs
 
 
-def _mean_over_runs(root: pathlib.Path, metric: str) -> str:
-  runs = _runs_under(root)
+def eval_record_run(path: pathlib.Path) -> tuple[pathlib.Path, dict]:
+  """A ``bigjax eval`` record (``eval_<split>.json``) as a run: ``(its folder, {"final_metrics": the metrics it
+  holds, "git_revision", "command"})``, so that it is averaged and marked like a results.json."""
+  try:
+    record = json.loads(path.read_text())
+  except (OSError, json.JSONDecodeError) as error:
+    raise ReportError(f"cannot read {path}: {error}")
+  if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
+    raise ReportError(f"{path} is not a record of bigjax eval: it holds no 'metrics' object")
+  return path.parent, {"final_metrics": record["metrics"], "git_revision": record.get("git_revision"),
+                       "command": record.get("command")}
+
+
+def _runs_of(base: pathlib.Path, roots: list[str]) -> list[tuple[pathlib.Path, dict]]:
+  """The runs under ``roots`` (``_runs_under``), a root ending in ``.json`` being a ``bigjax eval`` record."""
+  runs = []
+  for root in roots:
+    path = base / root
+    runs += [eval_record_run(path)] if path.suffix == ".json" else _runs_under(path)
+  return runs
+
+
+def _mean_over_runs(runs: list[tuple[pathlib.Path, dict]], metric: str) -> str:
   check_metrics(runs, [metric])
   point = Point({}, runs)
   mean, std, n = point.stats(metric)
@@ -752,8 +776,11 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
 
     def value(match: re.Match) -> str:
       words = shlex.split(match.group(1))
-      if words[:1] in (["mean"], ["meanmax"]) and len(words) == 3:
-        text = (_mean_over_runs if words[0] == "mean" else _mean_of_maxima)(base / words[1], words[2])
+      if words[:1] == ["mean"] and len(words) >= 3:
+        runs = _runs_of(base, words[1:-1])
+        return marked(_mean_over_runs(runs, words[-1]), runs_marks(runs))
+      if words[:1] == ["meanmax"] and len(words) == 3:
+        text = _mean_of_maxima(base / words[1], words[2])
         return marked(text, runs_marks(_runs_under(base / words[1])))
       if words[:1] == ["paired"] and len(words) == 4:
         text = _paired_difference(base / words[1], base / words[2], words[3])
@@ -767,7 +794,7 @@ def render_template(template: pathlib.Path, out: str | None) -> str:
         return marked(text, _run_marks(base / words[1]))
       if not words or words[0] != "value" or len(words) not in (3, 4):
         raise ReportError(f"{where}: unknown directive {match.group(0)!r}; expected {{{{value PATH KEY [FORMAT]}}}}, "
-                          f"{{{{mean ROOT KEY}}}}, {{{{max RUN METRIC}}}}, {{{{min RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{paired ROOT_A ROOT_B KEY}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
+                          f"{{{{mean ROOT [ROOT ...] KEY}}}}, {{{{max RUN METRIC}}}}, {{{{min RUN METRIC}}}}, {{{{meanmax ROOT METRIC}}}}, {{{{paired ROOT_A ROOT_B KEY}}}}, {{{{at RUN METRIC STEP [FORMAT]}}}}, or {{{{report ...}}}} / {{{{curve ...}}}} on a line of its own")
       found, marks = _lookup(base / words[1], words[2])
       text = _format_lookup(words[2], found, words[3] if len(words) == 4 else None)
       return marked(text, marks) if _is_number(found) else text  # text a record holds is quoted as it is

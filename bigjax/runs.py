@@ -33,8 +33,10 @@ from bigjax.configs import ConfigError
 EXTENDABLE_KEYS = ("train.num_epochs", "train.num_steps", "optim.schedule", "optim.cooldown_steps",
                    "optim.end_lr_factor")
 
-# Keys that change what is recorded about a run, not the run: a resumed run may change them freely.
-OBSERVATION_KEYS = ("train.profile_steps", "train.peak_tflops", "writers.wandb", "writers.wandb_project", "writers.wandb_mode")
+# Keys that change what is recorded or kept of a run, not the run: a resumed run may change them freely (a run
+# resumed with a larger train.keep_checkpoints keeps that many from then on; those already deleted stay deleted).
+OBSERVATION_KEYS = ("train.profile_steps", "train.peak_tflops", "train.keep_checkpoints", "writers.wandb",
+                    "writers.wandb_project", "writers.wandb_mode")
 
 # Fields every config.json held until base_config kept only the loop's (a family's own now come from its
 # configs/common_*.py), with the default they had: a run that left one at it resumes under a config without it.

@@ -11,6 +11,8 @@ norm 1; beam search of 4 with length penalty
 ``variant`` gives a config its final, ``choose`` or ``smoke`` length and what it reads.
 """
 
+import math
+
 from bigjax.config_base import smoke
 
 
@@ -36,6 +38,9 @@ def variant(c, name: str, arg: str | None, known: dict[str, str], *, epochs: flo
     c.data.test_split = ""
     c.train.num_epochs = choose_epochs
     c.train.eval_every_steps = c.train.checkpoint_every_steps = choose_every
+    # Every evaluated checkpoint kept (at most one an epoch): the chosen epoch's is then the final run of seed 0,
+    # which retraces the choose run step for step (the schedule does not depend on the run's length).
+    c.train.keep_checkpoints = math.ceil(choose_epochs) + 1
   elif arg == "smoke":
     c.data.vocab_size = 200
     c.data.batch_size = 8

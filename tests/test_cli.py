@@ -201,6 +201,13 @@ def test_eval_and_export_a_trained_run_through_the_command(tmp_path):
   assert evaluated.returncode == 0, evaluated.stderr[-3000:]
   record = json.loads((workdir / "eval_test.json").read_text())
   assert record["split"] == "test" and record["metrics"] == {k: v for k, v in final.items() if k.startswith("test/")}
+  assert record["command"] == f"python -m bigjax.main eval --workdir={workdir}"
+  steps = json.loads((workdir / "results.json").read_text())["steps"]
+  again = bigjax("eval", f"--workdir={workdir}", f"--step={steps}", cwd=tmp_path)  # the newest, named
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert json.loads((workdir / "eval_test.json").read_text())["metrics"] == record["metrics"]
+  assert error_line(bigjax("eval", f"--workdir={workdir}", f"--step={steps + 1}")).startswith(
+      f"{workdir / 'checkpoints'} holds no checkpoint at step {steps + 1}, only at [")
 
   exported = bigjax("export", f"--workdir={workdir}", f"--out={tmp_path / 'model.npz'}", cwd=tmp_path)
   assert exported.returncode == 0, exported.stderr[-3000:]

@@ -232,8 +232,14 @@ def test_digits_split():
   again = load_images("digits", "test")
   np.testing.assert_array_equal(again.images, test.images)
   np.testing.assert_array_equal(again.labels, test.labels)
-  from sklearn.datasets import load_digits
-  np.testing.assert_array_equal(test.images[..., 0] * 16, load_digits().images[test_idx])
+  from sklearn.datasets import load_digits  # read side by side: the same pixels and labels as scikit-learn's
+  reference = load_digits()
+  for split, indices in (("train", train_idx), ("test", test_idx)):
+    images, labels = digits.load_split(split)
+    np.testing.assert_array_equal(images[..., 0], reference.images[indices])
+    np.testing.assert_array_equal(labels, reference.target[indices])
+    assert images.dtype == np.uint8 and labels.dtype == np.int64
+  np.testing.assert_array_equal(test.images[..., 0] * 16, reference.images[test_idx])
 
 
 def test_unknown_name_or_split_lists_valid_ones():

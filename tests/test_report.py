@@ -293,6 +293,26 @@ def test_template_mean_over_the_points_a_glob_matches(tmp_path):
   assert render(tmp_path, "{{mean runs/choose/*lr=0.3 test/accuracy}}\n") == 2  # matches nothing: an error
 
 
+def test_template_mean_over_a_list_of_roots_and_eval_records(tmp_path):
+  """{{mean A B KEY}}: seed 0's final run scored by ``bigjax eval`` at the chosen step of the choose run it
+  retraces (an eval_test.json), beside seeds 1 and 2's own runs; a record without a command is marked."""
+  write_run(tmp_path / "runs", "choose", 0.60, "0123456789abcdef")  # its own final (last-step) metrics: not used
+  eval_record = {"split": "test", "metrics": {"test/accuracy": 0.70}, "step": 40, "git_revision": "0123456789abcdef",
+                 "command": "python -m bigjax.main eval --workdir=runs/choose --split=test --step=40"}
+  (tmp_path / "runs" / "choose" / "eval_test.json").write_text(json.dumps(eval_record))
+  for seed, accuracy in ((1, 0.74), (2, 0.81)):
+    write_run(tmp_path / "runs" / "seeds", f"seed={seed}", accuracy, "0123456789abcdef")
+  mean, std = np.mean([0.70, 0.74, 0.81]), np.std([0.70, 0.74, 0.81], ddof=1)
+  assert render(tmp_path, "{{mean runs/choose/eval_test.json runs/seeds test/accuracy}}\n") == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == f"{100 * mean:.2f}% ± {100 * std:.2f}% (3 runs)"
+  del eval_record["command"]
+  (tmp_path / "runs" / "choose" / "eval_test.json").write_text(json.dumps(eval_record))
+  assert render(tmp_path, "{{mean runs/choose/eval_test.json runs/seeds test/accuracy}}\n") == 0
+  assert (tmp_path / "R.md").read_text().splitlines()[1] == f"{100 * mean:.2f}% ± {100 * std:.2f}% (3 runs)‡"
+  (tmp_path / "runs" / "choose" / "eval_test.json").write_text("[]")
+  assert render(tmp_path, "{{mean runs/choose/eval_test.json runs/seeds test/accuracy}}\n") == 2
+
+
 def test_a_resumed_run_s_partial_wall_time_is_said_and_left_out_of_the_mean(tmp_path, capsys):
   """A run resumed from a checkpoint that did not keep its time (an older record: resumed_from_step without
   wall_time_complete) has the last segment's wall time: the per-run table says so, a point's mean leaves it out."""

@@ -236,6 +236,23 @@ def test_resuming_with_a_different_config_is_refused(tmp_path):
   assert (tmp_path / "config.json").read_text() == before
 
 
+def test_a_resumed_run_may_keep_another_number_of_checkpoints_and_does_from_then_on(tmp_path):
+  """train.keep_checkpoints decides what is kept, not what is computed: a resumed run may change it (a choose run
+  made to keep every evaluated checkpoint), and from the resumption on keeps that many."""
+  config = load_config("digits_mlp", "smoke")
+  config.train.num_steps, config.train.checkpoint_every_steps, config.train.keep_checkpoints = 16, 4, 3
+  train.run(config, tmp_path)
+  kept = lambda: sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert kept() == [8, 12, 16]
+  (tmp_path / "results.json").unlink()
+  for step in ("12", "16"):
+    shutil.rmtree(tmp_path / "checkpoints" / step)
+  config.train.keep_checkpoints = 1
+  assert train.run(config, tmp_path)["resumed_from_step"] == 8
+  assert kept() == [16]
+  assert json.loads((tmp_path / "config.json").read_text())["train"]["keep_checkpoints"] == 1
+
+
 def test_a_run_started_before_a_field_existed_resumes_at_its_default_and_not_otherwise(tmp_path):
   """A config field bigjax gained after a run started (absent from its config.json) does not block resuming it
   while the field keeps its default, the behaviour the run had; set to anything else it is a different run."""
