@@ -620,6 +620,11 @@ def test_multi30k_final_run_is_the_beginning_of_its_choose_run():
                                           if s <= final_results["steps"]}
   for metric in ("validation/bleu", "validation/chrf", "validation/loss"):
     assert final_results["final_metrics"][metric] == _logged(choose, metric)[final_results["steps"]], metric
+  # And its test scores are those of the choose run's checkpoint at that step, scored by `bigjax eval`: the same
+  # parameters, so a choose run that keeps its checkpoints holds seed 0's final run (attention RNN, Tatoeba, BBC).
+  evaluated = json.loads((choose / "eval_test.json").read_text())
+  assert evaluated["step"] == final_results["steps"] and evaluated["command"].endswith(f"--step={evaluated['step']}")
+  assert evaluated["metrics"] == {k: v for k, v in final_results["final_metrics"].items() if k.startswith("test/")}
 
 
 def test_neumf_joined_parts_train_as_long_as_their_best_validation_epoch():
