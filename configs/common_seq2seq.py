@@ -33,7 +33,10 @@ def variant(c, name: str, arg: str | None, known: dict[str, str], *, epochs: flo
   c.data.eval_split = "validation"
   c.data.test_split = "test"      # read once, after the last step
   c.train.num_epochs = epochs
-  c.train.eval_every_steps = c.train.checkpoint_every_steps = 10**9
+  c.train.eval_every_steps = 10**9
+  # A checkpoint every epoch (they change nothing a run computes): a final run of hours stopped at the end of a
+  # working session resumes from its last epoch.
+  c.train.checkpoint_every_steps = 0
   if arg == "choose":
     c.data.test_split = ""
     c.train.num_epochs = choose_epochs
