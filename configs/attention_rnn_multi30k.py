@@ -11,8 +11,10 @@ run's BLEU curve, as for the Transformer; then test2016 is read once.
 
 Choose:   python -m bigjax.main --config=configs/attention_rnn_multi30k.py:choose --workdir=runs/attention_rnn_multi30k_choose
 Command:  python -m bigjax.main --config=configs/attention_rnn_multi30k.py --workdir=runs/attention_rnn_multi30k
+Seed 0:   python -m bigjax.main eval --workdir=runs/attention_rnn_multi30k_choose --split=test --step=<chosen step>
+          (the choose run's checkpoint at the chosen epoch is seed 0's final run: it keeps every epoch's)
 Sweep:    python -m bigjax.sweep --config=configs/attention_rnn_multi30k.py --workdir=runs/attention_rnn_multi30k_seeds
-          (the Transformer's ``get_sweep``: seeds 0-2, the final runs, one at a time).
+          (``common_seq2seq.sweep_after_choose``: the final runs of seeds 1 and 2, one at a time).
 Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
           200-piece vocabulary, for tests).
 """
@@ -21,7 +23,7 @@ from bigjax import configs
 
 transformer_multi30k = configs.sibling(__file__, "transformer_multi30k")
 VARIANTS = transformer_multi30k.VARIANTS
-get_sweep = transformer_multi30k.get_sweep
+get_sweep = configs.sibling(__file__, "common_seq2seq").sweep_after_choose
 EPOCHS = 8           # not chosen yet: the choose run's curve will set it
 CHOOSE_EPOCHS = 12
 

@@ -53,6 +53,16 @@ def variant(c, name: str, arg: str | None, known: dict[str, str], *, epochs: flo
   return c
 
 
+def sweep_after_choose(arg: str | None = None):
+  """The final runs of seeds 1 and 2, one at a time. Seed 0's final run is the choose run's checkpoint at the
+  chosen epoch (the choose run keeps every one it evaluates, and a run of E epochs is exactly its first E), scored
+  once on test by ``bigjax eval --workdir=runs/<name>_choose --split=test --step=<chosen step>``."""
+  from bigjax.sweep import sweep  # pylint: disable=import-outside-toplevel
+  if arg:
+    raise ValueError(f"the sweep is the final runs' seeds, for no variant; got {arg!r}")
+  return sweep("seed", [1, 2])
+
+
 def transformer(c, warmup_steps: int):
   """``c`` with the recipe's model, task and optimiser fields; the vocabulary's size comes from the data."""
   c.model.name = "seq2seq.Transformer"

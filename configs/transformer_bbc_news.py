@@ -17,6 +17,10 @@ articles read once.
 
 Choose:   python -m bigjax.main --config=configs/transformer_bbc_news.py:choose --workdir=runs/transformer_bbc_news_choose
 Command:  python -m bigjax.main --config=configs/transformer_bbc_news.py --workdir=runs/transformer_bbc_news
+Seed 0:   python -m bigjax.main eval --workdir=runs/transformer_bbc_news_choose --split=test --step=<chosen step>
+          (the choose run's checkpoint at the chosen epoch is seed 0's final run: it keeps every one it scores)
+Sweep:    python -m bigjax.sweep --config=configs/transformer_bbc_news.py --workdir=runs/transformer_bbc_news_seeds
+          (``common_seq2seq.sweep_after_choose``: the final runs of seeds 1 and 2, one at a time).
 Variants: ``choose`` (validation ROUGE every 5 epochs, no test), ``smoke`` (a few steps of a tiny model on a
           300-piece vocabulary, for tests).
 """
@@ -26,6 +30,7 @@ from bigjax.config_base import base_config
 
 common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
+get_sweep = common_seq2seq.sweep_after_choose
 VARIANTS = common_seq2seq.variants("ROUGE every 5 epochs")
 EPOCHS = 20          # not chosen yet: the choose run's curves will set it
 CHOOSE_EPOCHS = 30

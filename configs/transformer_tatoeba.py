@@ -13,6 +13,10 @@ then the test pairs are read once, after the last epoch of the final runs.
 
 Choose:   python -m bigjax.main --config=configs/transformer_tatoeba.py:choose --workdir=runs/transformer_tatoeba_choose
 Command:  python -m bigjax.main --config=configs/transformer_tatoeba.py --workdir=runs/transformer_tatoeba
+Seed 0:   python -m bigjax.main eval --workdir=runs/transformer_tatoeba_choose --split=test --step=<chosen step>
+          (the choose run's checkpoint at the chosen epoch is seed 0's final run: it keeps every one it scores)
+Sweep:    python -m bigjax.sweep --config=configs/transformer_tatoeba.py --workdir=runs/transformer_tatoeba_seeds
+          (``common_seq2seq.sweep_after_choose``: the final runs of seeds 1 and 2, one at a time).
 Variants: ``choose`` (validation BLEU after every epoch, no test), ``smoke`` (a few steps of a tiny model on a
           200-piece vocabulary, for tests).
 """
@@ -22,6 +26,7 @@ from bigjax.config_base import base_config
 
 common_seq2seq = configs.sibling(__file__, "common_seq2seq")
 
+get_sweep = common_seq2seq.sweep_after_choose
 VARIANTS = common_seq2seq.variants("BLEU after every epoch")
 EPOCHS = 4           # not chosen yet: the choose run's curve will set it
 CHOOSE_EPOCHS = 6

@@ -3,6 +3,7 @@ recomputation, beam 1 equals greedy, and beam search equals exhaustive search on
 translation arrays decode to the files' sentences; label smoothing against float64; the smoke config."""
 
 import itertools
+import json
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from bigjax.data.core import default_data_dir
 from bigjax.models import attention_rnn, decoding, seq2seq
 from bigjax.tasks import seq2seq as seq2seq_task
 
-from conftest import REPO, cli_env, load_config, requires_data
+from conftest import REPO, cli_env, load_config, load_module, requires_data
 
 BOS, EOS = 2, 3
 
@@ -419,3 +420,22 @@ def test_abstractive_smoke_config_trains_is_scored_by_rouge_and_translates_long_
   direct = seq2seq_task.translate(model, params, jnp.asarray(source), 2, 0.6, config.data.max_len)
   assert translate_cli.translate_lines([body], config, model, params, tokenizer, 2, 0.6) == \
       [tokenizer.decode(np.asarray(direct)[0])]
+
+
+@pytest.mark.parametrize("name", ["attention_rnn_multi30k", "transformer_tatoeba", "transformer_bbc_news"])
+def test_seed_0_is_the_choose_run_s_kept_checkpoint_and_the_sweep_trains_seeds_1_and_2(name):
+  """The choose run keeps every checkpoint it evaluates (one of them is seed 0's final run), the final runs differ
+  from it only in length, what they evaluate and how many checkpoints they keep, and the sweep adds seeds 1-2."""
+  choose, final = load_config(name, "choose"), load_config(name)
+  assert choose.train.keep_checkpoints > choose.train.num_epochs  # it saves one an epoch or fewer, and at its end
+  assert final.train.checkpoint_every_steps == 0 and final.train.eval_every_steps == 10**9
+  differ = {k for k in set(flat(choose)) | set(flat(final)) if flat(choose).get(k) != flat(final).get(k)}
+  assert {"train.num_epochs", "data.test_split"} <= differ <= {
+      "train.num_epochs", "data.test_split", "train.eval_every_steps", "train.checkpoint_every_steps",
+      "train.keep_checkpoints"}, differ
+  assert load_module(REPO / "configs" / f"{name}.py").get_sweep() == [{"seed": 1}, {"seed": 2}]
+
+
+def flat(config) -> dict:
+  from bigjax import writers
+  return writers.flatten(json.loads(config.to_json_best_effort()))
