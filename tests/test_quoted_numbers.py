@@ -62,6 +62,7 @@ SUMM = "experiments/summarisation"
 TRANSLATION = "experiments/translation"
 M30K_SEEDS = f"{TRANSLATION}/runs/transformer_multi30k_seeds"
 M30K_SEED0 = f"{M30K_SEEDS}/seed=0"
+RNN_CHOOSE = f"{TRANSLATION}/runs/attention_rnn_multi30k_choose"
 # The GAN recipes' seeds among the points of the validation choice (experiments/gan/RESULTS.md), and one of its
 # runs for the real-data floor, the same for every run.
 GAN_INFOGAN, GAN_PLAIN = (f"{GAN}/runs/gan_choose/*code_classes={n},*" for n in (10, 0))
@@ -505,6 +506,10 @@ CONFIG_RESULTS = {
     ("meanstd", M30K_SEEDS, "test/bleu", "sacreBLEU {:.2f} ± {:.2f}"),
     ("meanstd", M30K_SEEDS, "test/chrf", "chrF {:.2f} ± {:.2f}"),
     ("final", M30K_SEED0, "wall_time_s", "{:.0f} s on")],
+  "attention_rnn_multi30k": [
+    ("json", f"{RNN_CHOOSE}/eval_test.json", "metrics.test/bleu", "sacreBLEU {:.2f}"),
+    ("json", f"{RNN_CHOOSE}/eval_test.json", "metrics.test/chrf", "chrF {:.2f}"),
+    ("final", RNN_CHOOSE, "wall_time_s", "wall time {:.0f} s")],
   "summariser_bbc_news": [
     ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge1", "F1 {:.4f} +- {:.4f} / "),
     ("meanstd", f"{SUMM}/runs/summariser_seeds", "test/rouge2", " / {:.4f} +- {:.4f} / "),
@@ -568,6 +573,7 @@ CONFIG_OTHER = {
   "centernet_penn_fudan": "seeds 0-2; 120 epochs; 2-core CPU, jax 0.10.2",
   "unet_penn_fudan": "seeds 0-2; 40 epochs; 2-core CPU, jax 0.10.2",
   "transformer_multi30k": "the 1,000 test2016 pairs, seeds 0-2; the 2-core CPU (seed 0), jax 0.10.2; target >= 33",
+  "attention_rnn_multi30k": "seed 0 at epoch 12, the 1,000 test2016 pairs; seeds 1-2; the 2-core CPU, jax 0.10.2",
   "summariser_bbc_news": "the 223 test articles, ROUGE-1 / 2 / L (seeds 0-2) ROUGE-1 and -2, ROUGE-L; 2-core CPU, "
                          "jax 0.10.2",
 }
@@ -625,6 +631,22 @@ def test_multi30k_final_run_is_the_beginning_of_its_choose_run():
   evaluated = json.loads((choose / "eval_test.json").read_text())
   assert evaluated["step"] == final_results["steps"] and evaluated["command"].endswith(f"--step={evaluated['step']}")
   assert evaluated["metrics"] == {k: v for k, v in final_results["final_metrics"].items() if k.startswith("test/")}
+
+
+def test_attention_rnn_seed_0_is_its_choose_run_at_the_best_validation_epoch_scored_once_on_test():
+  """configs/attention_rnn_multi30k.py's EPOCHS is the epoch of the choose run's highest validation BLEU (the
+  earliest among ties), and seed 0's test2016 record scores the choose run's checkpoint at exactly that step."""
+  from bigjax import configs as bigjax_configs
+  workdir = REPO / RNN_CHOOSE
+  curve = _logged(workdir, "validation/bleu")
+  best = max(curve, key=lambda step: (curve[step], -step))
+  steps_per_epoch = min(curve)  # scored after every epoch, the first after one
+  module = bigjax_configs.load_module(REPO / "configs" / "attention_rnn_multi30k.py")
+  assert best == module.EPOCHS * steps_per_epoch
+  evaluated = json.loads((workdir / "eval_test.json").read_text())
+  assert evaluated["step"] == best and evaluated["split"] == "test" and evaluated["examples"] == 1000
+  assert evaluated["command"] == (f"python -m bigjax.main eval --workdir=runs/attention_rnn_multi30k_choose "
+                                  f"--split=test --step={best}")
 
 
 def test_neumf_joined_parts_train_as_long_as_their_best_validation_epoch():
