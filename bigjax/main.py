@@ -184,7 +184,7 @@ def _train() -> int:
   # installed, 1.4 s on a 2-core CPU.)
   import tensorboardX  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
 
-  command = shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]])
+  command = _command_line()
   try:
     results = train.run(flags.FLAGS["config"].value, _WORKDIR.value, command=command)
   except (configs.ConfigError, data.DataError) as error:
@@ -200,6 +200,11 @@ def _train() -> int:
   return 0
 
 
+def _command_line() -> str:
+  """This process's command line as typed (``python -m bigjax.main ...``), recorded with what it writes."""
+  return shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]])
+
+
 def _inspect(command: str) -> int:
   """``eval`` and ``export`` of a trained run (one process)."""
   from bigjax import data
@@ -208,7 +213,7 @@ def _inspect(command: str) -> int:
       from bigjax import evaluate
       path, metrics = evaluate.evaluate_workdir(
           _WORKDIR.value, _SPLIT.value, step=_STEP.value,
-          command=shlex.join(["python", "-m", "bigjax.main", *sys.argv[1:]]))
+          command=_command_line())
       shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
       logging.info("%s: %s", path, shown)
     else:

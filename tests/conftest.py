@@ -27,9 +27,10 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 SESSION_TMPDIR = os.environ.get("BIGJAX_TEST_TMPDIR") or tempfile.mkdtemp(prefix="bigjax_tests_")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(SESSION_TMPDIR, "jax_compilation_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
-# The test processes compile at XLA:CPU's backend optimisation level 1 too, as their CLI runs do (``cli_env``).
+# XLA:CPU's backend optimisation level for the test processes and their CLI runs (``cli_env``, which says why).
+XLA_TEST_OPT = "--xla_backend_optimization_level=1"
 if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1").strip()
+  os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_OPT}".strip()
 
 from bigjax import configs, data  # noqa: E402  (after the cache's settings: bigjax imports jax)
 
@@ -105,7 +106,7 @@ def cli_env(num_devices: int = 1) -> dict[str, str]:
   # not its speed (bench/ measures that, with the default). A UNet smoke run took 11.8 s instead of 19.0 s, to the
   # same metrics; level 0 (JAX_DISABLE_MOST_OPTIMIZATIONS) made the GroupNorm nets' losses non-finite at their
   # first steps (UNet, face), so it is not used.
-  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices} --xla_backend_optimization_level=1"
+  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices} {XLA_TEST_OPT}"
   env["JAX_PLATFORMS"] = "cpu"
   env.pop("PYTEST_CURRENT_TEST", None)
   return env
